@@ -1,0 +1,61 @@
+# Kaopu: `make run` for the demo, `make test` for the suite. Everything installs into .venv.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTHON ?= $(shell for p in python3.13 python3.12 python3; do \
+	if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then echo $$p; break; fi; done)
+PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/kaopu
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test test-sqlite test-postgres lint format messages makemessages bench clean
+
+$(STAMP): pyproject.toml
+	@test -n "$(PYTHON)" || { echo "Kaopu needs Python 3.12 or newer (python3.12/python3.13 on PATH)."; exit 1; }
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e . --group dev
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+messages: install
+	@$(PY) manage.py compile_translations >/dev/null
+
+# Refresh locale/zh_Hans/LC_MESSAGES/django.po from the code (needs GNU gettext's xgettext).
+makemessages: install
+	$(PY) manage.py makemessages --locale zh_Hans --no-obsolete --no-location --ignore '.venv/*' --ignore 'bench/*'
+
+run: messages
+	@mkdir -p var/broker/queue var/broker/processed
+	DJANGO_DEBUG=1 $(PY) manage.py migrate --noinput
+	DJANGO_DEBUG=1 $(PY) manage.py seed_demo
+	@echo "Kaopu on http://127.0.0.1:8000 — demo logins in README.md (password kaopu-demo-2026). Ctrl-C stops all."
+	DJANGO_DEBUG=1 PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/honcho start -f Procfile
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy .
+	$(PY) manage.py makemigrations --check --dry-run
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+test: messages lint test-sqlite test-postgres
+
+test-sqlite: messages
+	$(VENV)/bin/pytest
+
+# PostgreSQL: CI must have it; on a laptop without one the run says so and skips it.
+test-postgres: messages
+	@if $(PY) -c "import psycopg,sys; psycopg.connect('$(PG_TEST_URL)'.replace('/kaopu','/postgres'), connect_timeout=3).close()" 2>/dev/null; then \
+		DATABASE_URL=$(PG_TEST_URL) $(VENV)/bin/pytest; \
+	elif [ -n "$$CI" ]; then echo "PostgreSQL is not reachable at $(PG_TEST_URL)"; exit 1; \
+	else echo "PostgreSQL not reachable at $(PG_TEST_URL): skipped the PostgreSQL run (set PG_TEST_URL)."; fi
+
+bench: messages
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) var staticfiles db.sqlite3 .pytest_cache .mypy_cache .ruff_cache

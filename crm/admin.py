@@ -1,0 +1,101 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.utils.translation import gettext_lazy as _
+
+from crm.models import Activity, Lead, LeadEvent, Team, TeamMembership, User
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin):
+    list_display = ("username", "display_name", "email", "role", "team", "language", "is_active")
+    list_filter = ("role", "team", "language", "is_active", "is_staff")
+    search_fields = ("username", "display_name", "first_name", "last_name", "email")
+    fieldsets = (
+        *BaseUserAdmin.fieldsets,
+        (_("Kaopu"), {"fields": ("display_name", "role", "team", "language", "time_zone")}),
+    )
+    list_select_related = ("team",)
+
+
+class MembershipInline(admin.TabularInline):
+    model = TeamMembership
+    extra = 0
+    readonly_fields = ("user", "joined_at", "left_at")
+    can_delete = False
+
+
+@admin.register(Team)
+class TeamAdmin(admin.ModelAdmin):
+    list_display = ("name", "manager", "director", "created_at")
+    search_fields = ("name", "manager__username", "director__username")
+    list_select_related = ("manager", "director")
+    inlines = [MembershipInline]
+
+
+@admin.register(TeamMembership)
+class TeamMembershipAdmin(admin.ModelAdmin):
+    list_display = ("user", "team", "joined_at", "left_at")
+    list_filter = ("team",)
+    search_fields = ("user__username", "team__name")
+    list_select_related = ("user", "team")
+
+
+class ActivityInline(admin.TabularInline):
+    model = Activity
+    extra = 0
+    fields = ("happened_at", "kind", "outcome", "author", "note")
+    readonly_fields = fields
+    can_delete = False
+    show_change_link = True
+
+
+@admin.register(Lead)
+class LeadAdmin(admin.ModelAdmin):
+    list_display = (
+        "company",
+        "contact_name",
+        "stage",
+        "value",
+        "currency",
+        "owner",
+        "team",
+        "source",
+        "is_chicken_rib",
+        "next_step_due",
+        "updated_at",
+    )
+    list_filter = ("stage", "source", "is_chicken_rib", "team", "currency")
+    search_fields = ("company", "contact_name", "phone", "email")
+    list_select_related = ("owner", "team")
+    date_hierarchy = "created_at"
+    raw_id_fields = ("owner", "handed_by", "created_by")
+    inlines = [ActivityInline]
+
+
+@admin.register(Activity)
+class ActivityAdmin(admin.ModelAdmin):
+    list_display = ("lead", "kind", "outcome", "author", "happened_at")
+    list_filter = ("kind", "outcome")
+    search_fields = ("lead__company", "author__username", "note")
+    list_select_related = ("lead", "author")
+    raw_id_fields = ("lead", "author")
+    date_hierarchy = "happened_at"
+
+
+@admin.register(LeadEvent)
+class LeadEventAdmin(admin.ModelAdmin):
+    list_display = (
+        "lead",
+        "kind",
+        "actor",
+        "from_user",
+        "to_user",
+        "from_stage",
+        "to_stage",
+        "created_at",
+    )
+    list_filter = ("kind",)
+    search_fields = ("lead__company", "actor__username", "note")
+    list_select_related = ("lead", "actor", "from_user", "to_user")
+    raw_id_fields = ("lead", "actor", "from_user", "to_user")
+    date_hierarchy = "created_at"

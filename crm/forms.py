@@ -1,0 +1,211 @@
+"""Forms: they parse and validate input; services decide and write."""
+
+from __future__ import annotations
+
+from zoneinfo import available_timezones
+
+from django import forms
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from crm.models import (
+    ActivityKind,
+    ChickenRibReason,
+    Language,
+    Lead,
+    Outcome,
+    Source,
+    Team,
+    User,
+)
+from crm.pipeline import Stage, next_stages
+from crm.selectors import SORTS
+from crm.services import EDITABLE_FIELDS
+
+COMMON_TIME_ZONES = [
+    "Asia/Shanghai",
+    "Asia/Hong_Kong",
+    "Asia/Taipei",
+    "Asia/Singapore",
+    "Asia/Tokyo",
+    "Europe/Berlin",
+    "Europe/London",
+    "America/New_York",
+    "America/Los_Angeles",
+    "UTC",
+]
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+    def __init__(self, attrs: dict[str, str] | None = None) -> None:
+        super().__init__(attrs=attrs, format="%Y-%m-%d")
+
+
+class DateTimeInput(forms.DateTimeInput):
+    input_type = "datetime-local"
+
+    def __init__(self, attrs: dict[str, str] | None = None) -> None:
+        super().__init__(attrs=attrs, format="%Y-%m-%dT%H:%M")
+
+
+class LeadForm(forms.ModelForm):
+    """The lead's editable fields, and only those: owner, team and stage cannot be posted."""
+
+    chicken_rib_reasons = forms.MultipleChoiceField(
+        label=_("Chicken-rib reasons"),
+        choices=ChickenRibReason.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    team = forms.ModelChoiceField(label=_("Team"), queryset=Team.objects.none(), required=False)
+
+    class Meta:
+        model = Lead
+        fields = EDITABLE_FIELDS
+        widgets = {
+            "expected_close": DateInput(),
+            "tender_date": DateInput(),
+            "next_step_due": DateInput(),
+            "notes": forms.Textarea(attrs={"rows": 4}),
+        }
+
+    def __init__(self, *args: object, user: User, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        # Only an admin creating a lead picks its team; everyone else's is implied.
+        if user.is_admin_role and self.instance.pk is None:
+            self.fields["team"].queryset = Team.objects.all()
+            self.fields["team"].required = True
+        else:
+            del self.fields["team"]
+        self.fields["value"].widget.attrs["min"] = "0"
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean() or {}
+        if data.get("is_chicken_rib") and not data.get("chicken_rib_reasons"):
+            self.add_error("chicken_rib_reasons", _("Say why this lead is a chicken-rib lead."))
+        if data.get("next_step_due") and not (data.get("next_step") or "").strip():
+            self.add_error("next_step", _("Say what the next step is, not only when."))
+        return data
+
+
+class ActivityForm(forms.Form):
+    kind = forms.ChoiceField(label=_("Kind"), choices=ActivityKind.choices)
+    outcome = forms.ChoiceField(label=_("Outcome"), choices=Outcome.choices)
+    happened_at = forms.DateTimeField(
+        label=_("When"), widget=DateTimeInput(), required=False, help_text=_("Empty means now.")
+    )
+    note = forms.CharField(
+        label=_("Note"), widget=forms.Textarea(attrs={"rows": 3}), required=False
+    )
+
+    def clean_happened_at(self) -> object:
+        value = self.cleaned_data.get("happened_at")
+        if value and value > timezone.now() + timezone.timedelta(minutes=5):
+            raise forms.ValidationError(
+                _("An activity cannot happen in the future; plan it as the next step.")
+            )
+        return value
+
+
+class StageForm(forms.Form):
+    to_stage = forms.ChoiceField(label=_("Move to"), choices=Stage.choices)
+    reason = forms.CharField(label=_("Reason (needed when lost)"), max_length=300, required=False)
+
+    def __init__(self, *args: object, lead: Lead, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.lead = lead
+        self.fields["to_stage"].choices = next_stages(lead.stage)
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean() or {}
+        if data.get("to_stage") == Stage.LOST and not (data.get("reason") or "").strip():
+            self.add_error("reason", _("Say why the lead was lost."))
+        return data
+
+
+class HandOffForm(forms.Form):
+    leads = forms.TypedMultipleChoiceField(label=_("Leads"), coerce=int, choices=())
+    to_user = forms.ModelChoiceField(label=_("Hand to"), queryset=User.objects.none())
+    note = forms.CharField(
+        label=_("Note for the rep"),
+        max_length=500,
+        required=False,
+        widget=forms.TextInput(attrs={"placeholder": _("e.g. practice lead; report weekly")}),
+    )
+
+    def __init__(
+        self, *args: object, lead_choices: list[int], reps: object, **kwargs: object
+    ) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.fields["leads"].choices = [(pk, str(pk)) for pk in lead_choices]
+        self.fields["to_user"].queryset = reps
+        self.fields["leads"].error_messages["required"] = _("Pick at least one lead to hand down.")
+        self.fields["leads"].error_messages["invalid_choice"] = _(
+            "Some of the chosen leads are not in your team."
+        )
+        self.fields["to_user"].error_messages["invalid_choice"] = _(
+            "You can only hand leads to a rep of your own team."
+        )
+
+
+class LeadFilterForm(forms.Form):
+    q = forms.CharField(label=_("Search"), required=False, max_length=100)
+    stage = forms.ChoiceField(
+        label=_("Stage"),
+        required=False,
+        choices=[("", _("Any stage")), ("open", _("Open")), *Stage.choices],
+    )
+    owner = forms.ChoiceField(label=_("Owner"), required=False)
+    source = forms.ChoiceField(
+        label=_("Source"), required=False, choices=[("", _("Any source")), *Source.choices]
+    )
+    chicken_rib = forms.ChoiceField(
+        label=_("Chicken-rib"),
+        required=False,
+        choices=[
+            ("", _("All leads")),
+            ("yes", _("Chicken-rib only")),
+            ("no", _("Not chicken-rib")),
+        ],
+    )
+    view = forms.ChoiceField(
+        label=_("Needs attention"),
+        required=False,
+        choices=[("", _("Everything")), ("due", _("Next step due")), ("stalled", _("Stalled"))],
+    )
+    sort = forms.ChoiceField(
+        label=_("Sort by"),
+        required=False,
+        choices=[
+            ("updated", _("Recently updated")),
+            ("company", _("Company A–Z")),
+            ("-value", _("Value, highest first")),
+            ("value", _("Value, lowest first")),
+            ("due", _("Next step due")),
+            ("close", _("Expected close")),
+            ("activity", _("Last activity")),
+            ("stage", _("Stage")),
+        ],
+    )
+
+    def __init__(self, *args: object, owners: list[tuple[str, str]], **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.fields["owner"].choices = [
+            ("", _("Anyone")),
+            ("none", _("Unassigned")),
+            *owners,
+        ]
+        assert set(dict(self.fields["sort"].choices)) <= set(SORTS)
+
+
+class ProfileForm(forms.Form):
+    language = forms.ChoiceField(label=_("Language"), choices=Language.choices)
+    time_zone = forms.ChoiceField(label=_("Time zone"))
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        zones = sorted(available_timezones())
+        ordered = COMMON_TIME_ZONES + [z for z in zones if z not in COMMON_TIME_ZONES]
+        self.fields["time_zone"].choices = [(z, z) for z in ordered]

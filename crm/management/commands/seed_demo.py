@@ -1,0 +1,433 @@
+"""Build a believable demo company: one +2, two managers, six reps, ~300 leads, 90 days of work.
+
+Idempotent: people and teams are matched by username and name; leads are made only for a team
+that has none yet. `--reset` deletes the demo teams' leads first.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from decimal import Decimal
+from typing import Any
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from crm.models import (
+    Activity,
+    ActivityKind,
+    ChickenRibReason,
+    Currency,
+    Lead,
+    LeadEvent,
+    LeadEventKind,
+    Outcome,
+    Role,
+    Source,
+    Team,
+    TeamMembership,
+    User,
+)
+from crm.pipeline import Stage
+
+DEMO_PASSWORD = "kaopu-demo-2026"
+
+PEOPLE: list[dict[str, Any]] = [
+    {"username": "admin", "display_name": "Admin", "role": Role.ADMIN, "language": "en"},
+    {"username": "zhao.min", "display_name": "赵敏", "role": Role.DIRECTOR, "language": "zh-hans"},
+    {
+        "username": "li.ge",
+        "display_name": "李哥 (Li Ge)",
+        "role": Role.MANAGER,
+        "language": "zh-hans",
+    },
+    {"username": "sarah", "display_name": "Sarah Chen", "role": Role.MANAGER, "language": "en"},
+    {
+        "username": "xiao.guang",
+        "display_name": "小广",
+        "role": Role.REP,
+        "language": "zh-hans",
+        "team": "east",
+    },
+    {
+        "username": "chen.jie",
+        "display_name": "陈杰",
+        "role": Role.REP,
+        "language": "zh-hans",
+        "team": "east",
+    },
+    {
+        "username": "tom",
+        "display_name": "Tom Walker",
+        "role": Role.REP,
+        "language": "en",
+        "team": "east",
+    },
+    {
+        "username": "liu.yang",
+        "display_name": "刘洋",
+        "role": Role.REP,
+        "language": "zh-hans",
+        "team": "north",
+    },
+    {
+        "username": "emma",
+        "display_name": "Emma Li",
+        "role": Role.REP,
+        "language": "en",
+        "team": "north",
+    },
+    {
+        "username": "wang.lei",
+        "display_name": "王磊",
+        "role": Role.REP,
+        "language": "zh-hans",
+        "team": "north",
+    },
+]
+TEAMS = {
+    "east": {"name": "华东销售部 East", "manager": "li.ge"},
+    "north": {"name": "North Region 华北", "manager": "sarah"},
+}
+
+ZH_PREFIX = [
+    "华润",
+    "恒通",
+    "远航",
+    "金桥",
+    "新锐",
+    "瑞丰",
+    "博远",
+    "中科",
+    "天泽",
+    "鼎盛",
+    "嘉禾",
+    "宏达",
+    "海川",
+    "蓝天",
+    "盛世",
+    "长风",
+    "星河",
+    "万象",
+    "东方",
+    "明德",
+]
+ZH_SUFFIX = [
+    "科技有限公司",
+    "制造股份公司",
+    "医疗器械有限公司",
+    "物流集团",
+    "智能装备有限公司",
+    "新材料有限公司",
+    "电子有限公司",
+    "建设集团",
+    "食品有限公司",
+    "环保科技公司",
+]
+EN_PREFIX = [
+    "Northwind",
+    "Bluepeak",
+    "Silverline",
+    "Harbor",
+    "Greenfield",
+    "Apex",
+    "Crescent",
+    "Ironwood",
+    "Summit",
+    "Pacific",
+    "Redstone",
+    "Brightwater",
+    "Evergreen",
+    "Falcon",
+]
+EN_SUFFIX = [
+    "Logistics",
+    "Medical",
+    "Robotics",
+    "Foods",
+    "Materials",
+    "Energy",
+    "Systems",
+    "Packaging",
+    "Instruments",
+    "Retail Group",
+]
+ZH_CONTACTS = [
+    "王经理",
+    "张总",
+    "刘工",
+    "陈主任",
+    "杨采购",
+    "赵总监",
+    "黄经理",
+    "周工",
+    "吴总",
+    "孙主管",
+]
+EN_CONTACTS = ["Anna Schmidt", "David Park", "Maria Lopez", "James Wu", "Olivia Brown", "Ken Ito"]
+COMPETITORS = ["友商A", "友商B", "Acme Corp", "Globex", ""]
+NEXT_STEPS = [
+    "约技术交流",
+    "发报价单",
+    "拜访采购部",
+    "Send revised quote",
+    "Demo for the plant manager",
+    "Confirm tender documents",
+    "Call back after budget meeting",
+    "现场蹲点，见决策人",
+]
+NOTES_OK = [
+    "客户有兴趣，要求下周演示",
+    "Talked to procurement, budget confirmed for Q1",
+    "见到了技术负责人，需求明确",
+    "Customer asked for references",
+    "报价已发，等待反馈",
+]
+NOTES_BAD = [
+    "电话一直打不通",
+    "Receptionist refused to connect",
+    "客户说今年没有预算",
+    "Competitor already installed last year",
+    "对方说再考虑考虑",
+]
+
+
+class Command(BaseCommand):
+    help = "Load the demo company (idempotent). Demo password: " + DEMO_PASSWORD
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--reset", action="store_true", help="Delete the demo leads first.")
+        parser.add_argument("--leads", type=int, default=300, help="How many leads in all.")
+        parser.add_argument("--seed", type=int, default=7, help="Random seed.")
+
+    @transaction.atomic
+    def handle(self, *args: Any, **options: Any) -> None:
+        rng = random.Random(options["seed"])
+        users = self._people()
+        teams = self._teams(users)
+        if options["reset"]:
+            Lead.objects.filter(team__in=teams.values()).delete()
+        made = 0
+        per_team = options["leads"] // len(teams)
+        for key, team in teams.items():
+            if Lead.objects.filter(team=team).exists():
+                continue
+            reps = [u for u in users.values() if u.team_id == team.pk]
+            made += self._leads(rng, team, reps, per_team)
+            del key
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Demo company ready: {len(users)} people, {len(teams)} teams, "
+                f"{made} new leads ({Lead.objects.count()} in all). Password: {DEMO_PASSWORD}"
+            )
+        )
+
+    def _people(self) -> dict[str, User]:
+        users: dict[str, User] = {}
+        for person in PEOPLE:
+            user, created = User.objects.get_or_create(
+                username=person["username"],
+                defaults={
+                    "display_name": person["display_name"],
+                    "role": person["role"],
+                    "language": person["language"],
+                    "email": f"{person['username']}@demo.kaopu.example",
+                    "is_staff": person["role"] == Role.ADMIN,
+                    "is_superuser": person["role"] == Role.ADMIN,
+                },
+            )
+            if created:
+                user.set_password(DEMO_PASSWORD)
+                user.save()
+            users[person["username"]] = user
+        return users
+
+    def _teams(self, users: dict[str, User]) -> dict[str, Team]:
+        teams: dict[str, Team] = {}
+        for key, spec in TEAMS.items():
+            team, _ = Team.objects.get_or_create(
+                name=spec["name"],
+                defaults={"manager": users[spec["manager"]], "director": users["zhao.min"]},
+            )
+            teams[key] = team
+        start = timezone.now() - dt.timedelta(days=400)
+        for person in PEOPLE:
+            if "team" not in person:
+                continue
+            user = users[person["username"]]
+            team = teams[person["team"]]
+            if user.team_id != team.pk:
+                user.team = team
+                user.save(update_fields=["team"])
+            TeamMembership.objects.get_or_create(
+                user=user, left_at=None, defaults={"team": team, "joined_at": start}
+            )
+        return teams
+
+    def _company(self, rng: random.Random) -> tuple[str, str, str]:
+        if rng.random() < 0.6:
+            return (
+                rng.choice(ZH_PREFIX) + rng.choice(ZH_SUFFIX),
+                rng.choice(ZH_CONTACTS),
+                f"1{rng.randint(30, 89)}{rng.randint(10000000, 99999999)}",
+            )
+        name = f"{rng.choice(EN_PREFIX)} {rng.choice(EN_SUFFIX)}"
+        return name, rng.choice(EN_CONTACTS), f"+1 555 {rng.randint(1000000, 9999999)}"
+
+    def _leads(self, rng: random.Random, team: Team, reps: list[User], count: int) -> int:
+        now = timezone.now()
+        today = timezone.localdate(now)
+        manager = team.manager
+        stages = [Stage.NEW, Stage.CONTACTED, Stage.QUALIFIED, Stage.PROPOSAL, Stage.NEGOTIATION]
+        leads: list[Lead] = []
+        plans: list[dict[str, Any]] = []
+        for i in range(count):
+            company, contact, phone = self._company(rng)
+            created = now - dt.timedelta(days=rng.uniform(5, 90))
+            roll = rng.random()
+            owner = None if roll < 0.12 else rng.choice(reps)
+            if owner is None:
+                stage = Stage.NEW
+            elif roll < 0.25:
+                stage = Stage.WON
+            elif roll < 0.37:
+                stage = Stage.LOST
+            else:
+                stage = rng.choice(stages)
+            rib = owner is not None and rng.random() < 0.18
+            reasons = sorted(rng.sample(ChickenRibReason.values, rng.randint(1, 2))) if rib else []
+            value = Decimal(rng.choice([20, 50, 80, 120, 200, 350, 500, 800, 1500]) * 1000)
+            handed_at = created + dt.timedelta(hours=rng.uniform(1, 48)) if owner else None
+            due = today + dt.timedelta(days=rng.randint(-6, 14)) if rng.random() < 0.7 else None
+            lead = Lead(
+                company=f"{company}" if i % 7 else f"{company} ({team.name[:2]})",
+                contact_name=contact,
+                phone=phone,
+                email=f"contact{i}@{rng.choice(['example.com', 'example.cn'])}",
+                source=rng.choice(Source.values)
+                if owner
+                else rng.choice(
+                    [Source.BRAND, Source.TRADE_SHOW, Source.WEBSITE, Source.MARKETING]
+                ),
+                value=value,
+                currency=Currency.CNY if rng.random() < 0.85 else Currency.USD,
+                stage=stage,
+                expected_close=today + dt.timedelta(days=rng.randint(5, 120)),
+                tender_date=today + dt.timedelta(days=rng.randint(3, 60))
+                if rng.random() < 0.25
+                else None,
+                competitor=rng.choice(COMPETITORS),
+                next_step=rng.choice(NEXT_STEPS)
+                if due and stage not in (Stage.WON, Stage.LOST)
+                else "",
+                next_step_due=due if stage not in (Stage.WON, Stage.LOST) else None,
+                is_chicken_rib=rib,
+                chicken_rib_reasons=reasons,
+                notes="" if rng.random() < 0.6 else rng.choice(NOTES_OK),
+                lost_reason=rng.choice(["价格太高，客户选了友商", "Budget cut", "项目取消"])
+                if stage == Stage.LOST
+                else "",
+                team=team,
+                owner=owner,
+                handed_by=manager if owner else None,
+                handed_at=handed_at,
+                created_by=manager,
+                created_at=created,
+                updated_at=created,
+                stage_changed_at=created,
+            )
+            leads.append(lead)
+            plans.append({"created": created, "handed_at": handed_at, "owner": owner})
+        Lead.objects.bulk_create(leads)
+
+        activities: list[Activity] = []
+        history: list[LeadEvent] = []
+        notes = [
+            "practice lead",
+            "big account, report weekly",
+            "老客户，跟紧一点",
+            "鸡肋也是肉，试试看",
+            "",
+        ]
+        for lead, plan in zip(leads, plans, strict=True):
+            history.append(
+                LeadEvent(
+                    lead=lead, kind=LeadEventKind.CREATED, actor=manager, created_at=plan["created"]
+                )
+            )
+            if plan["owner"] is None:
+                continue
+            history.append(
+                LeadEvent(
+                    lead=lead,
+                    kind=LeadEventKind.HANDED_DOWN,
+                    actor=manager,
+                    to_user=plan["owner"],
+                    note=rng.choice(notes),
+                    created_at=plan["handed_at"],
+                )
+            )
+            # Stalled leads stop getting activities well before today.
+            stalled = rng.random() < 0.2
+            end = now - dt.timedelta(days=rng.uniform(16, 30)) if stalled else now
+            moment = plan["handed_at"]
+            last = None
+            for _n in range(rng.randint(1, 12)):
+                moment = moment + dt.timedelta(days=rng.uniform(0.5, 8))
+                if moment >= end:
+                    break
+                bad = (lead.is_chicken_rib and rng.random() < 0.5) or rng.random() < 0.2
+                activities.append(
+                    Activity(
+                        lead=lead,
+                        author=plan["owner"],
+                        kind=rng.choice(
+                            [
+                                ActivityKind.CALL,
+                                ActivityKind.CALL,
+                                ActivityKind.VISIT,
+                                ActivityKind.MEETING,
+                                ActivityKind.EMAIL,
+                                ActivityKind.DOORSTEP,
+                            ]
+                        ),
+                        outcome=rng.choice([Outcome.UNREACHABLE, Outcome.REFUSED])
+                        if bad
+                        else rng.choice([Outcome.REACHED, Outcome.INTERESTED, Outcome.FOLLOW_UP]),
+                        happened_at=moment,
+                        note=rng.choice(NOTES_BAD if bad else NOTES_OK),
+                        created_at=moment,
+                    )
+                )
+                last = moment
+            lead.last_activity_at = last
+            lead.updated_at = last or plan["handed_at"]
+            if lead.stage != Stage.NEW:
+                changed = (last or plan["handed_at"]) - dt.timedelta(hours=1)
+                changed = max(changed, plan["handed_at"])
+                history.append(
+                    LeadEvent(
+                        lead=lead,
+                        kind=LeadEventKind.STAGE_CHANGED,
+                        actor=plan["owner"],
+                        from_stage=Stage.NEW,
+                        to_stage=lead.stage,
+                        note=lead.lost_reason,
+                        created_at=changed,
+                    )
+                )
+                lead.stage_changed_at = changed
+                if lead.stage in (Stage.WON, Stage.LOST):
+                    lead.closed_at = changed
+                    if stalled:
+                        lead.updated_at = changed
+        Activity.objects.bulk_create(activities, batch_size=500)
+        LeadEvent.objects.bulk_create(history, batch_size=500)
+        Lead.objects.bulk_update(
+            leads,
+            ["last_activity_at", "updated_at", "stage_changed_at", "closed_at"],
+            batch_size=500,
+        )
+        return len(leads)

@@ -1,0 +1,49 @@
+"""The sales pipeline as data: the stages and which moves between them are allowed.
+
+Every stage change is checked here (`can_move`) and nowhere else.
+"""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Stage(models.TextChoices):
+    NEW = "new", _("New")
+    CONTACTED = "contacted", _("Contacted")
+    QUALIFIED = "qualified", _("Qualified")
+    PROPOSAL = "proposal", _("Proposal")
+    NEGOTIATION = "negotiation", _("Negotiation")
+    WON = "won", _("Won")
+    LOST = "lost", _("Lost")
+
+
+TRANSITIONS: dict[str, frozenset[str]] = {
+    Stage.NEW: frozenset({Stage.CONTACTED, Stage.QUALIFIED, Stage.LOST}),
+    Stage.CONTACTED: frozenset({Stage.QUALIFIED, Stage.NEW, Stage.LOST}),
+    Stage.QUALIFIED: frozenset({Stage.PROPOSAL, Stage.CONTACTED, Stage.LOST}),
+    Stage.PROPOSAL: frozenset({Stage.NEGOTIATION, Stage.QUALIFIED, Stage.WON, Stage.LOST}),
+    Stage.NEGOTIATION: frozenset({Stage.WON, Stage.PROPOSAL, Stage.LOST}),
+    Stage.WON: frozenset(),
+    # A lost lead can be reopened when the customer comes back.
+    Stage.LOST: frozenset({Stage.CONTACTED}),
+}
+
+OPEN_STAGES: tuple[str, ...] = (
+    Stage.NEW,
+    Stage.CONTACTED,
+    Stage.QUALIFIED,
+    Stage.PROPOSAL,
+    Stage.NEGOTIATION,
+)
+CLOSED_STAGES: tuple[str, ...] = (Stage.WON, Stage.LOST)
+
+
+def can_move(from_stage: str, to_stage: str) -> bool:
+    """True when the pipeline allows moving a lead from `from_stage` to `to_stage`."""
+    return to_stage in TRANSITIONS.get(from_stage, frozenset())
+
+
+def next_stages(from_stage: str) -> list[tuple[str, str]]:
+    """The stages a lead may move to next, in pipeline order, as (value, label) pairs."""
+    allowed = TRANSITIONS.get(from_stage, frozenset())
+    return [(value, label) for value, label in Stage.choices if value in allowed]

@@ -1,0 +1,211 @@
+"""Reads: the querysets behind the CRM's pages. Visibility always starts from permissions."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from itertools import chain
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from crm.models import Activity, Lead, LeadEvent, LeadEventKind, User
+from crm.permissions import visible_leads
+from crm.pipeline import OPEN_STAGES, Stage
+
+# Sorting is allow-listed: the query string picks a key, never a column name.
+SORTS: dict[str, str] = {
+    "updated": "-updated_at",
+    "company": "company",
+    "-company": "-company",
+    "value": "value",
+    "-value": "-value",
+    "due": "next_step_due",
+    "-due": "-next_step_due",
+    "close": "expected_close",
+    "-close": "-expected_close",
+    "stage": "stage",
+    "activity": "-last_activity_at",
+}
+DEFAULT_SORT = "updated"
+
+
+def stalled_since(now: dt.datetime | None = None) -> dt.datetime:
+    return (now or timezone.now()) - dt.timedelta(days=settings.KAOPU_STALLED_DAYS)
+
+
+def stalled_q(now: dt.datetime | None = None) -> Q:
+    """Open leads with no activity for the stalled threshold and no future next step."""
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    return (
+        Q(stage__in=OPEN_STAGES)
+        & Q(idle_since__lt=stalled_since(now))
+        & ~Q(next_step_due__gte=today)
+    )
+
+
+def with_idle_since(leads: QuerySet[Lead]) -> QuerySet[Lead]:
+    """Annotate when the lead last saw life: an activity, else the hand-off, else creation."""
+    return leads.annotate(idle_since=Coalesce("last_activity_at", "handed_at", "created_at"))
+
+
+@dataclass(frozen=True)
+class LeadFilters:
+    q: str = ""
+    stage: str = ""
+    owner: str = ""
+    source: str = ""
+    chicken_rib: str = ""
+    view: str = ""
+    sort: str = DEFAULT_SORT
+
+
+def lead_list(*, user: User, filters: LeadFilters) -> QuerySet[Lead]:
+    """The leads `user` may see, searched, filtered and sorted as asked."""
+    leads = with_idle_since(visible_leads(user)).select_related("owner", "team")
+    if filters.q:
+        term = filters.q.strip()
+        leads = leads.filter(
+            Q(company__icontains=term)
+            | Q(contact_name__icontains=term)
+            | Q(phone__icontains=term)
+            | Q(email__icontains=term)
+        )
+    if filters.stage == "open":
+        leads = leads.filter(stage__in=OPEN_STAGES)
+    elif filters.stage:
+        leads = leads.filter(stage=filters.stage)
+    if filters.owner == "none":
+        leads = leads.filter(owner__isnull=True)
+    elif filters.owner:
+        leads = leads.filter(owner_id=filters.owner)
+    if filters.source:
+        leads = leads.filter(source=filters.source)
+    if filters.chicken_rib == "yes":
+        leads = leads.filter(is_chicken_rib=True)
+    elif filters.chicken_rib == "no":
+        leads = leads.filter(is_chicken_rib=False)
+    if filters.view == "due":
+        leads = leads.filter(stage__in=OPEN_STAGES, next_step_due__lte=timezone.localdate())
+    elif filters.view == "stalled":
+        leads = leads.filter(stalled_q())
+    order = SORTS.get(filters.sort, SORTS[DEFAULT_SORT])
+    nulls_last = (
+        F(order.lstrip("-")).desc(nulls_last=True)
+        if order.startswith("-")
+        else F(order).asc(nulls_last=True)
+    )
+    return leads.order_by(nulls_last, "-id")
+
+
+def my_day(*, user: User, limit: int = 15) -> dict[str, Any]:
+    """What needs the user today: next steps due, stalled leads, new hand-offs."""
+    now = timezone.now()
+    today = timezone.localdate(now)
+    mine = with_idle_since(visible_leads(user)).filter(stage__in=OPEN_STAGES)
+    due = (
+        mine.filter(next_step_due__lte=today)
+        .select_related("owner")
+        .order_by("next_step_due", "-value")
+    )
+    stalled = mine.filter(stalled_q(now)).select_related("owner").order_by("idle_since")
+    since = now - dt.timedelta(days=7)
+    handoffs = (
+        LeadEvent.objects.filter(
+            kind__in=[LeadEventKind.HANDED_DOWN, LeadEventKind.REASSIGNED],
+            created_at__gte=since,
+            lead__in=visible_leads(user),
+        )
+        .select_related("lead", "actor", "to_user")
+        .order_by("-created_at")
+    )
+    counts = mine.aggregate(
+        due=Count("pk", filter=Q(next_step_due__lte=today)),
+        stalled=Count("pk", filter=stalled_q(now)),
+        open=Count("pk"),
+        unassigned=Count("pk", filter=Q(owner__isnull=True)),
+    )
+    return {
+        "due": list(due[:limit]),
+        "stalled": list(stalled[:limit]),
+        "handoffs": list(handoffs[:limit]),
+        "counts": counts,
+        "today": today,
+    }
+
+
+@dataclass
+class BoardColumn:
+    stage: str
+    label: str
+    count: int
+    totals: list[tuple[str, Decimal]]
+    leads: list[Lead]
+
+
+def pipeline_board(*, user: User, per_column: int = 20) -> list[BoardColumn]:
+    """The visible leads by stage: count and value per currency, and the biggest leads."""
+    leads = visible_leads(user)
+    rows = leads.values("stage", "currency").annotate(n=Count("pk"), total=Sum("value"))
+    counts: dict[str, int] = {}
+    totals: dict[str, list[tuple[str, Decimal]]] = {}
+    for row in rows.order_by("stage", "currency"):
+        counts[row["stage"]] = counts.get(row["stage"], 0) + row["n"]
+        totals.setdefault(row["stage"], []).append((row["currency"], row["total"] or Decimal(0)))
+    columns = []
+    for stage, label in Stage.choices:
+        top = list(
+            leads.filter(stage=stage).select_related("owner").order_by("-value", "-id")[:per_column]
+        )
+        columns.append(
+            BoardColumn(
+                stage=stage,
+                label=str(label),
+                count=counts.get(stage, 0),
+                totals=totals.get(stage, []),
+                leads=top,
+            )
+        )
+    return columns
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    when: dt.datetime
+    kind: str  # "activity" or "event"
+    item: Activity | LeadEvent
+
+
+def lead_timeline(*, lead: Lead, limit: int = 200) -> list[TimelineEntry]:
+    """One timeline of activities, hand-offs and stage changes, newest first."""
+    activities = Activity.objects.filter(lead=lead).select_related("author")[:limit]
+    history = LeadEvent.objects.filter(lead=lead).select_related("actor", "from_user", "to_user")[
+        :limit
+    ]
+    entries = chain(
+        (TimelineEntry(a.happened_at, "activity", a) for a in activities),
+        (TimelineEntry(e.created_at, "event", e) for e in history),
+    )
+    return sorted(entries, key=lambda entry: entry.when, reverse=True)[:limit]
+
+
+def handoff_candidates(*, user: User, q: str = "", show: str = "pool") -> QuerySet[Lead]:
+    """Open leads a manager may hand down: the team pool, or every open lead to reassign."""
+    leads = visible_leads(user).filter(stage__in=OPEN_STAGES).select_related("owner", "team")
+    if show != "all":
+        leads = leads.filter(owner__isnull=True)
+    if q:
+        leads = leads.filter(Q(company__icontains=q) | Q(contact_name__icontains=q))
+    return leads.order_by("-value", "-id")
+
+
+def rep_load(*, reps: QuerySet[User]) -> QuerySet[User]:
+    """Each rep with their number of open leads, for the hand-off screen."""
+    return reps.annotate(
+        open_leads=Count("owned_leads", filter=Q(owned_leads__stage__in=OPEN_STAGES))
+    ).order_by("first_name", "username")

@@ -1,0 +1,20 @@
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from crm import views
+
+urlpatterns = [
+    path("", views.my_day, name="my-day"),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("leads/", views.lead_list, name="lead-list"),
+    path("leads/new/", views.lead_create, name="lead-create"),
+    path("leads/board/", views.pipeline_board, name="lead-board"),
+    path("leads/handoff/", views.handoff, name="lead-handoff"),
+    path("leads/<int:pk>/", views.lead_detail, name="lead-detail"),
+    path("leads/<int:pk>/edit/", views.lead_edit, name="lead-edit"),
+    path("leads/<int:pk>/activities/", views.lead_log_activity, name="lead-log-activity"),
+    path("leads/<int:pk>/stage/", views.lead_change_stage, name="lead-change-stage"),
+    path("profile/", views.profile, name="profile"),
+    path("healthz", views.health, name="health"),
+]

@@ -1,0 +1,125 @@
+"""Shared fixtures: a small company built through the same code paths the app uses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from django.test import Client
+
+from crm import services
+from crm.models import Lead, Role, Source, Team, User
+from tests.factories import UserFactory
+
+
+@pytest.fixture(autouse=True)
+def _plain_static_storage(settings: object) -> None:
+    # Tests render pages without running collectstatic first.
+    settings.STORAGES = {  # type: ignore[attr-defined]
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+@dataclass
+class Company:
+    """Two teams under one director, plus a second director and an admin who see other things."""
+
+    admin: User
+    director: User
+    other_director: User
+    manager_a: User
+    manager_b: User
+    rep_a1: User
+    rep_a2: User
+    rep_b1: User
+    team_a: Team
+    team_b: Team
+    lead_a1: Lead  # owned by rep_a1
+    lead_a2: Lead  # owned by rep_a2
+    lead_a_pool: Lead  # team A, unassigned
+    lead_b1: Lead  # owned by rep_b1
+
+    @property
+    def people(self) -> dict[str, User]:
+        return {
+            "admin": self.admin,
+            "director": self.director,
+            "other_director": self.other_director,
+            "manager_a": self.manager_a,
+            "manager_b": self.manager_b,
+            "rep_a1": self.rep_a1,
+            "rep_a2": self.rep_a2,
+            "rep_b1": self.rep_b1,
+        }
+
+    @property
+    def leads(self) -> dict[str, Lead]:
+        return {
+            "lead_a1": self.lead_a1,
+            "lead_a2": self.lead_a2,
+            "lead_a_pool": self.lead_a_pool,
+            "lead_b1": self.lead_b1,
+        }
+
+
+def make_lead(actor: User, company: str = "Acme", **data: object) -> Lead:
+    payload = {"company": company, "source": Source.BRAND, "value": 1000} | data
+    return services.lead_create(actor=actor, data=payload)
+
+
+@pytest.fixture
+def company(db: None) -> Company:
+    admin = UserFactory(username="admin", role=Role.ADMIN, is_staff=True, is_superuser=True)
+    director = UserFactory(username="director", role=Role.DIRECTOR)
+    other_director = UserFactory(username="other_director", role=Role.DIRECTOR)
+    manager_a = UserFactory(username="manager_a", role=Role.MANAGER)
+    manager_b = UserFactory(username="manager_b", role=Role.MANAGER)
+    team_a = Team.objects.create(name="Team A", manager=manager_a, director=director)
+    team_b = Team.objects.create(name="Team B", manager=manager_b, director=director)
+    rep_a1 = UserFactory(username="rep_a1", role=Role.REP)
+    rep_a2 = UserFactory(username="rep_a2", role=Role.REP)
+    rep_b1 = UserFactory(username="rep_b1", role=Role.REP)
+    services.rep_join_team(user=rep_a1, team=team_a)
+    services.rep_join_team(user=rep_a2, team=team_a)
+    services.rep_join_team(user=rep_b1, team=team_b)
+    lead_a1 = make_lead(manager_a, "Alpha Robotics")
+    lead_a2 = make_lead(manager_a, "华润科技有限公司")
+    lead_a_pool = make_lead(manager_a, "Pool Foods")
+    lead_b1 = make_lead(manager_b, "Bravo Medical")
+    services.lead_hand_off(actor=manager_a, lead_ids=[lead_a1.pk], to_user=rep_a1)
+    services.lead_hand_off(actor=manager_a, lead_ids=[lead_a2.pk], to_user=rep_a2)
+    services.lead_hand_off(actor=manager_b, lead_ids=[lead_b1.pk], to_user=rep_b1)
+    for lead in (lead_a1, lead_a2, lead_b1):
+        lead.refresh_from_db()
+    return Company(
+        admin=admin,
+        director=director,
+        other_director=other_director,
+        manager_a=manager_a,
+        manager_b=manager_b,
+        rep_a1=rep_a1,
+        rep_a2=rep_a2,
+        rep_b1=rep_b1,
+        team_a=team_a,
+        team_b=team_b,
+        lead_a1=lead_a1,
+        lead_a2=lead_a2,
+        lead_a_pool=lead_a_pool,
+        lead_b1=lead_b1,
+    )
+
+
+@pytest.fixture
+def client_for(client: Client):  # type: ignore[no-untyped-def]
+    """A logged-in test client for a user, in English unless asked otherwise."""
+
+    def login(user: User, language: str = "en") -> Client:
+        if user.language != language:
+            user.language = language
+            user.save(update_fields=["language"])
+        fresh = Client()
+        fresh.force_login(user)
+        return fresh
+
+    return login
