@@ -26,7 +26,7 @@ makemessages: install
 	$(PY) manage.py makemessages --locale zh_Hans --no-obsolete --no-location --ignore '.venv/*' --ignore 'bench/*'
 
 run: messages
-	@mkdir -p var/broker/queue var/broker/processed
+	@mkdir -p var/broker/queue var/broker/processed var/broker/control
 	DJANGO_DEBUG=1 $(PY) manage.py migrate --noinput
 	DJANGO_DEBUG=1 $(PY) manage.py seed_demo
 	@echo "Kaopu on http://127.0.0.1:8000 — demo logins in README.md (password kaopu-demo-2026). Ctrl-C stops all."

@@ -11,7 +11,7 @@ class UserAdmin(BaseUserAdmin):
     list_filter = ("role", "team", "language", "is_active", "is_staff")
     search_fields = ("username", "display_name", "first_name", "last_name", "email")
     fieldsets = (
-        *BaseUserAdmin.fieldsets,
+        *(BaseUserAdmin.fieldsets or ()),
         (_("Kaopu"), {"fields": ("display_name", "role", "team", "language", "time_zone")}),
     )
     list_select_related = ("team",)

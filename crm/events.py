@@ -1,9 +1,14 @@
-"""Domain events the CRM sends after a change commits. Listeners get ids, never live objects.
+"""Domain events: what happened in the CRM, for whoever listens (the coach). crm imports no
+listener.
 
-Other apps (the coach) connect receivers here; crm itself never imports them.
+Each event is two things: a `DomainEvent` row written in the same transaction as the change
+(the outbox that background workers read, so nothing is lost if a process dies right after the
+commit), and a Django signal sent once the transaction commits, for in-process listeners.
+Payloads carry ids, never live objects.
 """
 
-from collections.abc import Callable
+from __future__ import annotations
+
 from typing import Any
 
 from django.db import transaction
@@ -17,9 +22,33 @@ lead_stage_changed = Signal()  # lead_id, actor_id, from_stage, to_stage
 lead_won = Signal()  # lead_id, actor_id, handed_by_id
 lead_lost = Signal()  # lead_id, actor_id, reason
 rep_moved_team = Signal()  # user_id, actor_id, from_team_id, to_team_id
+report_submitted = Signal()  # report_id, author_id, lead_id, kind, has_plan, has_ask, shared
+report_acknowledged = Signal()  # report_id, actor_id, author_id
+report_replied = Signal()  # report_id, actor_id, author_id
+ask_answered = Signal()  # report_id, actor_id, author_id, state
+plan_decided = Signal()  # report_id, actor_id, author_id, lead_id, decision
+
+# The stable names stored in the outbox; listeners match on these.
+NAMES: dict[Signal, str] = {
+    lead_created: "lead_created",
+    lead_updated: "lead_updated",
+    lead_handed_down: "lead_handed_down",
+    activity_logged: "activity_logged",
+    lead_stage_changed: "lead_stage_changed",
+    lead_won: "lead_won",
+    lead_lost: "lead_lost",
+    rep_moved_team: "rep_moved_team",
+    report_submitted: "report_submitted",
+    report_acknowledged: "report_acknowledged",
+    report_replied: "report_replied",
+    ask_answered: "ask_answered",
+    plan_decided: "plan_decided",
+}
 
 
-def send_on_commit(signal: Signal, **payload: Any) -> None:
-    """Send `signal` once the surrounding transaction commits (at once outside one)."""
-    send: Callable[[], object] = lambda: signal.send(sender=signal, **payload)  # noqa: E731
-    transaction.on_commit(send, robust=True)
+def emit(signal: Signal, **payload: Any) -> None:
+    """Record the event in the outbox now and send the signal once the transaction commits."""
+    from crm.models import DomainEvent
+
+    DomainEvent.objects.create(name=NAMES[signal], payload=payload)
+    transaction.on_commit(lambda: signal.send(sender=signal, **payload), robust=True)

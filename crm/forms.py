@@ -2,24 +2,30 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import cast
 from zoneinfo import available_timezones
 
 from django import forms
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from crm.models import (
     ActivityKind,
+    AskState,
     ChickenRibReason,
     Language,
     Lead,
     Outcome,
+    PlanDecision,
+    Report,
+    ReportKind,
     Source,
     Team,
     User,
 )
 from crm.pipeline import Stage, next_stages
-from crm.selectors import SORTS
 from crm.services import EDITABLE_FIELDS
 
 COMMON_TIME_ZONES = [
@@ -75,7 +81,7 @@ class LeadForm(forms.ModelForm):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         # Only an admin creating a lead picks its team; everyone else's is implied.
         if user.is_admin_role and self.instance.pk is None:
-            self.fields["team"].queryset = Team.objects.all()
+            cast(forms.ModelChoiceField, self.fields["team"]).queryset = Team.objects.all()
             self.fields["team"].required = True
         else:
             del self.fields["team"]
@@ -102,7 +108,7 @@ class ActivityForm(forms.Form):
 
     def clean_happened_at(self) -> object:
         value = self.cleaned_data.get("happened_at")
-        if value and value > timezone.now() + timezone.timedelta(minutes=5):
+        if value and value > timezone.now() + dt.timedelta(minutes=5):
             raise forms.ValidationError(
                 _("An activity cannot happen in the future; plan it as the next step.")
             )
@@ -116,7 +122,7 @@ class StageForm(forms.Form):
     def __init__(self, *args: object, lead: Lead, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.lead = lead
-        self.fields["to_stage"].choices = next_stages(lead.stage)
+        cast(forms.ChoiceField, self.fields["to_stage"]).choices = next_stages(lead.stage)
 
     def clean(self) -> dict[str, object]:
         data = super().clean() or {}
@@ -136,11 +142,13 @@ class HandOffForm(forms.Form):
     )
 
     def __init__(
-        self, *args: object, lead_choices: list[int], reps: object, **kwargs: object
+        self, *args: object, lead_choices: list[int], reps: QuerySet[User], **kwargs: object
     ) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.fields["leads"].choices = [(pk, str(pk)) for pk in lead_choices]
-        self.fields["to_user"].queryset = reps
+        cast(forms.ChoiceField, self.fields["leads"]).choices = [
+            (pk, str(pk)) for pk in lead_choices
+        ]
+        cast(forms.ModelChoiceField, self.fields["to_user"]).queryset = reps
         self.fields["leads"].error_messages["required"] = _("Pick at least one lead to hand down.")
         self.fields["leads"].error_messages["invalid_choice"] = _(
             "Some of the chosen leads are not in your team."
@@ -192,12 +200,11 @@ class LeadFilterForm(forms.Form):
 
     def __init__(self, *args: object, owners: list[tuple[str, str]], **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.fields["owner"].choices = [
+        cast(forms.ChoiceField, self.fields["owner"]).choices = [
             ("", _("Anyone")),
             ("none", _("Unassigned")),
             *owners,
         ]
-        assert set(dict(self.fields["sort"].choices)) <= set(SORTS)
 
 
 class ProfileForm(forms.Form):
@@ -208,4 +215,113 @@ class ProfileForm(forms.Form):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         zones = sorted(available_timezones())
         ordered = COMMON_TIME_ZONES + [z for z in zones if z not in COMMON_TIME_ZONES]
-        self.fields["time_zone"].choices = [(z, z) for z in ordered]
+        cast(forms.ChoiceField, self.fields["time_zone"]).choices = [(z, z) for z in ordered]
+
+
+# Each kind of report reads its parts under its own names (the coach's shapes).
+REPORT_LABELS: dict[str, dict[str, object]] = {
+    ReportKind.PROGRESS: {
+        "status_now": _("Status now"),
+        "what_i_did": _("What I did"),
+        "next_step": _("Next step"),
+        "next_step_due": _("Next step by"),
+        "backup_plan": _("Backup plan if it fails"),
+        "ask": _("What I need from my manager (optional)"),
+        "ask_due": _("Needed by"),
+    },
+    ReportKind.ESCALATION: {
+        "status_now": _("1. The facts"),
+        "next_step": _("2. Given the facts, what I will do"),
+        "next_step_due": _("By when"),
+        "ask": _("3. What I need from you"),
+        "ask_due": _("Needed by"),
+    },
+    ReportKind.QUESTION: {
+        "ask": _("My question"),
+        "status_now": _("The situation"),
+        "what_i_did": _("What I have tried"),
+        "ask_due": _("I need an answer by (optional)"),
+    },
+    ReportKind.LOSS_REVIEW: {
+        "status_now": _("What happened"),
+        "what_i_did": _("Why we lost, honestly"),
+        "next_step": _("What I will do differently"),
+    },
+}
+
+
+class ReportForm(forms.ModelForm):
+    """The report's parts; the author, team, lead and state are never posted."""
+
+    report_id = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+    class Meta:
+        model = Report
+        fields = (
+            "kind",
+            "status_now",
+            "what_i_did",
+            "next_step",
+            "next_step_due",
+            "backup_plan",
+            "ask",
+            "ask_due",
+            "share_with_director",
+        )
+        widgets = {
+            "kind": forms.HiddenInput,
+            "status_now": forms.Textarea(attrs={"rows": 3}),
+            "what_i_did": forms.Textarea(attrs={"rows": 3}),
+            "next_step": forms.Textarea(attrs={"rows": 2}),
+            "backup_plan": forms.Textarea(attrs={"rows": 2}),
+            "ask": forms.Textarea(attrs={"rows": 2}),
+            "next_step_due": DateInput(),
+            "ask_due": DateInput(),
+        }
+
+    def __init__(self, *args: object, kind: str, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        labels = REPORT_LABELS.get(kind, REPORT_LABELS[ReportKind.PROGRESS])
+        for name in list(self.fields):
+            if name in ("kind", "report_id", "share_with_director"):
+                continue
+            if name not in labels:
+                del self.fields[name]
+            else:
+                self.fields[name].label = labels[name]  # type: ignore[assignment]
+        # Order the visible parts as the kind reads them.
+        order = ["kind", "report_id", *labels, "share_with_director"]
+        self.order_fields(order)
+
+
+class ReplyForm(forms.Form):
+    body = forms.CharField(
+        label=_("Reply"), widget=forms.Textarea(attrs={"rows": 3}), max_length=4000
+    )
+
+
+class AskAnswerForm(forms.Form):
+    state = forms.ChoiceField(
+        label=_("Answer"),
+        choices=[(AskState.DONE, _("Done")), (AskState.DECLINED, _("Decline"))],
+        widget=forms.RadioSelect,
+    )
+    note = forms.CharField(label=_("Note (needed to decline)"), required=False, max_length=2000)
+
+
+class DecisionForm(forms.Form):
+    decision = forms.ChoiceField(
+        label=_("Decision"), choices=PlanDecision.choices, widget=forms.RadioSelect
+    )
+    park_until = forms.DateField(label=_("Park until"), required=False, widget=DateInput())
+    note = forms.CharField(
+        label=_("Note to the rep"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean() or {}
+        if data.get("decision") == PlanDecision.PARK and not data.get("park_until"):
+            self.add_error("park_until", _("Park the lead until a date in the future."))
+        if data.get("decision") == PlanDecision.CLOSE_LOST and not data.get("note"):
+            self.add_error("note", _("Say why the lead is closed as lost."))
+        return data

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.db.models import Q, QuerySet
 
-from crm.models import Lead, Role, Team, User
+from crm.models import Lead, Report, ReportState, Role, Team, User
 
 
 def lead_scope(user: User, prefix: str = "") -> Q:
@@ -62,3 +62,25 @@ def hand_off_targets(user: User, team: Team | None = None) -> QuerySet[User]:
     if user.is_admin_role:
         return reps.filter(team=team) if team is not None else reps
     return reps.filter(team__manager=user)
+
+
+def visible_reports(user: User) -> QuerySet[Report]:
+    """Reports `user` may read: their own (drafts too); submitted ones of the teams they
+    manage; those shared with them as the +2; all submitted ones for an admin."""
+    if not user.is_authenticated or not user.is_active:
+        return Report.objects.none()
+    submitted = Q(state=ReportState.SUBMITTED)
+    if user.is_admin_role:
+        scope = submitted
+    elif user.role == Role.DIRECTOR:
+        scope = submitted & Q(share_with_director=True, team__director=user)
+    elif user.role == Role.MANAGER:
+        scope = submitted & Q(team__manager=user)
+    else:
+        scope = Q(pk__in=[])
+    return Report.objects.filter(scope | Q(author=user))
+
+
+def can_answer_report(user: User, report: Report) -> bool:
+    """The author's manager (or an admin) acknowledges, answers asks and decides on plans."""
+    return user.is_admin_role or (user.role == Role.MANAGER and report.team.manager_id == user.pk)

@@ -46,4 +46,4 @@ def can_move(from_stage: str, to_stage: str) -> bool:
 def next_stages(from_stage: str) -> list[tuple[str, str]]:
     """The stages a lead may move to next, in pipeline order, as (value, label) pairs."""
     allowed = TRANSITIONS.get(from_stage, frozenset())
-    return [(value, label) for value, label in Stage.choices if value in allowed]
+    return [(value, str(label)) for value, label in Stage.choices if value in allowed]

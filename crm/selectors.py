@@ -9,12 +9,21 @@ from itertools import chain
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models import Avg, Count, F, Max, Min, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from crm.models import Activity, Lead, LeadEvent, LeadEventKind, User
-from crm.permissions import visible_leads
+from crm.models import (
+    Activity,
+    AskState,
+    Lead,
+    LeadEvent,
+    LeadEventKind,
+    Report,
+    ReportState,
+    User,
+)
+from crm.permissions import visible_leads, visible_reports
 from crm.pipeline import OPEN_STAGES, Stage
 
 # Sorting is allow-listed: the query string picks a key, never a column name.
@@ -42,11 +51,14 @@ def stalled_q(now: dt.datetime | None = None) -> Q:
     """Open leads with no activity for the stalled threshold and no future next step."""
     now = now or timezone.now()
     today = timezone.localdate(now)
-    return (
-        Q(stage__in=OPEN_STAGES)
-        & Q(idle_since__lt=stalled_since(now))
-        & ~Q(next_step_due__gte=today)
+    since = stalled_since(now)
+    # The same rule as `idle_since < since`, spelled out so that it can use the indexes.
+    idle = (
+        Q(last_activity_at__lt=since)
+        | Q(last_activity_at__isnull=True, handed_at__lt=since)
+        | Q(last_activity_at__isnull=True, handed_at__isnull=True, created_at__lt=since)
     )
+    return Q(stage__in=OPEN_STAGES) & idle & ~Q(next_step_due__gte=today)
 
 
 def with_idle_since(leads: QuerySet[Lead]) -> QuerySet[Lead]:
@@ -83,7 +95,7 @@ def lead_list(*, user: User, filters: LeadFilters) -> QuerySet[Lead]:
     if filters.owner == "none":
         leads = leads.filter(owner__isnull=True)
     elif filters.owner:
-        leads = leads.filter(owner_id=filters.owner)
+        leads = leads.filter(owner_id=int(filters.owner))
     if filters.source:
         leads = leads.filter(source=filters.source)
     if filters.chicken_rib == "yes":
@@ -113,7 +125,7 @@ def my_day(*, user: User, limit: int = 15) -> dict[str, Any]:
         .select_related("owner")
         .order_by("next_step_due", "-value")
     )
-    stalled = mine.filter(stalled_q(now)).select_related("owner").order_by("idle_since")
+    stalled = mine.filter(stalled_q(now)).select_related("owner").order_by(F("idle_since").asc())
     since = now - dt.timedelta(days=7)
     handoffs = (
         LeadEvent.objects.filter(
@@ -177,19 +189,27 @@ def pipeline_board(*, user: User, per_column: int = 20) -> list[BoardColumn]:
 @dataclass(frozen=True)
 class TimelineEntry:
     when: dt.datetime
-    kind: str  # "activity" or "event"
-    item: Activity | LeadEvent
+    kind: str  # "activity", "event" or "report"
+    item: Activity | LeadEvent | Report
 
 
-def lead_timeline(*, lead: Lead, limit: int = 200) -> list[TimelineEntry]:
-    """One timeline of activities, hand-offs and stage changes, newest first."""
+def lead_timeline(*, lead: Lead, viewer: User, limit: int = 200) -> list[TimelineEntry]:
+    """One timeline of activities, hand-offs, stage changes and the reports the viewer may
+    read, newest first."""
     activities = Activity.objects.filter(lead=lead).select_related("author")[:limit]
     history = LeadEvent.objects.filter(lead=lead).select_related("actor", "from_user", "to_user")[
         :limit
     ]
+    reports = (
+        visible_reports(viewer)
+        .filter(lead=lead, state=ReportState.SUBMITTED)
+        .select_related("author")
+        .order_by("-submitted_at")[:limit]
+    )
     entries = chain(
         (TimelineEntry(a.happened_at, "activity", a) for a in activities),
         (TimelineEntry(e.created_at, "event", e) for e in history),
+        (TimelineEntry(r.submitted_at, "report", r) for r in reports if r.submitted_at),
     )
     return sorted(entries, key=lambda entry: entry.when, reverse=True)[:limit]
 
@@ -209,3 +229,86 @@ def rep_load(*, reps: QuerySet[User]) -> QuerySet[User]:
     return reps.annotate(
         open_leads=Count("owned_leads", filter=Q(owned_leads__stage__in=OPEN_STAGES))
     ).order_by("first_name", "username")
+
+
+# --- Reports -----------------------------------------------------------------------------------
+
+
+def report_inbox(*, user: User, show: str = "all") -> QuerySet[Report]:
+    """Submitted reports addressed to `user` (their team's; shared ones for a +2), newest first."""
+    reports = (
+        visible_reports(user)
+        .filter(state=ReportState.SUBMITTED)
+        .exclude(author=user)
+        .select_related("author", "lead")
+        .annotate(reply_count=Count("replies"))
+    )
+    if show == "unread":
+        reports = reports.filter(read_at__isnull=True)
+    elif show == "asks":
+        reports = reports.filter(ask_state=AskState.OPEN)
+    elif show == "unacknowledged":
+        reports = reports.filter(acknowledged_at__isnull=True)
+    return reports.order_by("-submitted_at", "-id")
+
+
+def rep_report_stats(*, reps: QuerySet[User], days: int = 30) -> QuerySet[User]:
+    """Per rep: last report, share on time and average quality over `days`, open asks."""
+    since = timezone.now() - dt.timedelta(days=days)
+    submitted = Q(reports__state=ReportState.SUBMITTED)
+    recent = submitted & Q(reports__submitted_at__gte=since)
+    return reps.annotate(
+        last_report_at=Max("reports__submitted_at", filter=submitted),
+        reports_recent=Count("reports", filter=recent),
+        reports_on_time=Count("reports", filter=recent & Q(reports__on_time=True)),
+        quality_avg=Avg("reports__quality_score", filter=recent),
+        open_asks=Count("reports", filter=submitted & Q(reports__ask_state=AskState.OPEN)),
+        oldest_open_ask=Min(
+            "reports__submitted_at", filter=submitted & Q(reports__ask_state=AskState.OPEN)
+        ),
+    ).order_by("display_name", "username")
+
+
+def my_manager(*, user: User) -> dict[str, Any]:
+    """A rep's side of the relationship: how long since I last reported, what I am waiting for."""
+    mine = Report.objects.filter(author=user)
+    submitted = mine.filter(state=ReportState.SUBMITTED)
+    last = submitted.order_by("-submitted_at").values_list("submitted_at", flat=True).first()
+    now = timezone.now()
+    return {
+        "last_report_at": last,
+        "days_since_report": (now - last).days if last else None,
+        "open_asks": list(
+            submitted.filter(ask_state=AskState.OPEN)
+            .select_related("lead")
+            .order_by("submitted_at")
+        ),
+        "drafts": list(mine.filter(state=ReportState.DRAFT).select_related("lead")),
+        "reports": list(
+            submitted.select_related("lead", "acknowledged_by")
+            .annotate(reply_count=Count("replies"))
+            .order_by("-submitted_at")[:30]
+        ),
+        "manager": user.team.manager if user.team_id else None,  # type: ignore[union-attr]
+        "now": now,
+    }
+
+
+def lead_report_facts(*, lead: Lead | None) -> dict[str, Any]:
+    """What the report form shows beside the template: the lead's stage, its last activities,
+    days since the last report on it."""
+    if lead is None:
+        return {}
+    last = (
+        Report.objects.filter(lead=lead, state=ReportState.SUBMITTED)
+        .order_by("-submitted_at")
+        .values_list("submitted_at", flat=True)
+        .first()
+    )
+    since = last or lead.handed_at
+    return {
+        "lead": lead,
+        "recent_activities": list(Activity.objects.filter(lead=lead).select_related("author")[:5]),
+        "last_report_at": last,
+        "days_since_report": (timezone.now() - since).days if since else None,
+    }

@@ -12,17 +12,41 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import connection
+from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
+from django_htmx.middleware import HtmxDetails
 
 from crm import selectors, services
-from crm.forms import ActivityForm, HandOffForm, LeadFilterForm, LeadForm, ProfileForm, StageForm
-from crm.models import Lead, Team, User
-from crm.permissions import can_hand_off, hand_off_targets, visible_leads, visible_people
+from crm.forms import (
+    ActivityForm,
+    AskAnswerForm,
+    DecisionForm,
+    HandOffForm,
+    LeadFilterForm,
+    LeadForm,
+    ProfileForm,
+    ReplyForm,
+    ReportForm,
+    StageForm,
+)
+from crm.models import AskState, Lead, Report, ReportKind, ReportState, Role, Team, User
+from crm.permissions import (
+    can_answer_report,
+    can_hand_off,
+    hand_off_targets,
+    visible_leads,
+    visible_people,
+    visible_reports,
+)
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
 
 
 def _user(request: HttpRequest) -> User:
@@ -49,7 +73,7 @@ def my_day(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def lead_list(request: HttpRequest) -> HttpResponse:
+def lead_list(request: HtmxHttpRequest) -> HttpResponse:
     user = _user(request)
     owners = [(str(p.pk), str(p)) for p in visible_people(user).order_by("first_name", "username")]
     form = LeadFilterForm(request.GET or None, owners=owners)
@@ -88,6 +112,7 @@ def _lead_for(request: HttpRequest, pk: int) -> Lead:
 
 
 def _detail_context(
+    request: HttpRequest,
     lead: Lead,
     *,
     activity_form: ActivityForm | None = None,
@@ -95,30 +120,30 @@ def _detail_context(
 ) -> dict[str, Any]:
     return {
         "lead": lead,
-        "timeline": selectors.lead_timeline(lead=lead),
+        "timeline": selectors.lead_timeline(lead=lead, viewer=_user(request)),
         "activity_form": activity_form or ActivityForm(),
         "stage_form": stage_form or StageForm(lead=lead),
     }
 
 
 def _render_detail(
-    request: HttpRequest, lead: Lead, status: int = 200, **forms: Any
+    request: HtmxHttpRequest, lead: Lead, status: int = 200, **forms: Any
 ) -> HttpResponse:
     template = "crm/lead_detail.html"
     if request.htmx:
         template += "#lead-work"
-    return render(request, template, _detail_context(lead, **forms), status=status)
+    return render(request, template, _detail_context(request, lead, **forms), status=status)
 
 
 @login_required
 def lead_detail(request: HttpRequest, pk: int) -> HttpResponse:
     lead = _lead_for(request, pk)
-    return render(request, "crm/lead_detail.html", _detail_context(lead))
+    return render(request, "crm/lead_detail.html", _detail_context(request, lead))
 
 
 @login_required
 @require_POST
-def lead_log_activity(request: HttpRequest, pk: int) -> HttpResponse:
+def lead_log_activity(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     lead = _lead_for(request, pk)
     form = ActivityForm(request.POST)
     if form.is_valid():
@@ -136,7 +161,7 @@ def lead_log_activity(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def lead_change_stage(request: HttpRequest, pk: int) -> HttpResponse:
+def lead_change_stage(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     lead = _lead_for(request, pk)
     form = StageForm(request.POST, lead=lead)
     if form.is_valid():
@@ -284,3 +309,232 @@ def health(request: HttpRequest) -> HttpResponse:
     """For load balancers and docker-compose: the process is up and the database answers."""
     connection.ensure_connection()
     return HttpResponse("ok", content_type="text/plain")
+
+
+# --- Reports (汇报) ---------------------------------------------------------------------------
+
+
+def _report_for(request: HttpRequest, pk: int) -> Report:
+    return get_object_or_404(
+        visible_reports(_user(request)).select_related(
+            "author", "team", "team__manager", "lead", "acknowledged_by", "decided_by"
+        ),
+        pk=pk,
+    )
+
+
+def _compose_context(form: ReportForm, report: Report | None, lead: Lead | None) -> dict[str, Any]:
+    kind = form["kind"].value() or ReportKind.PROGRESS
+    return {
+        "form": form,
+        "report": report,
+        "kind": kind,
+        "kind_label": ReportKind(kind).label if kind in ReportKind.values else "",
+        "kinds": ReportKind.choices,
+        "quality": report.quality_issue_labels() if report else [],
+        "score": report.quality_score if report else None,
+        **selectors.lead_report_facts(lead=lead),
+    }
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def report_compose(request: HtmxHttpRequest, pk: int | None = None) -> HttpResponse:
+    """Write a report: autosaved as a draft while typing, sent when the rep says so."""
+    user = _user(request)
+    report: Report | None = None
+    if pk is not None:
+        report = get_object_or_404(
+            Report.objects.select_related("lead"), pk=pk, author=user, state=ReportState.DRAFT
+        )
+    elif request.POST.get("report_id"):
+        report = Report.objects.filter(
+            pk=request.POST.get("report_id"), author=user, state=ReportState.DRAFT
+        ).first()
+    lead: Lead | None = report.lead if report else None
+    lead_id = request.GET.get("lead") or request.POST.get("lead")
+    if report is None and lead_id:
+        lead = get_object_or_404(visible_leads(user), pk=lead_id)
+    kind = (
+        request.POST.get("kind")
+        or request.GET.get("kind")
+        or (report.kind if report else ReportKind.PROGRESS)
+    )
+    if kind not in ReportKind.values:
+        kind = ReportKind.PROGRESS
+    if request.method == "GET":
+        initial = {"kind": kind, "report_id": report.pk if report else None}
+        form = ReportForm(instance=report, initial=initial, kind=kind)
+        return render(request, "crm/report_form.html", _compose_context(form, report, lead))
+
+    form = ReportForm(request.POST, instance=report, kind=kind)
+    action = request.POST.get("action", "draft")
+    if form.is_valid():
+        data = {k: v for k, v in form.cleaned_data.items() if k != "report_id"}
+        try:
+            report = services.report_save_draft(author=user, data=data, report=report, lead=lead)
+            if action == "submit":
+                report = services.report_submit(author=user, report=report)
+        except ValidationError as error:
+            _apply_errors(form, error)
+        else:
+            if action == "autosave":
+                return render(
+                    request,
+                    "crm/report_form.html#autosave",
+                    _compose_context(form, report, lead) | {"saved_at": timezone.now()},
+                )
+            if action == "submit":
+                messages.success(request, _("Report sent to your manager."))
+                return redirect(report)
+            messages.success(request, _("Draft saved. Finish it whenever you are ready."))
+            return redirect("report-edit", pk=report.pk)
+    if action == "autosave":
+        context = _compose_context(form, report, lead) | {"autosave_failed": True}
+        return render(request, "crm/report_form.html#autosave", context)
+    return render(request, "crm/report_form.html", _compose_context(form, report, lead), status=422)
+
+
+def _report_context(request: HttpRequest, report: Report, **forms: Any) -> dict[str, Any]:
+    user = _user(request)
+    return {
+        "report": report,
+        "replies": report.replies.select_related("author"),
+        "can_answer": can_answer_report(user, report),
+        "reply_form": forms.get("reply_form") or ReplyForm(),
+        "ask_form": forms.get("ask_form") or AskAnswerForm(),
+        "decision_form": forms.get("decision_form") or DecisionForm(),
+    }
+
+
+def _render_report(
+    request: HtmxHttpRequest, report: Report, status: int = 200, **forms: Any
+) -> HttpResponse:
+    template = "crm/report_detail.html"
+    if request.htmx:
+        template += "#report-body"
+    return render(request, template, _report_context(request, report, **forms), status=status)
+
+
+@login_required
+def report_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    report = _report_for(request, pk)
+    if report.state == ReportState.DRAFT:
+        return redirect("report-edit", pk=report.pk)
+    services.report_mark_read(actor=_user(request), report=report)
+    return render(request, "crm/report_detail.html", _report_context(request, report))
+
+
+def _report_action(
+    request: HtmxHttpRequest, pk: int, form_name: str, form: Any, run: Any
+) -> HttpResponse:
+    """Shared shape of the report's answer buttons: validate, call the service, re-render."""
+    report = _report_for(request, pk)
+    if form is None or form.is_valid():
+        try:
+            run(report, form.cleaned_data if form is not None else {})
+        except ValidationError as error:
+            if form is None:
+                messages.error(request, " ".join(error.messages))
+            else:
+                _apply_errors(form, error)
+        else:
+            if not request.htmx:
+                return redirect(report)
+            return _render_report(request, _report_for(request, pk))
+    if not request.htmx:
+        return render(
+            request,
+            "crm/report_detail.html",
+            _report_context(request, report, **{form_name: form}),
+            status=422,
+        )
+    return _render_report(request, report, status=422, **{form_name: form})
+
+
+@login_required
+@require_POST
+def report_acknowledge(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    user = _user(request)
+    return _report_action(
+        request,
+        pk,
+        "",
+        None,
+        lambda report, _data: services.report_acknowledge(actor=user, report=report),
+    )
+
+
+@login_required
+@require_POST
+def report_reply(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    user = _user(request)
+    return _report_action(
+        request,
+        pk,
+        "reply_form",
+        ReplyForm(request.POST),
+        lambda report, data: services.report_reply(actor=user, report=report, **data),
+    )
+
+
+@login_required
+@require_POST
+def report_answer_ask(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    user = _user(request)
+    return _report_action(
+        request,
+        pk,
+        "ask_form",
+        AskAnswerForm(request.POST),
+        lambda report, data: services.report_answer_ask(actor=user, report=report, **data),
+    )
+
+
+@login_required
+@require_POST
+def report_decide(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    user = _user(request)
+    return _report_action(
+        request,
+        pk,
+        "decision_form",
+        DecisionForm(request.POST),
+        lambda report, data: services.report_decide(actor=user, report=report, **data),
+    )
+
+
+@login_required
+def report_inbox(request: HtmxHttpRequest) -> HttpResponse:
+    """The manager's inbox: the team's reports, newest first, unread marked; it refreshes
+    itself while open."""
+    user = _user(request)
+    show = request.GET.get("show", "all")
+    if show not in ("all", "unread", "asks", "unacknowledged"):
+        show = "all"
+    page = Paginator(selectors.report_inbox(user=user, show=show), 30).get_page(
+        request.GET.get("page")
+    )
+    reps = visible_people(user) if user.role != Role.REP else User.objects.none()
+    context = {
+        "page": page,
+        "show": show,
+        "query": urlencode({"show": show}),
+        "rep_stats": selectors.rep_report_stats(reps=reps),
+        "counts": selectors.report_inbox(user=user).aggregate(
+            unread=Count("pk", filter=Q(read_at__isnull=True)),
+            asks=Count("pk", filter=Q(ask_state=AskState.OPEN)),
+            unacknowledged=Count("pk", filter=Q(acknowledged_at__isnull=True)),
+        ),
+    }
+    template = "crm/report_inbox.html"
+    if request.htmx and not request.htmx.boosted:
+        template += "#inbox"
+    return render(request, template, context)
+
+
+@login_required
+def my_manager(request: HttpRequest) -> HttpResponse:
+    """A rep's page about their manager: reporting rhythm, open asks, answers."""
+    user = _user(request)
+    return render(request, "crm/my_manager.html", selectors.my_manager(user=user))

@@ -9,7 +9,7 @@ from django.test import Client
 
 from crm import services
 from crm.models import Lead, Role, Source, Team, User
-from tests.factories import UserFactory
+from tests.factories import make_user
 
 
 @pytest.fixture(autouse=True)
@@ -70,16 +70,16 @@ def make_lead(actor: User, company: str = "Acme", **data: object) -> Lead:
 
 @pytest.fixture
 def company(db: None) -> Company:
-    admin = UserFactory(username="admin", role=Role.ADMIN, is_staff=True, is_superuser=True)
-    director = UserFactory(username="director", role=Role.DIRECTOR)
-    other_director = UserFactory(username="other_director", role=Role.DIRECTOR)
-    manager_a = UserFactory(username="manager_a", role=Role.MANAGER)
-    manager_b = UserFactory(username="manager_b", role=Role.MANAGER)
+    admin = make_user(username="admin", role=Role.ADMIN, is_staff=True, is_superuser=True)
+    director = make_user(username="director", role=Role.DIRECTOR)
+    other_director = make_user(username="other_director", role=Role.DIRECTOR)
+    manager_a = make_user(username="manager_a", role=Role.MANAGER)
+    manager_b = make_user(username="manager_b", role=Role.MANAGER)
     team_a = Team.objects.create(name="Team A", manager=manager_a, director=director)
     team_b = Team.objects.create(name="Team B", manager=manager_b, director=director)
-    rep_a1 = UserFactory(username="rep_a1", role=Role.REP)
-    rep_a2 = UserFactory(username="rep_a2", role=Role.REP)
-    rep_b1 = UserFactory(username="rep_b1", role=Role.REP)
+    rep_a1 = make_user(username="rep_a1", role=Role.REP)
+    rep_a2 = make_user(username="rep_a2", role=Role.REP)
+    rep_b1 = make_user(username="rep_b1", role=Role.REP)
     services.rep_join_team(user=rep_a1, team=team_a)
     services.rep_join_team(user=rep_a2, team=team_a)
     services.rep_join_team(user=rep_b1, team=team_b)

@@ -369,9 +369,15 @@ class Command(BaseCommand):
                     created_at=plan["handed_at"],
                 )
             )
-            # Stalled leads stop getting activities well before today.
+            # Stalled leads stop getting activities well before today; closed leads at closing.
             stalled = rng.random() < 0.2
-            end = now - dt.timedelta(days=rng.uniform(16, 30)) if stalled else now
+            closed = lead.stage in (Stage.WON, Stage.LOST)
+            if closed:
+                end = now - dt.timedelta(days=rng.uniform(2, 45))
+            elif stalled:
+                end = now - dt.timedelta(days=rng.uniform(16, 30))
+            else:
+                end = now
             moment = plan["handed_at"]
             last = None
             for _n in range(rng.randint(1, 12)):
@@ -405,8 +411,8 @@ class Command(BaseCommand):
             lead.last_activity_at = last
             lead.updated_at = last or plan["handed_at"]
             if lead.stage != Stage.NEW:
-                changed = (last or plan["handed_at"]) - dt.timedelta(hours=1)
-                changed = max(changed, plan["handed_at"])
+                moment_of_change = last + dt.timedelta(hours=2) if closed and last else last
+                changed = max((moment_of_change or plan["handed_at"]), plan["handed_at"])
                 history.append(
                     LeadEvent(
                         lead=lead,
@@ -421,8 +427,7 @@ class Command(BaseCommand):
                 lead.stage_changed_at = changed
                 if lead.stage in (Stage.WON, Stage.LOST):
                     lead.closed_at = changed
-                    if stalled:
-                        lead.updated_at = changed
+                    lead.updated_at = changed
         Activity.objects.bulk_create(activities, batch_size=500)
         LeadEvent.objects.bulk_create(history, batch_size=500)
         Lead.objects.bulk_update(
