@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "crm",
+    "coaching",
 ]
 
 MIDDLEWARE = [
@@ -76,6 +77,7 @@ TEMPLATES = [
                 "django.template.context_processors.csp",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "coaching.context_processors.coach",
             ],
         },
     },
@@ -205,7 +207,39 @@ CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+CELERY_TASK_DEFAULT_QUEUE = "kaopu"
+# Beat only schedules; every task is idempotent, so a second beat started by mistake changes
+# nothing but the load.
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    "process-domain-events": {
+        "task": "coaching.tasks.process_events",
+        "schedule": float(os.environ.get("KAOPU_EVENT_POLL_SECONDS", "5")),
+        "options": {"expires": 30},
+    },
+    "deliver-emails": {
+        "task": "coaching.tasks.deliver_emails",
+        "schedule": float(os.environ.get("KAOPU_EMAIL_POLL_SECONDS", "10")),
+        "options": {"expires": 60},
+    },
+    "coaching-scans": {
+        "task": "coaching.tasks.run_scans",
+        "schedule": float(os.environ.get("KAOPU_SCAN_SECONDS", str(15 * 60))),
+        "options": {"expires": 600},
+    },
+    "daily-digests": {
+        "task": "coaching.tasks.build_digests",
+        "schedule": float(os.environ.get("KAOPU_DIGEST_POLL_SECONDS", "300")),
+        "options": {"expires": 240},
+    },
+}
+
+# Coach
+KAOPU_PLAYBOOK = Path(os.environ.get("KAOPU_PLAYBOOK", BASE_DIR / "seeds" / "playbook.yaml"))
+KAOPU_MAIL_DOMAIN = os.environ.get("KAOPU_MAIL_DOMAIN", "kaopu.localhost")
+KAOPU_SITE_URL = os.environ.get("KAOPU_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+KAOPU_EMAIL_MAX_ATTEMPTS = int(os.environ.get("KAOPU_EMAIL_MAX_ATTEMPTS", "5"))
+KAOPU_EMAIL_BACKOFF_SECONDS = int(os.environ.get("KAOPU_EMAIL_BACKOFF_SECONDS", "30"))
+KAOPU_EMAIL_CLAIM_TIMEOUT_SECONDS = int(os.environ.get("KAOPU_EMAIL_CLAIM_TIMEOUT_SECONDS", "300"))
 
 # CRM knobs
 KAOPU_STALLED_DAYS = int(os.environ.get("KAOPU_STALLED_DAYS", "14"))

@@ -3,5 +3,6 @@ from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("coach/", include("coaching.urls")),
     path("", include("crm.urls")),
 ]

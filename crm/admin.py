@@ -2,7 +2,17 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.utils.translation import gettext_lazy as _
 
-from crm.models import Activity, Lead, LeadEvent, Team, TeamMembership, User
+from crm.models import (
+    Activity,
+    DomainEvent,
+    Lead,
+    LeadEvent,
+    Report,
+    ReportReply,
+    Team,
+    TeamMembership,
+    User,
+)
 
 
 @admin.register(User)
@@ -98,4 +108,40 @@ class LeadEventAdmin(admin.ModelAdmin):
     search_fields = ("lead__company", "actor__username", "note")
     list_select_related = ("lead", "actor", "from_user", "to_user")
     raw_id_fields = ("lead", "actor", "from_user", "to_user")
+    date_hierarchy = "created_at"
+
+
+class ReplyInline(admin.TabularInline):
+    model = ReportReply
+    extra = 0
+    raw_id_fields = ("author",)
+
+
+@admin.register(Report)
+class ReportAdmin(admin.ModelAdmin):
+    list_display = (
+        "pk",
+        "kind",
+        "author",
+        "lead",
+        "state",
+        "quality_score",
+        "on_time",
+        "submitted_at",
+        "acknowledged_at",
+        "ask_state",
+    )
+    list_filter = ("kind", "state", "ask_state", "on_time", "share_with_director")
+    search_fields = ("author__username", "lead__company", "status_now", "ask")
+    list_select_related = ("author", "lead")
+    raw_id_fields = ("author", "lead", "acknowledged_by", "decided_by")
+    date_hierarchy = "submitted_at"
+    inlines = [ReplyInline]
+
+
+@admin.register(DomainEvent)
+class DomainEventAdmin(admin.ModelAdmin):
+    list_display = ("pk", "name", "created_at", "processed_at", "attempts", "last_error")
+    list_filter = ("name",)
+    search_fields = ("name", "last_error")
     date_hierarchy = "created_at"

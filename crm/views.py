@@ -364,6 +364,8 @@ def report_compose(request: HtmxHttpRequest, pk: int | None = None) -> HttpRespo
         kind = ReportKind.PROGRESS
     if request.method == "GET":
         initial = {"kind": kind, "report_id": report.pk if report else None}
+        if request.GET.get("share") == "1":
+            initial["share_with_director"] = True
         form = ReportForm(instance=report, initial=initial, kind=kind)
         return render(request, "crm/report_form.html", _compose_context(form, report, lead))
 

@@ -1,0 +1,196 @@
+"""Email delivery from the outbox (coaching.OutboundEmail).
+
+A worker claims due rows with a guarded update (pending → sending), sends each over SMTP with
+a Message-ID derived from the row, and marks it sent. SMTP errors retry with backoff; after the
+last attempt the row is marked failed with the error, for the admin to see. A row left in
+"sending" by a killed worker is claimed again after a timeout: the one resend no design can rule
+out (a crash between the SMTP server's accept and our commit) carries the same Message-ID.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import smtplib
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.db import transaction
+from django.db.models import Q
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone, translation
+
+from coaching.models import (
+    Delivery,
+    EmailKind,
+    EmailState,
+    NotificationPreference,
+    Nudge,
+    NudgeState,
+    OutboundEmail,
+)
+from coaching.selectors import show
+from crm.models import User
+
+log = logging.getLogger(__name__)
+
+
+def _claim(limit: int, now: dt.datetime) -> list[int]:
+    stale = now - dt.timedelta(seconds=settings.KAOPU_EMAIL_CLAIM_TIMEOUT_SECONDS)
+    due = Q(state=EmailState.PENDING, not_before__lte=now) | Q(
+        state=EmailState.SENDING, claimed_at__lt=stale
+    )
+    candidates = list(
+        OutboundEmail.objects.filter(due)
+        .order_by("not_before", "id")
+        .values_list("pk", flat=True)[:limit]
+    )
+    claimed = []
+    for pk in candidates:
+        # Guarded: only the worker whose update matched the expected state owns the row.
+        if OutboundEmail.objects.filter(due, pk=pk).update(
+            state=EmailState.SENDING, claimed_at=now
+        ):
+            claimed.append(pk)
+    return claimed
+
+
+def render(email: OutboundEmail) -> EmailMultiAlternatives:
+    """The message in the recipient's language: plain text and HTML, a link to preferences."""
+    user = email.recipient
+    site = settings.KAOPU_SITE_URL
+    with translation.override(user.language):
+        context: dict[str, Any] = {
+            "user": user,
+            "site": site,
+            "preferences_url": site + reverse("coach-preferences"),
+            "nudges_url": site + reverse("coach-nudges"),
+        }
+        if email.kind == EmailKind.INSTANT and email.nudge is not None:
+            shown = show(email.nudge, user.language)
+            context |= {"items": [shown], "subject": shown.title}
+            subject = shown.title
+        else:
+            nudges = list(email.digest_nudges.order_by("-priority", "-created_at"))
+            items = [show(n, user.language) for n in nudges]
+            context |= {"items": items, "digest_date": email.digest_date}
+            subject = str(
+                translation.gettext("Your Kaopu coaching digest for %(date)s")
+                % {"date": email.digest_date}
+            )
+            context["subject"] = subject
+        text = render_to_string("coaching/email/message.txt", context)
+        html = render_to_string("coaching/email/message.html", context)
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=text,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[user.email],
+        reply_to=settings.EMAIL_REPLY_TO or None,
+        headers={"Message-ID": email.message_id, "X-Kaopu-Email": str(email.pk)},
+    )
+    message.attach_alternative(html, "text/html")
+    return message
+
+
+def deliver_due(*, limit: int = 200, now: dt.datetime | None = None) -> dict[str, int]:
+    """Send the due emails; returns how many were sent, retried and failed."""
+    now = now or timezone.now()
+    counts = {"sent": 0, "retry": 0, "failed": 0}
+    ids = _claim(limit, now)
+    if not ids:
+        return counts
+    connection = get_connection(fail_silently=False)
+    try:
+        for pk in ids:
+            email = OutboundEmail.objects.select_related("recipient", "nudge").get(pk=pk)
+            outcome = _send_one(email, connection)
+            counts[outcome] += 1
+    finally:
+        with contextlib.suppress(Exception):
+            connection.close()
+    return counts
+
+
+def _send_one(email: OutboundEmail, connection: Any) -> str:
+    attempts = email.attempts + 1
+    if email.nudge is not None and email.nudge.state not in (
+        NudgeState.OPEN,
+        NudgeState.SNOOZED,
+    ):
+        # Resolved before we got to it: nothing worth an email any more.
+        OutboundEmail.objects.filter(pk=email.pk, state=EmailState.SENDING).update(
+            state=EmailState.SENT, sent_at=timezone.now(), last_error="skipped: nudge closed"
+        )
+        return "sent"
+    try:
+        message = render(email)
+        message.connection = connection
+        message.send()
+    except (TimeoutError, smtplib.SMTPException, OSError) as error:
+        with contextlib.suppress(Exception):
+            connection.close()
+        failed = attempts >= settings.KAOPU_EMAIL_MAX_ATTEMPTS
+        backoff = settings.KAOPU_EMAIL_BACKOFF_SECONDS * (2 ** (attempts - 1))
+        OutboundEmail.objects.filter(pk=email.pk, state=EmailState.SENDING).update(
+            state=EmailState.FAILED if failed else EmailState.PENDING,
+            attempts=attempts,
+            last_error=f"{type(error).__name__}: {error}"[:2000],
+            not_before=timezone.now() + dt.timedelta(seconds=backoff),
+            claimed_at=None,
+        )
+        log.warning("email %s attempt %s failed: %s", email.pk, attempts, error)
+        return "failed" if failed else "retry"
+    OutboundEmail.objects.filter(pk=email.pk).update(
+        state=EmailState.SENT, attempts=attempts, sent_at=timezone.now(), last_error=""
+    )
+    return "sent"
+
+
+def build_digests(*, now: dt.datetime | None = None) -> int:
+    """One digest per person per local day, at their digest time (08:30 by default), with the
+    nudges that were not pushed; skipped when there is nothing to say. Idempotent: the
+    (recipient, local date) pair is unique, so two beats or retries make one digest."""
+    now = now or timezone.now()
+    waiting = (
+        Nudge.objects.filter(
+            delivery=Delivery.DIGEST,
+            digest__isnull=True,
+            state__in=[NudgeState.OPEN, NudgeState.SNOOZED],
+            recipient__is_active=True,
+        )
+        .values_list("recipient_id", flat=True)
+        .distinct()
+    )
+    users = User.objects.filter(pk__in=waiting).exclude(email="")
+    prefs = {p.user_id: p for p in NotificationPreference.objects.filter(user__in=users)}
+    made = 0
+    for user in users:  # one row per person with something waiting, not per lead
+        pref = prefs.get(user.pk) or NotificationPreference(user=user)
+        if not pref.email_enabled:
+            continue
+        from coaching.services import user_zone
+
+        local = now.astimezone(user_zone(user))
+        if local.time() < pref.digest_time:
+            continue
+        with transaction.atomic():
+            email, created = OutboundEmail.objects.get_or_create(
+                recipient=user,
+                kind=EmailKind.DIGEST,
+                digest_date=local.date(),
+                defaults={"not_before": now, "created_at": now},
+            )
+            if not created:
+                continue
+            Nudge.objects.filter(
+                recipient=user,
+                delivery=Delivery.DIGEST,
+                digest__isnull=True,
+                state__in=[NudgeState.OPEN, NudgeState.SNOOZED],
+            ).update(digest=email)
+            made += 1
+    return made

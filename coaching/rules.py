@@ -1,0 +1,338 @@
+"""The coach's judgement, kept apart from the machinery that applies it.
+
+Event rules are pure functions: the facts of one event in, nudge specs out. Scan rules are
+queryset builders: one set-based query over all leads (or reps, or reports) that returns the
+rows needing a nudge, so a scan's number of queries never depends on the number of leads.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import (
+    Case,
+    Count,
+    DateField,
+    DateTimeField,
+    Exists,
+    F,
+    IntegerField,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
+
+from crm.models import Lead, Outcome, Report, ReportKind, ReportState, Role, User
+from crm.pipeline import OPEN_STAGES, Stage
+
+
+@dataclass(frozen=True)
+class NudgeSpec:
+    """What the coach wants to say, to whom, about what; the key makes it idempotent."""
+
+    rule_id: str
+    recipient_id: int
+    period: str = "once"
+    lead_id: int | None = None
+    report_id: int | None = None
+    subject_user_id: int | None = None
+    context: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        if self.lead_id:
+            subject = f"lead:{self.lead_id}"
+        elif self.report_id:
+            subject = f"report:{self.report_id}"
+        elif self.subject_user_id:
+            subject = f"user:{self.subject_user_id}"
+        else:
+            subject = "-"
+        return f"{self.rule_id}|{subject}|{self.recipient_id}|{self.period}"
+
+
+# --- Event rules: pure -------------------------------------------------------------------------
+
+
+def on_lead_handed_down(
+    *, lead_id: int, company: str, to_user_id: int | None, event_id: int, chicken_rib: bool
+) -> list[NudgeSpec]:
+    """A lead handed to a rep: acknowledge and send a first plan (a chicken-rib lead is a test)."""
+    if to_user_id is None:
+        return []
+    return [
+        NudgeSpec(
+            "handoff_first_plan",
+            to_user_id,
+            period=f"e{event_id}",
+            lead_id=lead_id,
+            context={"company": company, "chicken_rib": chicken_rib},
+        )
+    ]
+
+
+def on_activity_logged(
+    *, lead_id: int, company: str, owner_id: int | None, activity_id: int, outcome: str
+) -> list[NudgeSpec]:
+    """Unreachable or refused: don't bounce it back; go and find out why, then plan."""
+    if owner_id is None or outcome not in (Outcome.UNREACHABLE, Outcome.REFUSED):
+        return []
+    return [
+        NudgeSpec(
+            "bounce_back",
+            owner_id,
+            period=f"a{activity_id}",
+            lead_id=lead_id,
+            context={"company": company, "activity_id": activity_id},
+        )
+    ]
+
+
+def on_lead_won(
+    *, lead_id: int, company: str, owner_id: int | None, handed_by_id: int | None
+) -> list[NudgeSpec]:
+    """After a win, thank and credit the manager who handed the lead down."""
+    if owner_id is None or handed_by_id is None or handed_by_id == owner_id:
+        return []
+    return [
+        NudgeSpec(
+            "lead_won_thanks",
+            owner_id,
+            lead_id=lead_id,
+            context={"company": company, "manager_id": handed_by_id},
+        )
+    ]
+
+
+def on_lead_lost(*, lead_id: int, company: str, owner_id: int | None) -> list[NudgeSpec]:
+    """A lost lead deserves an honest, timely loss review."""
+    if owner_id is None:
+        return []
+    return [NudgeSpec("loss_review", owner_id, lead_id=lead_id, context={"company": company})]
+
+
+def on_report_submitted(
+    *,
+    report_id: int,
+    kind: str,
+    lead_id: int | None,
+    company: str,
+    author_name: str,
+    manager_id: int | None,
+) -> list[NudgeSpec]:
+    """An escalation plan waits for the manager's decision."""
+    if kind != ReportKind.ESCALATION or manager_id is None or lead_id is None:
+        return []
+    return [
+        NudgeSpec(
+            "plan_decision_due",
+            manager_id,
+            report_id=report_id,
+            context={"company": company, "rep": author_name},
+        )
+    ]
+
+
+# --- Scan rules: queryset builders --------------------------------------------------------------
+
+
+def open_owned_leads(team_ids: list[int] | None, exclude_team_ids: list[int]) -> QuerySet[Lead]:
+    leads = Lead.objects.filter(stage__in=OPEN_STAGES, owner__isnull=False, owner__is_active=True)
+    if team_ids is not None:
+        leads = leads.filter(team_id__in=team_ids)
+    if exclude_team_ids:
+        leads = leads.exclude(team_id__in=exclude_team_ids)
+    return leads
+
+
+def _last_report_on_lead() -> Subquery:
+    return Subquery(
+        Report.objects.filter(lead=OuterRef("pk"), state=ReportState.SUBMITTED)
+        .order_by("-submitted_at")
+        .values("submitted_at")[:1],
+        output_field=DateTimeField(),
+    )
+
+
+def report_due(
+    leads: QuerySet[Lead], *, now: dt.datetime, today: dt.date, t: dict[str, int]
+) -> QuerySet[Lead]:
+    """Open leads without a progress report for `days` (fewer when a deadline is near)."""
+    window_end = today + dt.timedelta(days=t.get("deadline_window_days", 14))
+    near = Q(tender_date__range=(today, window_end)) | Q(expected_close__range=(today, window_end))
+    return (
+        leads.annotate(reference=Coalesce(_last_report_on_lead(), "handed_at", "created_at"))
+        .filter(
+            (near & Q(reference__lt=now - dt.timedelta(days=t.get("days_near_deadline", 3))))
+            | (~near & Q(reference__lt=now - dt.timedelta(days=t.get("days", 7))))
+        )
+        .values("pk", "owner_id", "company", "reference")
+    )
+
+
+def stalled(
+    leads: QuerySet[Lead], *, now: dt.datetime, today: dt.date, t: dict[str, int]
+) -> QuerySet[Lead]:
+    """Open leads idle past their stage's threshold (a chicken-rib lead sooner), unless a
+    next step is planned for today or later."""
+    days = t.get("days", 14)
+
+    def before(n: int) -> dt.datetime:
+        return now - dt.timedelta(days=n)
+
+    idle_cut = Case(
+        When(stage=Stage.NEW, then=Value(before(t.get("days_new", days)))),
+        When(stage=Stage.NEGOTIATION, then=Value(before(t.get("days_negotiation", days)))),
+        When(is_chicken_rib=True, then=Value(before(t.get("days_new", days)))),
+        default=Value(before(days)),
+        output_field=DateTimeField(),
+    )
+    return (
+        leads.annotate(
+            idle_since=Coalesce("last_activity_at", "handed_at", "created_at"), cut=idle_cut
+        )
+        .filter(idle_since__lt=F("cut"))
+        .exclude(next_step_due__gte=today)
+        .values("pk", "owner_id", "company", "idle_since")
+    )
+
+
+def deadline_near(
+    leads: QuerySet[Lead], *, now: dt.datetime, today: dt.date, t: dict[str, int]
+) -> QuerySet[Lead]:
+    """Open leads whose tender or expected close falls within `days`."""
+    end = today + dt.timedelta(days=t.get("days", 7))
+    tender_near = Q(tender_date__range=(today, end))
+    return (
+        leads.filter(tender_near | Q(expected_close__range=(today, end)))
+        .annotate(
+            deadline=Case(
+                When(tender_near, then=F("tender_date")),
+                default=F("expected_close"),
+                output_field=DateField(),
+            )
+        )
+        .values("pk", "owner_id", "company", "deadline")
+    )
+
+
+def big_deal(
+    leads: QuerySet[Lead], *, now: dt.datetime, today: dt.date, t: dict[str, int]
+) -> QuerySet[Lead]:
+    """Open leads worth at least `value` with no report shared with the +2 yet."""
+    shared = Report.objects.filter(
+        lead=OuterRef("pk"), state=ReportState.SUBMITTED, share_with_director=True
+    )
+    return (
+        leads.filter(value__gte=t.get("value", 1_000_000), team__director__isnull=False)
+        .exclude(Exists(shared))
+        .values("pk", "owner_id", "company")
+    )
+
+
+def active_reps(team_ids: list[int] | None, exclude_team_ids: list[int]) -> QuerySet[User]:
+    reps = User.objects.filter(role=Role.REP, is_active=True, team__isnull=False)
+    if team_ids is not None:
+        reps = reps.filter(team_id__in=team_ids)
+    if exclude_team_ids:
+        reps = reps.exclude(team_id__in=exclude_team_ids)
+    return reps
+
+
+def low_contact(
+    reps: QuerySet[User], *, now: dt.datetime, today: dt.date, t: dict[str, int]
+) -> QuerySet[User]:
+    """Reps with no report or question to their manager for `days`."""
+    return (
+        reps.annotate(
+            last_report=Max(
+                "reports__submitted_at", filter=Q(reports__state=ReportState.SUBMITTED)
+            ),
+            reference=Coalesce("last_report", "date_joined"),
+        )
+        .filter(reference__lt=now - dt.timedelta(days=t.get("days", 10)))
+        .values("pk", "team__manager_id", "reference", "last_report")
+    )
+
+
+def only_help(
+    reps: QuerySet[User], *, now: dt.datetime, today: dt.date, t: dict[str, int]
+) -> QuerySet[User]:
+    """Reps whose last `last` messages to the manager were all asks for help or problems,
+    never a plan."""
+    last_n = max(t.get("last", 3), 1)
+    mine = Report.objects.filter(author=OuterRef("pk"), state=ReportState.SUBMITTED).order_by(
+        "-submitted_at", "-id"
+    )
+    nth = Subquery(mine.values("submitted_at")[last_n - 1 : last_n], output_field=DateTimeField())
+    latest = Subquery(mine.values("pk")[:1], output_field=IntegerField())
+    recent = Q(reports__state=ReportState.SUBMITTED, reports__submitted_at__gte=F("nth"))
+    planned = ~Q(reports__next_step="") & ~Q(reports__kind=ReportKind.QUESTION)
+    return (
+        reps.annotate(nth=nth, latest=latest)
+        .filter(nth__isnull=False)
+        .annotate(planned=Count("reports", filter=recent & planned))
+        .filter(planned=0)
+        .values("pk", "latest")
+    )
+
+
+def unacknowledged(
+    reports: QuerySet[Report], *, now: dt.datetime, today: dt.date, t: dict[str, int]
+) -> QuerySet[Report]:
+    """Submitted reports the manager has not acknowledged for `days`."""
+    return reports.filter(
+        state=ReportState.SUBMITTED,
+        acknowledged_at__isnull=True,
+        submitted_at__lt=now - dt.timedelta(days=t.get("days", 3)),
+    ).values("pk", "team__manager_id", "author__display_name", "author__username", "submitted_at")
+
+
+def reliable_rep(
+    reps: QuerySet[User], *, now: dt.datetime, today: dt.date, t: dict[str, int]
+) -> QuerySet[User]:
+    """Reps who report on time on chicken-rib leads: candidates for a better lead."""
+    since = now - dt.timedelta(days=t.get("days", 30))
+    on_rib = Q(
+        reports__state=ReportState.SUBMITTED,
+        reports__submitted_at__gte=since,
+        reports__lead__is_chicken_rib=True,
+    )
+    share = t.get("on_time_share_percent", 80)
+    return (
+        reps.annotate(
+            rib_reports=Count("reports", filter=on_rib),
+            rib_on_time=Count("reports", filter=on_rib & Q(reports__on_time=True)),
+        )
+        .filter(rib_reports__gte=t.get("min_reports", 3))
+        .filter(rib_on_time__gte=F("rib_reports") * share / 100.0)
+        .values("pk", "team__manager_id", "display_name", "username", "rib_on_time")
+    )
+
+
+def year_end_due(*, today: dt.date, t: dict[str, int]) -> bool:
+    """From the configured day (20 December by default) to the end of the year."""
+    start = dt.date(today.year, t.get("month", 12), t.get("day", 20))
+    return start <= today <= dt.date(today.year, 12, 31)
+
+
+def uneven(counts: dict[int, int], *, t: dict[str, int]) -> list[tuple[int, int, float]]:
+    """Reps whose open leads are far from the team median: (rep id, leads, median)."""
+    values = sorted(counts.values())
+    if not values:
+        return []
+    mid = len(values) // 2
+    median = values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
+    if median < t.get("min_leads", 5):
+        return []
+    ratio = t.get("ratio_percent", 200) / 100
+    return [
+        (rep, n, median) for rep, n in counts.items() if n > median * ratio or n < median / ratio
+    ]
