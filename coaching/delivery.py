@@ -16,7 +16,7 @@ import smtplib
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail import EmailMultiAlternatives, mailers
 from django.db import transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
@@ -89,7 +89,7 @@ def render(email: OutboundEmail) -> EmailMultiAlternatives:
         body=text,
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[user.email],
-        reply_to=settings.EMAIL_REPLY_TO or None,
+        reply_to=settings.KAOPU_EMAIL_REPLY_TO or None,
         headers={"Message-ID": email.message_id, "X-Kaopu-Email": str(email.pk)},
     )
     message.attach_alternative(html, "text/html")
@@ -103,19 +103,21 @@ def deliver_due(*, limit: int = 200, now: dt.datetime | None = None) -> dict[str
     ids = _claim(limit, now)
     if not ids:
         return counts
-    connection = get_connection(fail_silently=False)
+    mailer = mailers.default
+    with contextlib.suppress(smtplib.SMTPException, OSError):
+        mailer.open()  # one SMTP connection for the batch; each send reopens it if it dropped
     try:
         for pk in ids:
             email = OutboundEmail.objects.select_related("recipient", "nudge").get(pk=pk)
-            outcome = _send_one(email, connection)
+            outcome = _send_one(email, mailer)
             counts[outcome] += 1
     finally:
         with contextlib.suppress(Exception):
-            connection.close()
+            mailer.close()
     return counts
 
 
-def _send_one(email: OutboundEmail, connection: Any) -> str:
+def _send_one(email: OutboundEmail, mailer: Any) -> str:
     attempts = email.attempts + 1
     if email.nudge is not None and email.nudge.state not in (
         NudgeState.OPEN,
@@ -128,11 +130,12 @@ def _send_one(email: OutboundEmail, connection: Any) -> str:
         return "sent"
     try:
         message = render(email)
-        message.connection = connection
-        message.send()
+        # The mailer keeps its SMTP connection open across the batch.
+        if not mailer.send_messages([message]):
+            raise smtplib.SMTPException("the mail server accepted nothing")
     except (TimeoutError, smtplib.SMTPException, OSError) as error:
         with contextlib.suppress(Exception):
-            connection.close()
+            mailer.close()
         failed = attempts >= settings.KAOPU_EMAIL_MAX_ATTEMPTS
         backoff = settings.KAOPU_EMAIL_BACKOFF_SECONDS * (2 ** (attempts - 1))
         OutboundEmail.objects.filter(pk=email.pk, state=EmailState.SENDING).update(

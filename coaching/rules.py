@@ -33,6 +33,10 @@ from crm.models import Lead, Outcome, Report, ReportKind, ReportState, Role, Use
 from crm.pipeline import OPEN_STAGES, Stage
 
 
+# A scan's result: plain rows (dicts) of just the columns the nudge needs.
+Rows = QuerySet[Any, Any]
+
+
 @dataclass(frozen=True)
 class NudgeSpec:
     """What the coach wants to say, to whom, about what; the key makes it idempotent."""
@@ -163,7 +167,7 @@ def _last_report_on_lead() -> Subquery:
 
 def report_due(
     leads: QuerySet[Lead], *, now: dt.datetime, today: dt.date, t: dict[str, int]
-) -> QuerySet[Lead]:
+) -> Rows:
     """Open leads without a progress report for `days` (fewer when a deadline is near)."""
     window_end = today + dt.timedelta(days=t.get("deadline_window_days", 14))
     near = Q(tender_date__range=(today, window_end)) | Q(expected_close__range=(today, window_end))
@@ -179,7 +183,7 @@ def report_due(
 
 def stalled(
     leads: QuerySet[Lead], *, now: dt.datetime, today: dt.date, t: dict[str, int]
-) -> QuerySet[Lead]:
+) -> Rows:
     """Open leads idle past their stage's threshold (a chicken-rib lead sooner), unless a
     next step is planned for today or later."""
     days = t.get("days", 14)
@@ -206,7 +210,7 @@ def stalled(
 
 def deadline_near(
     leads: QuerySet[Lead], *, now: dt.datetime, today: dt.date, t: dict[str, int]
-) -> QuerySet[Lead]:
+) -> Rows:
     """Open leads whose tender or expected close falls within `days`."""
     end = today + dt.timedelta(days=t.get("days", 7))
     tender_near = Q(tender_date__range=(today, end))
@@ -225,7 +229,7 @@ def deadline_near(
 
 def big_deal(
     leads: QuerySet[Lead], *, now: dt.datetime, today: dt.date, t: dict[str, int]
-) -> QuerySet[Lead]:
+) -> Rows:
     """Open leads worth at least `value` with no report shared with the +2 yet."""
     shared = Report.objects.filter(
         lead=OuterRef("pk"), state=ReportState.SUBMITTED, share_with_director=True
@@ -248,7 +252,7 @@ def active_reps(team_ids: list[int] | None, exclude_team_ids: list[int]) -> Quer
 
 def low_contact(
     reps: QuerySet[User], *, now: dt.datetime, today: dt.date, t: dict[str, int]
-) -> QuerySet[User]:
+) -> Rows:
     """Reps with no report or question to their manager for `days`."""
     return (
         reps.annotate(
@@ -264,7 +268,7 @@ def low_contact(
 
 def only_help(
     reps: QuerySet[User], *, now: dt.datetime, today: dt.date, t: dict[str, int]
-) -> QuerySet[User]:
+) -> Rows:
     """Reps whose last `last` messages to the manager were all asks for help or problems,
     never a plan."""
     last_n = max(t.get("last", 3), 1)
@@ -286,7 +290,7 @@ def only_help(
 
 def unacknowledged(
     reports: QuerySet[Report], *, now: dt.datetime, today: dt.date, t: dict[str, int]
-) -> QuerySet[Report]:
+) -> Rows:
     """Submitted reports the manager has not acknowledged for `days`."""
     return reports.filter(
         state=ReportState.SUBMITTED,
@@ -297,7 +301,7 @@ def unacknowledged(
 
 def reliable_rep(
     reps: QuerySet[User], *, now: dt.datetime, today: dt.date, t: dict[str, int]
-) -> QuerySet[User]:
+) -> Rows:
     """Reps who report on time on chicken-rib leads: candidates for a better lead."""
     since = now - dt.timedelta(days=t.get("days", 30))
     on_rib = Q(

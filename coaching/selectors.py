@@ -68,7 +68,7 @@ def nudges_for(*, user: User, show_state: str = "open") -> QuerySet[Nudge]:
 def team_feed(*, user: User) -> dict[str, Any]:
     """Credit posts on the user's team(s), and the thanks they received."""
     if user.role == Role.REP:
-        teams: QuerySet[Team] = Team.objects.filter(pk=user.team_id)
+        teams: QuerySet[Team] = Team.objects.filter(pk=user.team_id or 0)
     else:
         teams = visible_teams(user)
     posts = (

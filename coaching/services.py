@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -182,14 +182,19 @@ def create_nudges(specs: Iterable[NudgeSpec], *, now: dt.datetime | None = None)
     prefs = {
         p.user_id: p for p in NotificationPreference.objects.filter(user_id__in=list(recipients))
     }
-    day_start = now - dt.timedelta(hours=24)
-    pushed_today = dict(
-        Nudge.objects.filter(
-            recipient_id__in=list(recipients), delivery=Delivery.PUSH, created_at__gte=day_start
-        )
-        .values_list("recipient_id")
-        .annotate(n=Count("pk"))
-    )
+    # The budget is per local day: count each person's pushes since their own midnight.
+    pushed_today: dict[int, int] = defaultdict(int)
+    midnight = {
+        pk: now.astimezone(user_zone(u)).replace(hour=0, minute=0, second=0, microsecond=0)
+        for pk, u in recipients.items()
+    }
+    for recipient_id, created_at in Nudge.objects.filter(
+        recipient_id__in=list(recipients),
+        delivery=Delivery.PUSH,
+        created_at__gte=now - dt.timedelta(hours=48),
+    ).values_list("recipient_id", "created_at"):
+        if created_at >= midnight[recipient_id]:
+            pushed_today[recipient_id] += 1
     nudges: list[Nudge] = []
     emails: list[tuple[str, dt.datetime]] = []
     for spec in fresh:
@@ -198,9 +203,9 @@ def create_nudges(specs: Iterable[NudgeSpec], *, now: dt.datetime | None = None)
             continue
         rule = rulebook[spec.rule_id]
         pref = prefs.get(user.pk) or NotificationPreference(user=user)
-        pushed = pushed_today.get(user.pk, 0) < pref.daily_push_budget
+        pushed = pushed_today[user.pk] < pref.daily_push_budget
         if pushed:
-            pushed_today[user.pk] = pushed_today.get(user.pk, 0) + 1
+            pushed_today[user.pk] += 1
         nudges.append(
             Nudge(
                 recipient=user,
@@ -535,7 +540,7 @@ def process_pending_events(*, limit: int = 500) -> int:
 # --- Scans -------------------------------------------------------------------------------------
 
 
-def _person(row: dict[str, Any], prefix: str = "") -> str:
+def _person(row: Mapping[str, Any], prefix: str = "") -> str:
     return row.get(f"{prefix}display_name") or row.get(f"{prefix}username") or ""
 
 
@@ -570,7 +575,7 @@ def _scan(
 ) -> list[NudgeSpec]:
     leads = rules.open_owned_leads(team_ids, exclude)
     reps = rules.active_reps(team_ids, exclude)
-    kw = {"now": now, "today": today, "t": t}
+    kw: dict[str, Any] = {"now": now, "today": today, "t": t}
     rid = rule.id
     if rule.scan == "report_due":
         return [
@@ -705,13 +710,13 @@ def _scan(
         counts: dict[int, dict[int, int]] = defaultdict(dict)
         managers: dict[int, int] = {}
         names: dict[int, str] = {}
-        for r in reps.values("pk", "team_id", "team__manager_id", "display_name", "username"):
-            counts[r["team_id"]][r["pk"]] = 0
-            managers[r["team_id"]] = r["team__manager_id"]
-            names[r["pk"]] = _person(r)
-        for r in leads.values("owner_id", "owner__team_id").annotate(n=Count("pk")):
-            if r["owner_id"] in counts.get(r["owner__team_id"], {}):
-                counts[r["owner__team_id"]][r["owner_id"]] = r["n"]
+        for person in reps.values("pk", "team_id", "team__manager_id", "display_name", "username"):
+            counts[person["team_id"]][person["pk"]] = 0
+            managers[person["team_id"]] = person["team__manager_id"]
+            names[person["pk"]] = _person(person)
+        for load in leads.values("owner_id", "owner__team_id").annotate(n=Count("pk")):
+            if load["owner_id"] in counts.get(load["owner__team_id"], {}):
+                counts[load["owner__team_id"]][load["owner_id"]] = load["n"]
         week = f"{today.isocalendar().year}-W{today.isocalendar().week:02d}"
         return [
             NudgeSpec(

@@ -122,7 +122,10 @@ class StageForm(forms.Form):
     def __init__(self, *args: object, lead: Lead, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.lead = lead
-        cast(forms.ChoiceField, self.fields["to_stage"]).choices = next_stages(lead.stage)
+        # Any stage parses; the pipeline (the service) says which moves are allowed, in words.
+        # The menu offers only the allowed ones.
+        self.fields["to_stage"].widget.choices = next_stages(lead.stage)  # type: ignore[attr-defined]
+        self.allowed = next_stages(lead.stage)
 
     def clean(self) -> dict[str, object]:
         data = super().clean() or {}

@@ -1,10 +1,17 @@
-"""Activate the signed-in user's language and time zone for the request."""
+"""Activate the signed-in user's language and time zone for the request.
+
+Before signing in, `?lang=zh-hans` or `?lang=en` picks the language and remembers it in
+Django's language cookie.
+"""
 
 from collections.abc import Callable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone, translation
+
+LANGUAGE_CODES = {code for code, _name in settings.LANGUAGES}
 
 
 class UserPreferencesMiddleware:
@@ -13,13 +20,25 @@ class UserPreferencesMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = request.user
+        chosen = request.GET.get("lang")
         if user.is_authenticated:
             translation.activate(user.language)
-            request.LANGUAGE_CODE = translation.get_language()
             try:
                 timezone.activate(ZoneInfo(user.time_zone))
             except (ZoneInfoNotFoundError, ValueError):
                 timezone.deactivate()
         else:
             timezone.deactivate()
-        return self.get_response(request)
+            if chosen in LANGUAGE_CODES:
+                translation.activate(chosen)
+        request.LANGUAGE_CODE = translation.get_language()
+        response = self.get_response(request)
+        if not user.is_authenticated and chosen in LANGUAGE_CODES:
+            response.set_cookie(
+                settings.LANGUAGE_COOKIE_NAME,
+                chosen,
+                max_age=365 * 24 * 3600,
+                samesite="Lax",
+                secure=settings.SESSION_COOKIE_SECURE,
+            )
+        return response

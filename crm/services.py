@@ -116,7 +116,9 @@ def lead_create(*, actor: User, data: Mapping[str, Any], team: Team | None = Non
         team = actor.team
         owner = actor
     elif actor.role == Role.MANAGER:
-        team = Team.objects.get(manager=actor)
+        team = Team.objects.filter(manager=actor).first()
+        if team is None:
+            raise ValidationError(_("You do not manage a team yet; ask an admin to set it up."))
     elif actor.is_admin_role:
         if team is None:
             raise ValidationError({"team": _("Choose the team this lead belongs to.")})
@@ -186,7 +188,7 @@ def lead_hand_off(*, actor: User, lead_ids: Iterable[int], to_user: User, note: 
     for lead in leads:
         if lead.team_id != to_user.team_id:
             raise ValidationError(
-                _("%(company)s belongs to another team than %(rep)s.")
+                _("%(company)s is not in %(rep)s's team.")
                 % {"company": lead.company, "rep": to_user}
             )
         if not lead.is_open:
@@ -351,7 +353,8 @@ def rep_move_team(*, actor: User, user: User, team: Team) -> int:
             kind=LeadEventKind.RETURNED,
             actor=actor,
             from_user=user,
-            note=_("%(rep)s moved to %(team)s.") % {"rep": user, "team": team},
+            # Kept as facts, not as a sentence: each reader sees it in their own language.
+            changes={"moved_to_team": team.name},
             created_at=now,
         )
         for lead in open_leads
@@ -490,7 +493,7 @@ def report_submit(*, author: User, report: Report) -> Report:
     lead = report.lead
     deadline = None
     if lead is not None:
-        dates = [d for d in (lead.tender_date, lead.expected_close) if d is not None]
+        dates = [d for d in (lead.tender_date, lead.expected_close) if d is not None and d >= today]
         deadline = min(dates) if dates else None
     quality = assess(_report_parts(report))
     report.quality_score = quality.score

@@ -314,9 +314,12 @@ def health(request: HttpRequest) -> HttpResponse:
 # --- Reports (汇报) ---------------------------------------------------------------------------
 
 
-def _report_for(request: HttpRequest, pk: int) -> Report:
+def _report_for(request: HttpRequest, pk: int, *, submitted_only: bool = False) -> Report:
+    reports = visible_reports(_user(request))
+    if submitted_only:
+        reports = reports.filter(state=ReportState.SUBMITTED)
     return get_object_or_404(
-        visible_reports(_user(request)).select_related(
+        reports.select_related(
             "author", "team", "team__manager", "lead", "acknowledged_by", "decided_by"
         ),
         pk=pk,
@@ -347,9 +350,9 @@ def report_compose(request: HtmxHttpRequest, pk: int | None = None) -> HttpRespo
         report = get_object_or_404(
             Report.objects.select_related("lead"), pk=pk, author=user, state=ReportState.DRAFT
         )
-    elif request.POST.get("report_id"):
+    elif (draft_id := request.POST.get("report_id", "")).isdigit():
         report = Report.objects.filter(
-            pk=request.POST.get("report_id"), author=user, state=ReportState.DRAFT
+            pk=int(draft_id), author=user, state=ReportState.DRAFT
         ).first()
     lead: Lead | None = report.lead if report else None
     lead_id = request.GET.get("lead") or request.POST.get("lead")
@@ -431,7 +434,7 @@ def _report_action(
     request: HtmxHttpRequest, pk: int, form_name: str, form: Any, run: Any
 ) -> HttpResponse:
     """Shared shape of the report's answer buttons: validate, call the service, re-render."""
-    report = _report_for(request, pk)
+    report = _report_for(request, pk, submitted_only=True)
     if form is None or form.is_valid():
         try:
             run(report, form.cleaned_data if form is not None else {})
@@ -443,7 +446,7 @@ def _report_action(
         else:
             if not request.htmx:
                 return redirect(report)
-            return _render_report(request, _report_for(request, pk))
+            return _render_report(request, _report_for(request, pk, submitted_only=True))
     if not request.htmx:
         return render(
             request,

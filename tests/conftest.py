@@ -3,13 +3,33 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from django.test import Client
+from django.utils import timezone, translation
 
 from crm import services
 from crm.models import Lead, Role, Source, Team, User
 from tests.factories import make_user
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The SQLite test database is a file here, shared with real worker processes.
+    (Path(__file__).resolve().parent.parent / "var").mkdir(exist_ok=True)
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings: object) -> None:
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # type: ignore[attr-defined]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_language_and_zone() -> object:
+    # A request activates its user's language and zone in this thread; don't leak it.
+    yield
+    translation.deactivate()
+    timezone.deactivate()
 
 
 @pytest.fixture(autouse=True)

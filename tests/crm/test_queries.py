@@ -1,0 +1,243 @@
+"""Query counts on the pages people open all day: the same for 5 leads as for 60 (no N+1),
+and under a pinned maximum. When a change adds a query on purpose, re-measure and re-pin."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from django.db import connection
+from django.http import HttpResponse
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from crm.models import (
+    Activity,
+    ActivityKind,
+    ChickenRibReason,
+    Lead,
+    LeadEvent,
+    LeadEventKind,
+    Outcome,
+    Source,
+    User,
+)
+from crm.pipeline import OPEN_STAGES, Stage
+
+if TYPE_CHECKING:
+    from tests.conftest import Company
+
+SMALL, LARGE = 5, 60
+
+# Measured on SQLite. Every page pays 3 for the session, the user and the coach's nudge badge.
+# A page that needs more than this has grown an N+1 or a new query: look before raising it.
+PINNED = {
+    "lead-list rep": 6,
+    "lead-list manager": 6,
+    "my-day rep": 7,
+    "my-day manager": 7,
+    "lead-board": 11,
+    "lead-handoff": 6,
+    "lead-detail": 7,
+}
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings: object) -> None:
+    # The company fixture hashes eight passwords; the default hasher makes that take seconds.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # type: ignore[attr-defined]
+
+
+STAGES = Stage.values
+
+
+def add_leads(
+    company: Company, count: int, owners: list[User | None], stages: list[str] = STAGES
+) -> None:
+    """Add `count` team A leads in bulk: every stage, owners in turn, some due, some stalled,
+    some handed down this week, each with an activity by its owner."""
+    now = timezone.now()
+    today = timezone.localdate(now)
+    start = Lead.objects.count()
+    leads = []
+    for i in range(count):
+        owner = owners[i % len(owners)]
+        stage = stages[i % len(stages)]
+        when = now - timedelta(days=30) if i % 2 else now
+        leads.append(
+            Lead(
+                company=f"Bulk Trading {start + i:03d}",
+                source=list(Source.values)[i % len(Source.values)],
+                value=1000 + 10 * i,
+                team=company.team_a,
+                owner=owner,
+                stage=stage,
+                lost_reason="No budget" if stage == Stage.LOST else "",
+                handed_by=company.manager_a if owner else None,
+                handed_at=when if owner else None,
+                created_by=company.manager_a,
+                created_at=when,
+                updated_at=when,
+                stage_changed_at=when,
+                next_step="Call the buyer" if i % 3 == 0 else "",
+                next_step_due=today - timedelta(days=1) if i % 3 == 0 else None,
+                is_chicken_rib=i % 5 == 0,
+                chicken_rib_reasons=[ChickenRibReason.COMPETITOR] if i % 5 == 0 else [],
+            )
+        )
+    Lead.objects.bulk_create(leads)
+    created = list(Lead.objects.filter(company__startswith="Bulk Trading").order_by("-id")[:count])
+    LeadEvent.objects.bulk_create(
+        LeadEvent(
+            lead=lead,
+            kind=LeadEventKind.HANDED_DOWN,
+            actor=company.manager_a,
+            to_user=lead.owner,
+            note="Bulk hand-off",
+            created_at=lead.handed_at or lead.created_at,
+        )
+        for lead in created
+        if lead.owner_id
+    )
+    Activity.objects.bulk_create(
+        Activity(
+            lead=lead,
+            author=lead.owner or company.manager_a,
+            kind=ActivityKind.CALL,
+            outcome=Outcome.REACHED,
+            happened_at=lead.created_at,
+            note="Bulk call",
+        )
+        for lead in created
+        if lead.pk % 4 == 0
+    )
+
+
+def add_history(company: Company, lead: Lead, count: int) -> None:
+    """Give a lead `count` activities and `count` history entries by different people."""
+    people = [company.rep_a1, company.rep_a2, company.manager_a]
+    now = timezone.now()
+    Activity.objects.bulk_create(
+        Activity(
+            lead=lead,
+            author=people[i % len(people)],
+            kind=ActivityKind.values[i % len(ActivityKind.values)],
+            outcome=Outcome.values[i % len(Outcome.values)],
+            happened_at=now - timedelta(hours=i + 1),
+            note=f"Call {i}",
+        )
+        for i in range(count)
+    )
+    LeadEvent.objects.bulk_create(
+        LeadEvent(
+            lead=lead,
+            kind=LeadEventKind.REASSIGNED if i % 2 else LeadEventKind.UPDATED,
+            actor=people[i % len(people)],
+            from_user=people[(i + 1) % len(people)],
+            to_user=people[(i + 2) % len(people)],
+            changes={"value": ["1", "2"], "company": ["a", "b"]},
+            note=f"Entry {i}",
+            created_at=now - timedelta(hours=i, minutes=30),
+        )
+        for i in range(count)
+    )
+
+
+def count_queries(client: Client, url: str) -> tuple[int, HttpResponse]:
+    with CaptureQueriesContext(connection) as context:
+        response = client.get(url)
+    assert response.status_code == 200
+    return len(context.captured_queries), response
+
+
+def detail_links(response: HttpResponse) -> int:
+    return len(set(re.findall(r'href="/leads/(\d+)/"', response.content.decode())))
+
+
+def _scenario(
+    company: Company, name: str, size: int
+) -> tuple[User, str, Callable[[HttpResponse], None]]:
+    """Bring the company to `size` leads for the page `name`; who opens it, and a check that
+    the page really shows them."""
+    team_a = Lead.objects.filter(team=company.team_a)
+
+    def shows(expected: int) -> Callable[[HttpResponse], None]:
+        def check(response: HttpResponse) -> None:
+            assert detail_links(response) >= expected
+
+        return check
+
+    if name == "lead-list rep":
+        mine = Lead.objects.filter(owner=company.rep_a1).count()
+        add_leads(company, size - mine, [company.rep_a1])
+        assert Lead.objects.filter(owner=company.rep_a1).count() == size
+        return company.rep_a1, reverse("lead-list"), shows(min(size, 50))
+    if name in ("lead-list manager", "lead-board", "my-day manager"):
+        add_leads(company, size - team_a.count(), [company.rep_a1, company.rep_a2, None])
+        assert team_a.count() == size
+        url = {
+            "lead-list manager": reverse("lead-list"),
+            "lead-board": reverse("lead-board"),
+            "my-day manager": reverse("my-day"),
+        }[name]
+        return company.manager_a, url, shows(min(size, 50) if name == "lead-list manager" else 3)
+    if name == "my-day rep":
+        mine = Lead.objects.filter(owner=company.rep_a1).count()
+        add_leads(company, size - mine, [company.rep_a1])
+        return company.rep_a1, reverse("my-day"), shows(3)
+    if name == "lead-handoff":
+        open_leads = team_a.filter(stage__in=OPEN_STAGES)
+        add_leads(company, size - open_leads.count(), [None, company.rep_a2], list(OPEN_STAGES))
+        assert open_leads.count() == size
+        return company.manager_a, reverse("lead-handoff") + "?show=all", shows(0)
+    assert name == "lead-detail"
+    lead = company.lead_a1
+    have = Activity.objects.filter(lead=lead).count()
+    add_history(company, lead, size - have)
+    return company.rep_a1, lead.get_absolute_url(), shows(0)
+
+
+@pytest.mark.parametrize("name", list(PINNED))
+def test_query_count_does_not_grow_with_the_leads(
+    company: Company,
+    client_for: Callable[..., Client],
+    django_assert_max_num_queries: Any,
+    name: str,
+) -> None:
+    counts = {}
+    for size in (SMALL, LARGE):
+        user, url, check = _scenario(company, name, size)
+        client = client_for(user)
+        client.get(url)  # warm up: the first request may fill per-process caches
+        counts[size], response = count_queries(client, url)
+        check(response)
+    assert counts[SMALL] == counts[LARGE], f"{name}: {counts}"
+    with django_assert_max_num_queries(PINNED[name]):
+        client.get(url)
+
+
+def test_the_large_pages_really_show_many_leads(
+    company: Company, client_for: Callable[..., Client]
+) -> None:
+    # Guards the measurement: the pages above render the data they were given.
+    add_leads(company, LARGE, [company.rep_a1, company.rep_a2, None])
+    manager = client_for(company.manager_a)
+    listing = manager.get(reverse("lead-list")).content.decode()
+    assert len(re.findall(r'<tr>\s*<td><a href="/leads/\d+/"', listing)) == 50
+    assert "Page 1 of 2" in listing
+    board = manager.get(reverse("lead-board")).content.decode()
+    assert board.count("Bulk Trading") > 30
+    handoff = manager.get(reverse("lead-handoff") + "?show=all").content.decode()
+    open_leads = Lead.objects.filter(team=company.team_a, stage__in=OPEN_STAGES).count()
+    assert handoff.count('name="leads"') == min(open_leads, 50) > 40
+    day = manager.get(reverse("my-day")).content.decode()
+    assert day.count("Bulk Trading") >= 15
+    add_history(company, company.lead_a1, LARGE)
+    detail = client_for(company.rep_a1).get(company.lead_a1.get_absolute_url()).content.decode()
+    assert detail.count("Call ") >= LARGE
+    assert "rep_a2 reassigned this lead from manager_a to rep_a1" in detail
