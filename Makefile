@@ -29,6 +29,7 @@ run: messages
 	@mkdir -p var/broker/queue var/broker/processed var/broker/control
 	DJANGO_DEBUG=1 $(PY) manage.py migrate --noinput
 	DJANGO_DEBUG=1 $(PY) manage.py seed_demo
+	DJANGO_DEBUG=1 $(PY) manage.py coach_run
 	@echo "Kaopu on http://127.0.0.1:8000 — demo logins in README.md (password kaopu-demo-2026). Ctrl-C stops all."
 	DJANGO_DEBUG=1 PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/honcho start -f Procfile
 

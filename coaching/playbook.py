@@ -53,6 +53,21 @@ RESOLUTIONS = frozenset(
         "dismissed",
     }
 )
+SCANS = frozenset(
+    {
+        "report_due",
+        "stalled",
+        "stalled_ignored",
+        "deadline_near",
+        "big_deal",
+        "low_contact",
+        "only_help",
+        "unacknowledged",
+        "reliable_rep",
+        "year_end",
+        "uneven_distribution",
+    }
+)
 PLACEHOLDERS = frozenset({"company", "days", "rep", "count", "date"})
 IDEAS = frozenset(f"I{n}" for n in range(1, 16))
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]{2,59}$")
@@ -148,6 +163,10 @@ def parse(data: Any, path: str) -> dict[str, Rule]:
             or not (isinstance(trigger.get("event"), str) or isinstance(trigger.get("scan"), str))
         ):
             raise PlaybookError(f"{where}: 'trigger' must be exactly one of event: or scan:")
+        if trigger.get("scan") is not None and trigger["scan"] not in SCANS:
+            raise PlaybookError(
+                f"{where}: unknown scan '{trigger['scan']}'; known: {sorted(SCANS)}"
+            )
         if entry.get("audience") not in AUDIENCES:
             raise PlaybookError(f"{where}: 'audience' must be one of {', '.join(AUDIENCES)}")
         if entry.get("priority") not in PRIORITIES:

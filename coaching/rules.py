@@ -32,7 +32,6 @@ from django.db.models.functions import Coalesce
 from crm.models import Lead, Outcome, Report, ReportKind, ReportState, Role, User
 from crm.pipeline import OPEN_STAGES, Stage
 
-
 # A scan's result: plain rows (dicts) of just the columns the nudge needs.
 Rows = QuerySet[Any, Any]
 
@@ -181,9 +180,7 @@ def report_due(
     )
 
 
-def stalled(
-    leads: QuerySet[Lead], *, now: dt.datetime, today: dt.date, t: dict[str, int]
-) -> Rows:
+def stalled(leads: QuerySet[Lead], *, now: dt.datetime, today: dt.date, t: dict[str, int]) -> Rows:
     """Open leads idle past their stage's threshold (a chicken-rib lead sooner), unless a
     next step is planned for today or later."""
     days = t.get("days", 14)
@@ -227,9 +224,7 @@ def deadline_near(
     )
 
 
-def big_deal(
-    leads: QuerySet[Lead], *, now: dt.datetime, today: dt.date, t: dict[str, int]
-) -> Rows:
+def big_deal(leads: QuerySet[Lead], *, now: dt.datetime, today: dt.date, t: dict[str, int]) -> Rows:
     """Open leads worth at least `value` with no report shared with the +2 yet."""
     shared = Report.objects.filter(
         lead=OuterRef("pk"), state=ReportState.SUBMITTED, share_with_director=True
@@ -266,9 +261,7 @@ def low_contact(
     )
 
 
-def only_help(
-    reps: QuerySet[User], *, now: dt.datetime, today: dt.date, t: dict[str, int]
-) -> Rows:
+def only_help(reps: QuerySet[User], *, now: dt.datetime, today: dt.date, t: dict[str, int]) -> Rows:
     """Reps whose last `last` messages to the manager were all asks for help or problems,
     never a plan."""
     last_n = max(t.get("last", 3), 1)

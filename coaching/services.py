@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -281,7 +282,8 @@ def resolve(
         nudges = nudges.filter(subject_user_id=subject_user_id)
     if exclude_context:
         for name, value in exclude_context.items():
-            nudges = nudges.exclude(**{f"context__{name}": value})
+            # Only nudges that carry this value; those without the key stay in (NULL-safe).
+            nudges = nudges.exclude(Q(context__has_key=name) & Q(**{f"context__{name}": value}))
     return nudges.update(state=NudgeState.DONE, acted_at=now or timezone.now(), resolved_by=code)
 
 
@@ -619,10 +621,12 @@ def _scan(
                 context={
                     "company": r["lead__company"],
                     "rep": _person(r, "recipient__"),
-                    "days": r["context"].get("days", 0) if r["context"] else 0,
+                    "days": (now - r["idle_since"]).days,
                 },
             )
-            for r in ignored.values(
+            for r in ignored.annotate(
+                idle_since=Coalesce("lead__last_activity_at", "lead__handed_at", "lead__created_at")
+            ).values(
                 "lead_id",
                 "lead__team__manager_id",
                 "lead__company",
@@ -630,6 +634,7 @@ def _scan(
                 "context",
                 "recipient__display_name",
                 "recipient__username",
+                "idle_since",
             )
         ]
     if rule.scan == "deadline_near":

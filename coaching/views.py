@@ -9,7 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Q
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -87,6 +87,10 @@ def nudge_snooze(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             )
         except ValidationError as error:
             _apply_errors(form, error)
+            if not hasattr(error, "error_dict"):
+                # e.g. already closed in another tab: the nudge is gone from the list, so say
+                # it at the top of the page.
+                messages.error(request, " ".join(error.messages))
         else:
             messages.success(
                 request, _("Snoozed until %(when)s.") % {"when": f"{until:%Y-%m-%d %H:%M}"}
@@ -107,6 +111,10 @@ def nudge_dismiss(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             )
         except ValidationError as error:
             _apply_errors(form, error)
+            if not hasattr(error, "error_dict"):
+                # e.g. already closed in another tab: the nudge is gone from the list, so say
+                # it at the top of the page.
+                messages.error(request, " ".join(error.messages))
         else:
             messages.success(request, _("Dismissed. Thanks for telling the coach why."))
             return redirect("coach-nudges") if not request.htmx else _nudge_page(request, "open")
@@ -233,9 +241,13 @@ def rule_settings(request: HttpRequest) -> HttpResponse:
         messages.info(request, _("Only managers and admins tune the coach."))
         return redirect("coach-nudges")
     teams = Team.objects.all() if user.is_admin_role else Team.objects.filter(manager=user)
-    team = teams.filter(pk=request.GET.get("team") or request.POST.get("team") or 0).first() or (
-        teams.first()
-    )
+    asked = request.GET.get("team") or request.POST.get("team")
+    if asked:
+        team = teams.filter(pk=int(asked) if asked.isdigit() else 0).first()
+        if team is None:
+            raise Http404
+    else:
+        team = teams.first()
     if team is None:
         messages.info(request, _("You do not manage a team yet."))
         return redirect("coach-nudges")

@@ -42,3 +42,23 @@ class UserPreferencesMiddleware:
                 secure=settings.SESSION_COOKIE_SECURE,
             )
         return response
+
+
+class AuditContextMiddleware:
+    """Remember the client's address for the audit trail while the request runs.
+
+    REMOTE_ADDR is the address that connected; behind a trusted proxy set
+    DJANGO_BEHIND_PROXY and let the proxy (or gunicorn's forwarded-allow-ips) set it.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        from crm.audit import current_ip
+
+        token = current_ip.set(request.META.get("REMOTE_ADDR") or None)
+        try:
+            return self.get_response(request)
+        finally:
+            current_ip.reset(token)

@@ -531,3 +531,34 @@ class ReportReply(models.Model):
 
     def __str__(self) -> str:
         return f"{self.author}: {self.body[:40]}"
+
+
+class AuditEntry(models.Model):
+    """Who did what, when, from which address: hand-offs, stage changes, report answers,
+    admin actions. Written by the service (or admin hook) that made the change."""
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("who"),
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+    )
+    action = models.CharField(_("action"), max_length=40)
+    object_type = models.CharField(_("object type"), max_length=40)
+    object_id = models.CharField(_("object id"), max_length=40, blank=True)
+    summary = models.CharField(_("what"), max_length=300, blank=True)
+    ip_address = models.GenericIPAddressField(_("from address"), null=True, blank=True)
+    created_at = models.DateTimeField(_("when"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("audit entry")
+        verbose_name_plural = _("audit trail")
+        indexes = [
+            models.Index(fields=["-created_at"], name="audit_time"),
+            models.Index(fields=["object_type", "object_id"], name="audit_object"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.object_type}:{self.object_id}"

@@ -15,7 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from crm import events
+from crm import audit, events
 from crm.models import (
     Activity,
     ActivityKind,
@@ -221,6 +221,12 @@ def lead_hand_off(*, actor: User, lead_ids: Iterable[int], to_user: User, note: 
         owner=to_user, handed_by=actor, handed_at=now, updated_at=now
     )
     LeadEvent.objects.bulk_create(history)
+    audit.record_many(
+        actor=actor,
+        action="lead.handed_down",
+        objects=[lead for lead in leads if any(pk == lead.pk for pk, _p in moved)],
+        summary=f"to {to_user.username}",
+    )
     for pk, previous in moved:
         events.emit(
             events.lead_handed_down,
@@ -315,6 +321,9 @@ def lead_change_stage(*, actor: User, lead: Lead, to_stage: str, reason: str = "
         note=reason,
         created_at=now,
     )
+    audit.record(
+        actor=actor, action="lead.stage_changed", obj=lead, summary=f"{from_stage} → {to_stage}"
+    )
     events.emit(
         events.lead_stage_changed,
         lead_id=lead.pk,
@@ -362,6 +371,7 @@ def rep_move_team(*, actor: User, user: User, team: Team) -> int:
     Lead.objects.filter(pk__in=[lead.pk for lead in open_leads]).update(owner=None, updated_at=now)
     user.team = team
     user.save(update_fields=["team"])
+    audit.record(actor=actor, action="user.moved_team", obj=user, summary=team.name)
     events.emit(
         events.rep_moved_team,
         user_id=user.pk,
@@ -468,7 +478,7 @@ def _previous_report_time(report: Report) -> dt.datetime | None:
 @transaction.atomic
 def report_submit(*, author: User, report: Report) -> Report:
     """Send a draft to the manager. Its quality and whether it came on time are saved with it."""
-    report = Report.objects.select_for_update().select_related("lead").get(pk=report.pk)
+    report = Report.objects.select_for_update(of=("self",)).select_related("lead").get(pk=report.pk)
     if report.author_id != author.pk:
         raise ValidationError(_("Only the author can send this report."))
     if report.state != ReportState.DRAFT:
@@ -524,7 +534,7 @@ def report_submit(*, author: User, report: Report) -> Report:
 def _answerable(actor: User, report: Report) -> Report:
     report = (
         visible_reports(actor)
-        .select_for_update()
+        .select_for_update(of=("self",))
         .select_related("team", "lead")
         .get(pk=report.pk, state=ReportState.SUBMITTED)
     )
@@ -550,6 +560,7 @@ def report_acknowledge(*, actor: User, report: Report) -> Report:
     report.acknowledged_by = actor
     report.read_at = report.read_at or now
     report.save(update_fields=["acknowledged_at", "acknowledged_by", "read_at"])
+    audit.record(actor=actor, action="report.acknowledged", obj=report)
     events.emit(
         events.report_acknowledged,
         report_id=report.pk,
@@ -596,6 +607,7 @@ def report_answer_ask(*, actor: User, report: Report, state: str, note: str = ""
     report.ask_resolution_note = note
     report.read_at = report.read_at or now
     report.save(update_fields=["ask_state", "ask_resolved_at", "ask_resolution_note", "read_at"])
+    audit.record(actor=actor, action="report.ask_answered", obj=report, summary=state)
     events.emit(
         events.ask_answered,
         report_id=report.pk,
@@ -649,6 +661,7 @@ def report_decide(
     report.park_until = park_until if decision == PlanDecision.PARK else None
     report.decided_at = now
     report.decided_by = actor
+    audit.record(actor=actor, action="report.plan_decided", obj=report, summary=decision)
     report.read_at = report.read_at or now
     report.acknowledged_at = report.acknowledged_at or now
     report.acknowledged_by = report.acknowledged_by or actor
@@ -685,6 +698,7 @@ def lead_return_to_pool(*, actor: User, lead: Lead, note: str = "") -> Lead:
         note=note,
         created_at=now,
     )
+    audit.record(actor=actor, action="lead.returned_to_pool", obj=lead)
     events.emit(
         events.lead_handed_down,
         lead_id=lead.pk,

@@ -25,5 +25,6 @@ urlpatterns = [
     path("reports/<int:pk>/decide/", views.report_decide, name="report-decide"),
     path("my-manager/", views.my_manager, name="my-manager"),
     path("profile/", views.profile, name="profile"),
+    path("audit/", views.audit_trail, name="audit-trail"),
     path("healthz", views.health, name="health"),
 ]

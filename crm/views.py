@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import Count, Q
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -34,7 +34,17 @@ from crm.forms import (
     ReportForm,
     StageForm,
 )
-from crm.models import AskState, Lead, Report, ReportKind, ReportState, Role, Team, User
+from crm.models import (
+    AskState,
+    AuditEntry,
+    Lead,
+    Report,
+    ReportKind,
+    ReportState,
+    Role,
+    Team,
+    User,
+)
 from crm.permissions import (
     can_answer_report,
     can_hand_off,
@@ -543,3 +553,40 @@ def my_manager(request: HttpRequest) -> HttpResponse:
     """A rep's page about their manager: reporting rhythm, open asks, answers."""
     user = _user(request)
     return render(request, "crm/my_manager.html", selectors.my_manager(user=user))
+
+
+# --- Security: lock-out page and the audit trail ----------------------------------------------
+
+
+def locked_out(
+    request: HttpRequest, credentials: Any = None, *args: Any, **kwargs: Any
+) -> HttpResponse:
+    """django-axes calls this after too many failed sign-ins for one username and address."""
+    from django.contrib.auth.forms import AuthenticationForm
+
+    message = _(
+        "Too many failed sign-ins. For your safety this account is locked for 15 minutes here."
+    )
+    context = {"form": AuthenticationForm(request), "lockout_message": message}
+    return render(request, "registration/login.html", context, status=429)
+
+
+@login_required
+def audit_trail(request: HttpRequest) -> HttpResponse:
+    """Admins read the audit trail in the app; everyone else gets a 404."""
+    user = _user(request)
+    if not user.is_admin_role:
+        raise Http404
+    entries = AuditEntry.objects.select_related("actor")
+    action = request.GET.get("action", "")
+    actions = sorted(set(AuditEntry.objects.values_list("action", flat=True).distinct()))
+    if action in actions:
+        entries = entries.filter(action=action)
+    page = Paginator(entries, 50).get_page(request.GET.get("page"))
+    context = {
+        "page": page,
+        "actions": actions,
+        "action": action,
+        "query": urlencode({"action": action}),
+    }
+    return render(request, "crm/audit.html", context)

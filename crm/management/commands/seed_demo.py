@@ -18,12 +18,17 @@ from django.utils import timezone
 from crm.models import (
     Activity,
     ActivityKind,
+    AskState,
     ChickenRibReason,
     Currency,
     Lead,
     LeadEvent,
     LeadEventKind,
     Outcome,
+    Report,
+    ReportKind,
+    ReportReply,
+    ReportState,
     Role,
     Source,
     Team,
@@ -31,6 +36,7 @@ from crm.models import (
     User,
 )
 from crm.pipeline import Stage
+from crm.reporting import ReportParts, assess
 
 DEMO_PASSWORD = "kaopu-demo-2026"
 
@@ -216,6 +222,7 @@ class Command(BaseCommand):
                 continue
             reps = [u for u in users.values() if u.team_id == team.pk]
             made += self._leads(rng, team, reps, per_team)
+            self._reports(rng, team)
             del key
         self.stdout.write(
             self.style.SUCCESS(
@@ -436,3 +443,98 @@ class Command(BaseCommand):
             batch_size=500,
         )
         return len(leads)
+
+    def _reports(self, rng: random.Random, team: Team) -> None:
+        """Reports as a real team has them: most open leads reported on lately, some late,
+        a few escalation plans on chicken-rib leads, open asks, acknowledgements and replies."""
+        now = timezone.now()
+        manager = team.manager
+        reports: list[Report] = []
+        leads = Lead.objects.filter(team=team, owner__isnull=False).exclude(stage=Stage.NEW)
+        for lead in leads:
+            roll = rng.random()
+            if lead.stage == Stage.LOST:
+                if roll < 0.5:
+                    kind = ReportKind.LOSS_REVIEW
+                else:
+                    continue
+            elif lead.is_chicken_rib and roll < 0.4:
+                kind = ReportKind.ESCALATION
+            elif roll < 0.65:
+                kind = ReportKind.PROGRESS
+            elif roll < 0.72:
+                kind = ReportKind.QUESTION
+            else:
+                continue
+            zh = rng.random() < 0.6
+            parts = {
+                "status_now": rng.choice(
+                    ["客户技术部已认可方案，采购在走流程", "决策人出差，下周回来", "友商报价低 8%"]
+                    if zh
+                    else ["Procurement is reviewing our quote", "The plant manager wants a demo"]
+                ),
+                "what_i_did": rng.choice(["上门拜访了两次，见到了技术负责人", "Sent references"])
+                if rng.random() < 0.8
+                else "",
+                "next_step": rng.choice(["约决策人面谈", "Demo at their plant"])
+                if rng.random() < 0.8
+                else "",
+                "backup_plan": rng.choice(["找设备部的老同事引荐", "Offer a pilot"])
+                if rng.random() < 0.5
+                else "",
+                "ask": rng.choice(
+                    ["请您出面约一下对方总监，下周三前", "Approve 5% discount by Friday"]
+                )
+                if rng.random() < 0.35
+                else "",
+            }
+            if kind == ReportKind.QUESTION and not parts["ask"]:
+                parts["ask"] = (
+                    "这个客户要不要先报低价抢进去？" if zh else "Should we bid low to get in?"
+                )
+            submitted = now - dt.timedelta(days=rng.uniform(0.2, 12))
+            today = timezone.localdate(submitted)
+            next_due = today + dt.timedelta(days=rng.randint(2, 10)) if parts["next_step"] else None
+            ask_due = today + dt.timedelta(days=rng.randint(1, 6)) if parts["ask"] else None
+            quality = assess(
+                ReportParts(kind=kind, next_step_due=next_due, ask_due=ask_due, **parts)
+            )
+            acknowledged = submitted + dt.timedelta(hours=rng.uniform(1, 30))
+            is_acknowledged = acknowledged < now and rng.random() < 0.7
+            reports.append(
+                Report(
+                    author=lead.owner,
+                    team=team,
+                    lead=lead,
+                    kind=kind,
+                    state=ReportState.SUBMITTED,
+                    next_step_due=next_due,
+                    ask_due=ask_due,
+                    share_with_director=lead.value >= 1_000_000 and rng.random() < 0.5,
+                    quality_score=quality.score,
+                    quality_issues=quality.issues,
+                    on_time=rng.random() < 0.75,
+                    created_at=submitted,
+                    updated_at=submitted,
+                    submitted_at=submitted,
+                    read_at=acknowledged if is_acknowledged or rng.random() < 0.3 else None,
+                    acknowledged_at=acknowledged if is_acknowledged else None,
+                    acknowledged_by=manager if is_acknowledged else None,
+                    ask_state=AskState.OPEN if parts["ask"] else AskState.NONE,
+                    **parts,
+                )
+            )
+        Report.objects.bulk_create(reports, batch_size=500)
+        replies = [
+            ReportReply(
+                report=report,
+                author=manager,
+                body=rng.choice(
+                    ["好的，按计划推进，有问题随时找我。", "Good plan. Keep me posted."]
+                ),
+                created_at=report.acknowledged_at,
+            )
+            for report in reports
+            if report.acknowledged_at and rng.random() < 0.4
+        ]
+        ReportReply.objects.bulk_create(replies, batch_size=500)

@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class CrmConfig(AppConfig):
+    name = "crm"
+    verbose_name = _("CRM")
+
+    def ready(self) -> None:
+        from django.contrib.admin.models import LogEntry
+        from django.db.models.signals import post_save
+
+        from crm.audit import record_admin_action
+
+        post_save.connect(record_admin_action, sender=LogEntry, dispatch_uid="kaopu-audit-admin")

@@ -1,0 +1,106 @@
+"""The scans are set-based: scanning ten times more leads issues the same queries, apart from
+the key lists that are cut into chunks of 400 and the nudge inserts the database batches."""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import TYPE_CHECKING
+
+import pytest
+import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from coaching import services
+from coaching.models import Nudge, OutboundEmail
+from crm.models import Lead, Source
+from crm.pipeline import Stage
+from tests.coaching.helpers import START, at, scan
+
+if TYPE_CHECKING:
+    from tests.conftest import Company
+
+pytestmark = pytest.mark.django_db
+
+COUNTED = re.compile(r"\s*(SELECT|INSERT|UPDATE)\b", re.IGNORECASE)
+KEY_CHUNK = re.compile(
+    r'FROM "coaching_nudge"\s.*\bWHERE\b.*"coaching_nudge"\."key" IN \(', re.DOTALL
+)
+NUDGE_INSERT = re.compile(r'INSERT (OR IGNORE )?INTO "coaching_nudge"')
+
+
+def _add_leads(company: Company, count: int, first: int) -> None:
+    """`count` leads handed down at START and moved on to "contacted", spread over the reps;
+    written directly, so that setting up ten thousand takes a moment."""
+    owners = [company.rep_a1, company.rep_a2, company.rep_b1]
+    managers = {company.team_a.pk: company.manager_a, company.team_b.pk: company.manager_b}
+    leads = []
+    for n in range(first, first + count):
+        owner = owners[n % len(owners)]
+        leads.append(
+            Lead(
+                company=f"Bulk Customer {n}",
+                source=Source.BRAND,
+                value=10_000,
+                stage=Stage.CONTACTED,
+                team_id=owner.team_id,
+                owner=owner,
+                handed_by=managers[owner.team_id],
+                handed_at=START,
+                created_at=START,
+                updated_at=START,
+                stage_changed_at=START,
+            )
+        )
+    Lead.objects.bulk_create(leads, batch_size=2_000)
+
+
+def _measure() -> tuple[dict[str, int], int]:
+    """Run the scans once on a clean slate of nudges; count the statements by kind."""
+    OutboundEmail.objects.all().delete()
+    Nudge.objects.all().delete()
+    with CaptureQueriesContext(connection) as queries:
+        made = scan()
+    sql = [q["sql"] for q in queries.captured_queries if COUNTED.match(q["sql"])]
+    counts = {
+        "key_chunks": sum(bool(KEY_CHUNK.search(s)) for s in sql),
+        "nudge_inserts": sum(bool(NUDGE_INSERT.match(s)) for s in sql),
+    }
+    counts["other"] = len(sql) - counts["key_chunks"] - counts["nudge_inserts"]
+    counts["total"] = len(sql)
+    return counts, sum(made.values())
+
+
+def _insert_batches(nudges: int) -> int:
+    fields = [f for f in Nudge._meta.concrete_fields if not f.primary_key]
+    per_batch = connection.ops.bulk_batch_size(fields, [None] * nudges)
+    return math.ceil(nudges / per_batch)
+
+
+def test_scans_issue_the_same_queries_for_1000_and_10000_leads(
+    company: Company, clock: time_machine.Traveller
+) -> None:
+    _add_leads(company, 1_000, first=0)
+    clock.move_to(at(days=8))  # every bulk lead is past its 7 days without a report
+    small, small_made = _measure()
+    _add_leads(company, 9_000, first=1_000)
+    large, large_made = _measure()
+
+    # Every bulk lead is due a report (and nothing else), plus the fixture's few nudges.
+    assert large_made - small_made == 9_000
+    assert Nudge.objects.filter(rule_id="report_due").count() >= 10_000
+
+    # The queries that do not depend on the number of leads are the same, one for one.
+    assert large["other"] == small["other"]
+    # What may grow, and by exactly how much: create_nudges looks the keys up in IN-lists of
+    # services.CHUNK (400) keys, once to skip existing nudges and once to read back the rows
+    # it inserted; and bulk_create splits the nudge INSERT into the backend's batches
+    # (SQLite: its variable limit / number of columns; PostgreSQL: one statement).
+    for counts, made in ((small, small_made), (large, large_made)):
+        assert counts["key_chunks"] == 2 * math.ceil(made / services.CHUNK)
+        assert counts["nudge_inserts"] == _insert_batches(made)
+    chunking = (large["key_chunks"] - small["key_chunks"]) + (
+        large["nudge_inserts"] - small["nudge_inserts"]
+    )
+    assert large["total"] - chunking == small["total"]
