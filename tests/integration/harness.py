@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from django.db import connection
 
 logging.getLogger("mail.log").setLevel(logging.WARNING)
-from django.db import connection
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -51,7 +51,7 @@ class Mailbox:
         self.refuse_next = 0
         self.refused = 0
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         with self.lock:
             if self.refuse_next:
                 self.refuse_next -= 1

@@ -173,6 +173,7 @@ ZH_CONTACTS = [
     "孙主管",
 ]
 EN_CONTACTS = ["Anna Schmidt", "David Park", "Maria Lopez", "James Wu", "Olivia Brown", "Ken Ito"]
+CITIES = ["上海", "苏州", "北京", "天津", "Shenzhen", "Hangzhou"]
 COMPETITORS = ["友商A", "友商B", "Acme Corp", "Globex", ""]
 NEXT_STEPS = [
     "约技术交流",
@@ -309,7 +310,7 @@ class Command(BaseCommand):
             handed_at = created + dt.timedelta(hours=rng.uniform(1, 48)) if owner else None
             due = today + dt.timedelta(days=rng.randint(-6, 14)) if rng.random() < 0.7 else None
             lead = Lead(
-                company=f"{company}" if i % 7 else f"{company} ({team.name[:2]})",
+                company=company if i % 7 else f"{company} ({rng.choice(CITIES)})",
                 contact_name=contact,
                 phone=phone,
                 email=f"contact{i}@{rng.choice(['example.com', 'example.cn'])}",
