@@ -49,7 +49,7 @@ def report(
 ) -> Report:
     """Write and send a report the way the compose page does: save a draft, then submit."""
     today = timezone.localdate()
-    defaults: dict[str, Any] = {
+    table: dict[str, dict[str, Any]] = {
         ReportKind.PROGRESS: {
             "status_now": "Met the buyer; they compare us with the incumbent.",
             "what_i_did": "Visited the site and sent the revised quote.",
@@ -73,7 +73,8 @@ def report(
             "what_i_did": "Two demos and a site visit.",
             "next_step": "Next time, involve the technical buyer before the price talk.",
         },
-    }[kind]
+    }
+    defaults = table[kind]
     data = {"kind": kind, **defaults, **parts}
     draft = crm.report_save_draft(author=author, data=data, lead=lead)
     return crm.report_submit(author=author, report=draft)
