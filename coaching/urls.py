@@ -1,6 +1,6 @@
 from django.urls import path
 
-from coaching import views
+from coaching import cockpit_views, views
 
 urlpatterns = [
     path("", views.nudge_list, name="coach-nudges"),
@@ -13,4 +13,9 @@ urlpatterns = [
     path("numbers/", views.stats, name="coach-stats"),
     path("settings/", views.rule_settings, name="coach-settings"),
     path("preferences/", views.preferences, name="coach-preferences"),
+    path("team/", cockpit_views.team_page, name="coach-team"),
+    path("team/<int:team_id>/", cockpit_views.team_page, name="coach-team-detail"),
+    path("team/export.csv", cockpit_views.team_csv, name="coach-team-csv"),
+    path("team/suggest/", cockpit_views.handoff_suggest, name="coach-handoff-suggest"),
+    path("director/", cockpit_views.director_page, name="coach-director"),
 ]

@@ -1,0 +1,225 @@
+"""The manager's cockpit pages: a team's figures, the +2's view of their teams, the per-rep
+table as CSV, and the hand-off suggestion the hand-out page loads as a fragment.
+
+Visibility comes from crm.permissions: a rep gets 404 everywhere; a manager sees their own
+team; a director their teams; an admin all. A team outside that is a 404, never a 403.
+"""
+
+from __future__ import annotations
+
+import csv
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from coaching import charts, cockpit
+from crm.models import Lead, Role, Team, User
+from crm.permissions import can_hand_off, visible_teams
+from crm.views import HtmxHttpRequest, _user
+
+# A cell starting with one of these is read as a formula by spreadsheet programs.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value: object) -> str:
+    """A CSV cell that a spreadsheet shows as text, never runs as a formula."""
+    text = "" if value is None else str(value)
+    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
+
+
+def _cockpit_user(request: HttpRequest) -> User:
+    """Managers, directors and admins; a rep is answered 404, as for any page not theirs."""
+    user = _user(request)
+    if not (user.is_admin_role or user.role in (Role.MANAGER, Role.DIRECTOR)):
+        raise Http404
+    return user
+
+
+def _team_for(user: User, raw: object) -> Team | None:
+    """The team asked for, among the teams `user` may see (404 otherwise). Without one: a
+    manager's own team, an admin's first team, and None for a director (who starts from the
+    director page)."""
+    teams = visible_teams(user).select_related("manager", "director")
+    text = str(raw or "")
+    if text:
+        if not text.isdigit():
+            raise Http404
+        return get_object_or_404(teams, pk=int(text))
+    if user.role == Role.DIRECTOR and not user.is_admin_role:
+        return None
+    team = teams.order_by("name", "pk").first()
+    if team is None:
+        raise Http404
+    return team
+
+
+def _partial(request: HttpRequest, template: str, name: str) -> str:
+    htmx = getattr(request, "htmx", None)
+    return f"{template}#{name}" if htmx and not htmx.boosted else template
+
+
+@login_required
+def team_page(request: HtmxHttpRequest, team_id: int | None = None) -> HttpResponse:
+    """A team's cockpit: its pipeline, its stalled leads, one row per rep, and what the
+    viewer still owes the team."""
+    user = _cockpit_user(request)
+    from_path = team_id is not None
+    team = _team_for(user, team_id if from_path else request.GET.get("team"))
+    if team is None:
+        return redirect("coach-director")
+    days = cockpit.period_from(request.GET.get("days"))
+    now = timezone.now()
+    rows = cockpit.rep_rows(team=team, days=days, now=now)
+    total = cockpit.team_rows(teams=Team.objects.filter(pk=team.pk), days=days, now=now)[0]
+    pipes = cockpit.pipelines(leads=Lead.objects.filter(team=team), key="team", now=now)
+    pipeline = pipes.get(team.pk) or cockpit.empty_pipeline()
+    keep = {} if from_path or "team" not in request.GET else {"team": team.pk}
+    context: dict[str, Any] = {
+        "team": team,
+        "days": days,
+        "periods": [(n, urlencode(keep | {"days": n})) for n in cockpit.PERIODS],
+        "rows": rows,
+        "total": total,
+        "pipeline": pipeline,
+        "stalled": cockpit.stalled_leads(team=team, now=now),
+        "debt": cockpit.my_debt(user=user, team=team, now=now),
+        "charts": [
+            charts.funnel(pipeline),
+            charts.freshness(rows),
+            charts.rib_share(rows, days=days),
+        ],
+        "csv_query": urlencode({"team": team.pk, "days": days}),
+        "teams": (
+            list(visible_teams(user).order_by("name"))
+            if user.is_admin_role or user.role == Role.DIRECTOR
+            else []
+        ),
+        "change_days": cockpit.CHANGE_DAYS,
+    }
+    return render(request, _partial(request, "coaching/team.html", "cockpit"), context)
+
+
+@login_required
+def director_page(request: HtmxHttpRequest) -> HttpResponse:
+    """The +2's view: the same figures with one row per team, each leading to its team page."""
+    user = _cockpit_user(request)
+    if not (user.is_admin_role or user.role == Role.DIRECTOR):
+        raise Http404
+    days = cockpit.period_from(request.GET.get("days"))
+    now = timezone.now()
+    teams = visible_teams(user)
+    rows = cockpit.team_rows(teams=teams, days=days, now=now)
+    pipes = cockpit.pipelines(leads=Lead.objects.filter(team__in=teams), key="team", now=now)
+    combined = cockpit.combined_pipeline(pipes.values())
+    context: dict[str, Any] = {
+        "days": days,
+        "periods": [(n, urlencode({"days": n})) for n in cockpit.PERIODS],
+        "rows": rows,
+        "stages": cockpit.empty_pipeline(),
+        "team_pipes": [(row, pipes.get(row.key) or cockpit.empty_pipeline()) for row in rows],
+        "pipeline": combined,
+        "charts": [
+            charts.funnel(combined),
+            charts.freshness(rows, per_team=True),
+            charts.rib_share(rows, days=days, per_team=True),
+        ],
+        "change_days": cockpit.CHANGE_DAYS,
+    }
+    return render(request, _partial(request, "coaching/director.html", "cockpit"), context)
+
+
+def csv_table(rows: list[cockpit.Figures], days: int) -> list[list[str]]:
+    """The per-rep table as CSV rows (headers first), every cell neutralised."""
+    headers = [
+        _("Rep"),
+        _("Open leads"),
+        _("Open value"),
+        _("Chicken-rib share of open leads (%)"),
+        _("Stalled leads"),
+        _("Idle the longest"),
+        _("Last report"),
+        _("Days since the last report"),
+        _("Reports in the last %(days)d days") % {"days": days},
+        _("On time"),
+        _("On-time share (%)"),
+        _("Average quality"),
+        _("Handed down and won"),
+        _("Handed down and lost"),
+        _("Conversion (%)"),
+        _("Wins thanked"),
+        _("Thanks after wins (%)"),
+        _("Open asks"),
+        _("Oldest open ask (days)"),
+        _("Leads handed down in the last %(days)d days") % {"days": days},
+        _("Of which chicken-rib"),
+    ]
+    out = [[neutralise(h) for h in headers]]
+    for row in rows:
+        last = timezone.localdate(row.last_report_at) if row.last_report_at else None
+        cells: list[object] = [
+            row.name,
+            row.open_leads,
+            "; ".join(f"{currency} {total:.2f}" for currency, total in row.open_values),
+            row.rib_share,
+            row.stalled,
+            row.oldest_stalled_company,
+            last.isoformat() if last else "",
+            row.days_since_report,
+            row.reports,
+            row.on_time,
+            row.on_time_share,
+            round(row.quality) if row.quality is not None else None,
+            row.handed_won,
+            row.handed_lost,
+            row.conversion,
+            row.wins_thanked,
+            row.thanks_share,
+            row.open_asks,
+            row.oldest_ask_days,
+            row.handed_out,
+            row.handed_out_rib,
+        ]
+        out.append([neutralise(cell) for cell in cells])
+    return out
+
+
+@login_required
+def team_csv(request: HttpRequest) -> HttpResponse:
+    """The per-rep table of a team page, as a CSV file (UTF-8 with a BOM, for Excel)."""
+    user = _cockpit_user(request)
+    team = _team_for(user, request.GET.get("team"))
+    if team is None:
+        raise Http404
+    days = cockpit.period_from(request.GET.get("days"))
+    rows = cockpit.rep_rows(team=team, days=days)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    stamp = timezone.localdate().isoformat()
+    response["Content-Disposition"] = (
+        f'attachment; filename="kaopu-team-{team.pk}-{days}d-{stamp}.csv"'
+    )
+    response.write("\ufeff")
+    csv.writer(response).writerows(csv_table(rows, days))
+    return response
+
+
+@login_required
+def handoff_suggest(request: HtmxHttpRequest) -> HttpResponse:
+    """Who could get the next lead, best first, with a one-line reason each. Loaded by the
+    hand-out page; the manager still chooses."""
+    user = _user(request)
+    if not can_hand_off(user):
+        raise Http404
+    team = None
+    raw = request.GET.get("team", "")
+    if user.is_admin_role and raw:
+        if not raw.isdigit():
+            raise Http404
+        team = get_object_or_404(Team, pk=int(raw))
+    context = {"suggestions": cockpit.handoff_suggestions(user=user, team=team)}
+    template = _partial(request, "coaching/handoff_suggest.html", "suggestion")
+    return render(request, template, context)
