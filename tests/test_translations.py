@@ -14,7 +14,7 @@ from django.utils import translation
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOGUE = ROOT / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po"
-SOURCES = ["config", "crm", "coaching", "templates", "seeds", "manage.py"]
+SOURCES = ["config", "crm", "coaching", "api", "templates", "seeds", "manage.py"]
 
 
 def _missing(po: polib.POFile) -> list[str]:
