@@ -77,7 +77,7 @@ def _my_nudge(request: HttpRequest, pk: int) -> Nudge:
 @require_POST
 def nudge_snooze(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     nudge = _my_nudge(request, pk)
-    form = SnoozeForm(request.POST)
+    form = SnoozeForm(request.POST, auto_id=f"snooze-%s-{pk}")
     if form.is_valid():
         now = timezone.localtime()
         until = snooze_until(form.cleaned_data["period"], form.cleaned_data.get("until"), now)
@@ -103,7 +103,7 @@ def nudge_snooze(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def nudge_dismiss(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     nudge = _my_nudge(request, pk)
-    form = DismissForm(request.POST)
+    form = DismissForm(request.POST, auto_id=f"dismiss-%s-{pk}")
     if form.is_valid():
         try:
             services.nudge_dismiss(

@@ -12,6 +12,7 @@ from zoneinfo import available_timezones
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -21,6 +22,7 @@ from crm.models import (
     ActivityKind,
     AskState,
     ChickenRibReason,
+    DomainEvent,
     Language,
     Lead,
     LeadEvent,
@@ -142,6 +144,105 @@ def lead_create(*, actor: User, data: Mapping[str, Any], team: Team | None = Non
     )
     events.emit(events.lead_created, lead_id=lead.pk, actor_id=actor.pk)
     return lead
+
+
+# The bookkeeping fields a new lead gets from its service, not from its data.
+_NOT_EDITABLE = tuple(f.name for f in Lead._meta.fields if f.name not in EDITABLE_FIELDS)
+
+
+def _pool_team(actor: User, team: Team | None) -> Team:
+    """The team whose pool a manager's or admin's new leads land in."""
+    if actor.role == Role.MANAGER:
+        own = Team.objects.filter(manager=actor).first()
+        if own is None:
+            raise ValidationError(_("You do not manage a team yet; ask an admin to set it up."))
+        if team is not None and team.pk != own.pk:
+            raise ValidationError({"team": _("You can only add leads to your own team.")})
+        return own
+    if actor.is_admin_role:
+        if team is None:
+            raise ValidationError({"team": _("Choose the team this lead belongs to.")})
+        return team
+    raise ValidationError(_("Only a manager or an admin adds leads to a team's pool."))
+
+
+def _emit_many(signal: Signal, payloads: list[dict[str, Any]]) -> None:
+    """events.emit for many events of one kind: the outbox rows in one insert, the signals
+    once the transaction commits."""
+    DomainEvent.objects.bulk_create(
+        [DomainEvent(name=events.NAMES[signal], payload=payload) for payload in payloads]
+    )
+
+    def send() -> None:
+        for payload in payloads:
+            signal.send_robust(sender=signal, **payload)
+
+    transaction.on_commit(send, robust=True)
+
+
+def lead_build(*, actor: User, team: Team, data: Mapping[str, Any], now: dt.datetime) -> Lead:
+    """An unsaved lead for `team`'s pool, checked exactly as lead_create checks a lead's data
+    (without the database round trips). Raises ValidationError keyed by field."""
+    clean = _clean_lead_data(data)
+    _check_lead_data(clean)
+    lead = Lead(
+        **clean,
+        team=team,
+        owner=None,
+        created_by=actor,
+        created_at=now,
+        updated_at=now,
+        stage_changed_at=now,
+    )
+    lead.clean_fields(exclude=_NOT_EDITABLE)
+    return lead
+
+
+@transaction.atomic
+def lead_bulk_create(
+    *,
+    actor: User,
+    rows: Iterable[Mapping[str, Any]],
+    team: Team | None = None,
+    batch_size: int = 1000,
+) -> int:
+    """Create many leads at once in the team pool (owner empty), as lead_create would one by one:
+    the same checks, a history row and a `lead_created` event for each. All or nothing: one
+    invalid row raises ValidationError naming its position (0-based) and saves nothing.
+    Returns how many leads were created."""
+    team = _pool_team(actor, team)
+    now = timezone.now()
+    created = 0
+    batch: list[Lead] = []
+
+    def flush() -> None:
+        saved = Lead.objects.bulk_create(batch)
+        LeadEvent.objects.bulk_create(
+            [
+                LeadEvent(lead=lead, kind=LeadEventKind.CREATED, actor=actor, created_at=now)
+                for lead in saved
+            ]
+        )
+        _emit_many(
+            events.lead_created, [{"lead_id": lead.pk, "actor_id": actor.pk} for lead in saved]
+        )
+        batch.clear()
+
+    for index, data in enumerate(rows):
+        try:
+            batch.append(lead_build(actor=actor, team=team, data=data, now=now))
+        except ValidationError as error:
+            raise ValidationError(
+                _("Row %(row)d: %(errors)s") % {"row": index, "errors": "; ".join(error.messages)},
+                code="invalid_row",
+                params={"row": index},
+            ) from error
+        created += 1
+        if len(batch) >= batch_size:
+            flush()
+    if batch:
+        flush()
+    return created
 
 
 @transaction.atomic
@@ -449,8 +550,12 @@ def report_save_draft(
         if lead is not None and not visible_leads(author).filter(pk=lead.pk).exists():
             raise ValidationError(_("You can only report on your own leads."))
         report = Report(author=author, team_id=author.team_id, lead=lead)
-    elif report.author_id != author.pk or report.state != ReportState.DRAFT:
-        raise ValidationError(_("This report is already sent and can no longer be changed."))
+    else:
+        # Re-read under a lock: an autosave racing the "send" click must not turn a sent
+        # report back into a draft.
+        report = Report.objects.select_for_update(of=("self",)).get(pk=report.pk)
+        if report.author_id != author.pk or report.state != ReportState.DRAFT:
+            raise ValidationError(_("This report is already sent and can no longer be changed."))
     for field in REPORT_FIELDS:
         if field in data:
             value = data[field]

@@ -361,9 +361,13 @@ def report_compose(request: HtmxHttpRequest, pk: int | None = None) -> HttpRespo
             Report.objects.select_related("lead"), pk=pk, author=user, state=ReportState.DRAFT
         )
     elif (draft_id := request.POST.get("report_id", "")).isdigit():
-        report = Report.objects.filter(
-            pk=int(draft_id), author=user, state=ReportState.DRAFT
-        ).first()
+        report = Report.objects.filter(pk=int(draft_id), author=user).first()
+        if report is not None and report.state != ReportState.DRAFT:
+            # Sent meanwhile (an autosave racing the send button): keep it as sent.
+            if request.POST.get("action") == "autosave":
+                return HttpResponse(status=204)
+            messages.info(request, _("This report is already sent."))
+            return redirect(report)
     lead: Lead | None = report.lead if report else None
     lead_id = request.GET.get("lead") or request.POST.get("lead")
     if report is None and lead_id:
@@ -416,9 +420,10 @@ def _report_context(request: HttpRequest, report: Report, **forms: Any) -> dict[
         "report": report,
         "replies": report.replies.select_related("author"),
         "can_answer": can_answer_report(user, report),
-        "reply_form": forms.get("reply_form") or ReplyForm(),
-        "ask_form": forms.get("ask_form") or AskAnswerForm(),
-        "decision_form": forms.get("decision_form") or DecisionForm(),
+        # Each form has its own id prefix: two "note" fields on one page must not share an id.
+        "reply_form": forms.get("reply_form") or ReplyForm(auto_id="reply_%s"),
+        "ask_form": forms.get("ask_form") or AskAnswerForm(auto_id="ask_%s"),
+        "decision_form": forms.get("decision_form") or DecisionForm(auto_id="decision_%s"),
     }
 
 
@@ -488,7 +493,7 @@ def report_reply(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         request,
         pk,
         "reply_form",
-        ReplyForm(request.POST),
+        ReplyForm(request.POST, auto_id="reply_%s"),
         lambda report, data: services.report_reply(actor=user, report=report, **data),
     )
 
@@ -501,7 +506,7 @@ def report_answer_ask(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         request,
         pk,
         "ask_form",
-        AskAnswerForm(request.POST),
+        AskAnswerForm(request.POST, auto_id="ask_%s"),
         lambda report, data: services.report_answer_ask(actor=user, report=report, **data),
     )
 
@@ -514,7 +519,7 @@ def report_decide(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         request,
         pk,
         "decision_form",
-        DecisionForm(request.POST),
+        DecisionForm(request.POST, auto_id="decision_%s"),
         lambda report, data: services.report_decide(actor=user, report=report, **data),
     )
 

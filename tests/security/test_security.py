@@ -25,15 +25,18 @@ ROOT = Path(__file__).resolve().parents[2]
 XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 
 
-def _names(patterns: list, prefix: str = "") -> list[tuple[str, str]]:
+def _names(patterns: list, prefix: str = "", ns: str = "") -> list[tuple[str, str]]:
     found = []
     for p in patterns:
         if isinstance(p, URLResolver):
             if p.namespace == "admin":
                 continue
-            found += _names(p.url_patterns, prefix + str(p.pattern))
-        elif isinstance(p, URLPattern) and p.name:
-            found.append((p.name, prefix + str(p.pattern)))
+            inner = f"{ns}{p.namespace}:" if p.namespace else ns
+            found += _names(p.url_patterns, prefix + str(p.pattern), inner)
+        elif isinstance(p, URLPattern) and p.name and "<" not in str(p.pattern).replace(
+            "<int:pk>", ""
+        ).replace("<int:team_id>", ""):
+            found.append((ns + p.name, prefix + str(p.pattern)))
     return found
 
 
@@ -98,7 +101,10 @@ def test_pages_have_no_inline_script_or_style(company: Company, ids: dict[str, i
             continue
         html = response.content.decode()
         for tag in re.findall(r"<script\b[^>]*>", html):
-            assert "src=" in tag and "nonce=" in tag, (name, tag)
+            if 'type="application/json"' in tag:
+                continue  # a data block: never executed
+            # No inline code; scripts come from our own static files, never a CDN.
+            assert re.search(r'src="/static/', tag), (name, tag)
         assert not re.search(r"\sstyle=", html), name
         assert "<style" not in html, name
         assert not re.search(r"\son[a-z]+=", html), name
