@@ -49,9 +49,11 @@ test-sqlite: messages
 	$(VENV)/bin/pytest
 
 # PostgreSQL: CI must have it; on a laptop without one the run says so and skips it.
+# The browser tests run once, in the SQLite pass: what they check does not depend on the
+# database engine, and they are the slowest part of the suite.
 test-postgres: messages
 	@if $(PY) -c "import psycopg,sys; psycopg.connect('$(PG_TEST_URL)'.replace('/kaopu','/postgres'), connect_timeout=3).close()" 2>/dev/null; then \
-		DATABASE_URL=$(PG_TEST_URL) $(VENV)/bin/pytest; \
+		DATABASE_URL=$(PG_TEST_URL) $(VENV)/bin/pytest -m "not e2e"; \
 	elif [ -n "$$CI" ]; then echo "PostgreSQL is not reachable at $(PG_TEST_URL)"; exit 1; \
 	else echo "PostgreSQL not reachable at $(PG_TEST_URL): skipped the PostgreSQL run (set PG_TEST_URL)."; fi
 

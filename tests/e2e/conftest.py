@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from typing import Any
@@ -18,6 +19,8 @@ from tests.e2e.helpers import CHROMIUM_ARGS, Browsing, CoachWorker
 def browser() -> Iterator[Browser]:
     chromium = shutil.which("chromium")
     if chromium is None:
+        if os.environ.get("CI"):
+            pytest.fail("no chromium on PATH: .ci/run installs Debian's chromium")
         pytest.skip("no chromium on PATH: the browser tests need Debian's chromium")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
