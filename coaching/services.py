@@ -404,6 +404,16 @@ def year_end_note_send(*, author: User, recipient: User, body: str) -> Thanks:
 # --- The domain-event consumer -----------------------------------------------------------------
 
 MAX_EVENT_ATTEMPTS = 5
+# The events handle_event acts on; keep in step with it.
+HANDLED_EVENTS = (
+    "lead_handed_down",
+    "activity_logged",
+    "lead_won",
+    "lead_lost",
+    "report_submitted",
+    "report_acknowledged",
+    "plan_decided",
+)
 CLAIM_TIMEOUT = dt.timedelta(minutes=5)
 
 
@@ -506,6 +516,11 @@ def process_pending_events(*, limit: int = 500) -> int:
     transaction. Safe to run from several workers at once. Returns how many were handled."""
     now = timezone.now()
     stale = now - CLAIM_TIMEOUT
+    # Events no rule listens to (a 100k-row import's lead_created, say) are done in one update,
+    # so they never hold up the ones the coach answers.
+    DomainEvent.objects.filter(processed_at__isnull=True).exclude(name__in=HANDLED_EVENTS).update(
+        processed_at=now
+    )
     candidates = list(
         DomainEvent.objects.filter(processed_at__isnull=True)
         .filter(Q(claimed_at__isnull=True) | Q(claimed_at__lt=stale))

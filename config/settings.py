@@ -46,8 +46,10 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "axes",
+    "ninja",
     "crm",
     "coaching",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -269,11 +271,31 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": float(os.environ.get("KAOPU_SCAN_SECONDS", str(15 * 60))),
         "options": {"expires": 600},
     },
+    "import-sweep": {
+        "task": "crm.tasks.sweep_imports",
+        "schedule": float(os.environ.get("KAOPU_IMPORT_SWEEP_SECONDS", "60")),
+        "options": {"expires": 50},
+    },
     "daily-digests": {
         "task": "coaching.tasks.build_digests",
         "schedule": float(os.environ.get("KAOPU_DIGEST_POLL_SECONDS", "300")),
         "options": {"expires": 240},
     },
+}
+
+# The cache holds the API's rate-limit counters: Redis when there is one (shared by every web
+# process), else this process's memory.
+CACHES = {
+    "default": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "kaopu",
+            "OPTIONS": {"socket_timeout": 2, "socket_connect_timeout": 2},
+        }
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "kaopu"}
+    )
 }
 
 # Coach

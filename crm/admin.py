@@ -5,6 +5,7 @@ from django.utils.translation import gettext_lazy as _
 from crm.models import (
     Activity,
     DomainEvent,
+    ImportJob,
     Lead,
     LeadEvent,
     Report,
@@ -145,3 +146,23 @@ class DomainEventAdmin(admin.ModelAdmin):
     list_filter = ("name",)
     search_fields = ("name", "last_error")
     date_hierarchy = "created_at"
+
+
+@admin.register(ImportJob)
+class ImportJobAdmin(admin.ModelAdmin):
+    list_display = (
+        "pk",
+        "file_name",
+        "team",
+        "created_by",
+        "state",
+        "row_count",
+        "created_count",
+        "updated_count",
+        "error_count",
+    )
+    list_filter = ("state", "file_format")
+    search_fields = ("file_name", "created_by__username", "team__name")
+    list_select_related = ("team", "created_by")
+    exclude = ("content",)
+    raw_id_fields = ("created_by",)

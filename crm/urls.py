@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from crm import views
+from crm import exchange_views, views
 
 urlpatterns = [
     path("", views.my_day, name="my-day"),
@@ -11,6 +11,20 @@ urlpatterns = [
     path("leads/new/", views.lead_create, name="lead-create"),
     path("leads/board/", views.pipeline_board, name="lead-board"),
     path("leads/handoff/", views.handoff, name="lead-handoff"),
+    path("leads/import/", exchange_views.lead_import, name="lead-import"),
+    path("leads/import/<int:pk>/", exchange_views.lead_import_detail, name="lead-import-detail"),
+    path(
+        "leads/import/<int:pk>/progress/",
+        exchange_views.lead_import_progress,
+        name="lead-import-progress",
+    ),
+    path(
+        "leads/import/<int:pk>/errors.csv",
+        exchange_views.lead_import_errors,
+        name="lead-import-errors",
+    ),
+    path("leads/export.csv", exchange_views.lead_export, {"fmt": "csv"}, name="lead-export-csv"),
+    path("leads/export.xlsx", exchange_views.lead_export, {"fmt": "xlsx"}, name="lead-export-xlsx"),
     path("leads/<int:pk>/", views.lead_detail, name="lead-detail"),
     path("leads/<int:pk>/edit/", views.lead_edit, name="lead-edit"),
     path("leads/<int:pk>/activities/", views.lead_log_activity, name="lead-log-activity"),

@@ -33,9 +33,11 @@ def _names(patterns: list, prefix: str = "", ns: str = "") -> list[tuple[str, st
                 continue
             inner = f"{ns}{p.namespace}:" if p.namespace else ns
             found += _names(p.url_patterns, prefix + str(p.pattern), inner)
-        elif isinstance(p, URLPattern) and p.name and "<" not in str(p.pattern).replace(
-            "<int:pk>", ""
-        ).replace("<int:team_id>", ""):
+        elif (
+            isinstance(p, URLPattern)
+            and p.name
+            and "<" not in str(p.pattern).replace("<int:pk>", "").replace("<int:team_id>", "")
+        ):
             found.append((ns + p.name, prefix + str(p.pattern)))
     return found
 

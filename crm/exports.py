@@ -1,0 +1,154 @@
+"""Leads out: the lead list as the user filtered it, as CSV or XLSX, with only the leads the user
+may see (the rows come from selectors.lead_list, which starts from permissions).
+
+Every text cell that a spreadsheet would read as a formula (= + - @, a tab or a carriage return
+first) is prefixed with a single quote, so a lead named "=HYPERLINK(...)" stays text.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import tempfile
+from collections.abc import Iterable, Iterator
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.functional import Promise
+from django.utils.text import capfirst
+from django.utils.translation import gettext as _
+
+from crm.models import ChickenRibReason, Lead
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+COLUMNS: tuple[str, ...] = (
+    "id",
+    "company",
+    "contact_name",
+    "phone",
+    "email",
+    "source",
+    "value",
+    "currency",
+    "stage",
+    "owner",
+    "team",
+    "expected_close",
+    "tender_date",
+    "competitor",
+    "next_step",
+    "next_step_due",
+    "is_chicken_rib",
+    "chicken_rib_reasons",
+    "notes",
+    "created_at",
+    "updated_at",
+    "last_activity_at",
+)
+
+
+def neutralise(value: str) -> str:
+    """Text a spreadsheet will not run as a formula."""
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
+def header() -> list[str]:
+    return [
+        "ID"
+        if name == "id"
+        else str(capfirst(getattr(Lead._meta.get_field(name), "verbose_name", name)))
+        for name in COLUMNS
+    ]
+
+
+def _local(moment: dt.datetime | None) -> dt.datetime | None:
+    # Spreadsheets have no time zones: write the reader's local time, without the zone.
+    return timezone.localtime(moment).replace(tzinfo=None) if moment else None
+
+
+def lead_values(lead: Lead) -> list[Any]:
+    """One lead as typed cells (text, numbers, dates), in COLUMNS order."""
+    reasons = dict(ChickenRibReason.choices)
+    return [
+        lead.pk,
+        lead.company,
+        lead.contact_name,
+        lead.phone,
+        lead.email,
+        lead.get_source_display(),
+        lead.value,
+        lead.currency,
+        lead.get_stage_display(),
+        str(lead.owner) if lead.owner_id else "",
+        str(lead.team),
+        lead.expected_close,
+        lead.tender_date,
+        lead.competitor,
+        lead.next_step,
+        lead.next_step_due,
+        _("yes") if lead.is_chicken_rib else _("no"),
+        ", ".join(str(reasons.get(code, code)) for code in lead.chicken_rib_reasons),
+        lead.notes,
+        _local(lead.created_at),
+        _local(lead.updated_at),
+        _local(lead.last_activity_at),
+    ]
+
+
+def rows(leads: QuerySet[Lead]) -> Iterator[list[Any]]:
+    for lead in leads.iterator(chunk_size=2000):
+        yield lead_values(lead)
+
+
+def _csv_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, int | Decimal):
+        return str(value)
+    return neutralise(str(value))
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def csv_lines(table: Iterable[list[Any]], head: list[str]) -> Iterator[str]:
+    """CSV text, line by line, with a BOM first so that Excel reads it as UTF-8."""
+    writer = csv.writer(_Echo())
+    yield "\ufeff" + writer.writerow([neutralise(h) for h in head])
+    for row in table:
+        yield writer.writerow([_csv_cell(value) for value in row])
+
+
+def csv_text(table: Iterable[list[Any]], head: list[str]) -> str:
+    return "".join(csv_lines(table, head))
+
+
+def xlsx_bytes(table: Iterable[list[Any]], head: list[str], title: str) -> bytes:
+    """An XLSX workbook, written in openpyxl's streaming mode (bounded memory)."""
+    from openpyxl import Workbook
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    def cell(value: Any) -> Any:
+        if isinstance(value, Promise):
+            value = str(value)
+        if isinstance(value, str):
+            return neutralise(ILLEGAL_CHARACTERS_RE.sub("", value))
+        return value
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet(title=title[:31] or "Sheet1")
+    sheet.append([cell(h) for h in head])
+    for row in table:
+        sheet.append([cell(value) for value in row])
+    with tempfile.TemporaryFile() as handle:
+        book.save(handle)
+        handle.seek(0)
+        return handle.read()
