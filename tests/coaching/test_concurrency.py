@@ -92,8 +92,11 @@ def test_two_scans_at_once_make_each_nudge_once(
 
 def test_two_event_workers_at_once_handle_each_event_once(company: Company) -> None:
     _busy_company(company)
-    pending = DomainEvent.objects.filter(processed_at=None).count()
-    assert pending > 10
+    # Events no rule listens to are closed in one update and not counted as handled.
+    pending = DomainEvent.objects.filter(
+        processed_at=None, name__in=services.HANDLED_EVENTS
+    ).count()
+    assert pending > 5
 
     handled = _at_once(services.process_pending_events)
     assert sum(handled) == pending
