@@ -688,7 +688,7 @@ def _scan(
             for r in rules.only_help(reps, **kw)
         ]
     if rule.scan == "unacknowledged":
-        reports = Report.objects.all()
+        reports = Report.objects.order_by()
         if team_ids is not None:
             reports = reports.filter(team_id__in=team_ids)
         if exclude:

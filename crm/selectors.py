@@ -41,6 +41,7 @@ SORTS: dict[str, str] = {
     "activity": "-last_activity_at",
 }
 DEFAULT_SORT = "updated"
+NULLABLE_SORTS = frozenset({"next_step_due", "expected_close", "last_activity_at"})
 
 
 def stalled_since(now: dt.datetime | None = None) -> dt.datetime:
@@ -107,12 +108,17 @@ def lead_list(*, user: User, filters: LeadFilters) -> QuerySet[Lead]:
     elif filters.view == "stalled":
         leads = leads.filter(stalled_q())
     order = SORTS.get(filters.sort, SORTS[DEFAULT_SORT])
-    nulls_last = (
-        F(order.lstrip("-")).desc(nulls_last=True)
-        if order.startswith("-")
-        else F(order).asc(nulls_last=True)
-    )
-    return leads.order_by(nulls_last, "-id")
+    field = order.lstrip("-")
+    if field in NULLABLE_SORTS:
+        # Leads without the date go last either way.
+        last = (
+            F(field).desc(nulls_last=True)
+            if order.startswith("-")
+            else F(field).asc(nulls_last=True)
+        )
+        return leads.order_by(last, "-id")
+    # A plain order on NOT NULL columns lets PostgreSQL walk the (owner|team, updated_at) index.
+    return leads.order_by(order, "-id")
 
 
 def my_day(*, user: User, limit: int = 15) -> dict[str, Any]:
