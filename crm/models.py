@@ -338,6 +338,7 @@ class LeadEvent(models.Model):
         indexes = [
             models.Index(fields=["lead", "-created_at"], name="leadevent_lead_time"),
             models.Index(fields=["to_user", "kind", "-created_at"], name="leadevent_to_kind"),
+            models.Index(fields=["kind", "created_at"], name="leadevent_kind_time"),
         ]
 
     def __str__(self) -> str:

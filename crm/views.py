@@ -121,6 +121,17 @@ def _lead_for(request: HttpRequest, pk: int) -> Lead:
     )
 
 
+TIMELINE_PAGE = 50
+
+
+def _timeline(request: HttpRequest, lead: Lead) -> dict[str, Any]:
+    """The newest entries first; the whole history (up to 1,000) when asked for."""
+    everything = request.GET.get("timeline") == "all"
+    limit = 1000 if everything else TIMELINE_PAGE
+    entries = selectors.lead_timeline(lead=lead, viewer=_user(request), limit=limit + 1)
+    return {"timeline": entries[:limit], "timeline_more": len(entries) > limit}
+
+
 def _detail_context(
     request: HttpRequest,
     lead: Lead,
@@ -130,7 +141,7 @@ def _detail_context(
 ) -> dict[str, Any]:
     return {
         "lead": lead,
-        "timeline": selectors.lead_timeline(lead=lead, viewer=_user(request)),
+        **_timeline(request, lead),
         "activity_form": activity_form or ActivityForm(),
         "stage_form": stage_form or StageForm(lead=lead),
     }

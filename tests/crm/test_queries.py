@@ -238,6 +238,12 @@ def test_the_large_pages_really_show_many_leads(
     day = manager.get(reverse("my-day")).content.decode()
     assert day.count("Bulk Trading") >= 15
     add_history(company, company.lead_a1, LARGE)
-    detail = client_for(company.rep_a1).get(company.lead_a1.get_absolute_url()).content.decode()
-    assert detail.count("Call ") >= LARGE
+    rep = client_for(company.rep_a1)
+    detail = rep.get(company.lead_a1.get_absolute_url()).content.decode()
+    # The newest 50 entries, and a link to the rest.
+    assert detail.count('<li class="tl-') == 50
+    assert "Show older entries" in detail
+    everything = rep.get(company.lead_a1.get_absolute_url() + "?timeline=all").content.decode()
+    assert everything.count("Call ") >= LARGE
+    assert "Show older entries" not in everything
     assert "rep_a2 reassigned this lead from manager_a to rep_a1" in detail

@@ -1,0 +1,85 @@
+"""Start-up shared by the benchmark scripts: which database, the settings, the migrations.
+
+The database comes from DATABASE_URL, default SQLite var/bench.sqlite3. Its name must contain
+"bench" (kaopu_bench on PostgreSQL): the generator wipes it with --reset, so the development
+database (db.sqlite3) and the test ones (kaopu, test_kaopu) are refused outright.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATABASE_URL = f"sqlite:///{ROOT / 'var' / 'bench.sqlite3'}"
+FORBIDDEN_NAMES = {"kaopu", "test_kaopu", "db.sqlite3"}
+
+
+class BenchError(SystemExit):
+    """A refusal with a message for the person running the benchmark."""
+
+
+def database_url() -> str:
+    return os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
+
+
+def database_config(url: str) -> dict[str, Any]:
+    import dj_database_url
+
+    config: dict[str, Any] = dict(dj_database_url.parse(url))
+    name = str(config.get("NAME") or "")
+    short = Path(name).name if "sqlite" in config["ENGINE"] else name
+    if short in FORBIDDEN_NAMES or "bench" not in short:
+        raise BenchError(
+            f"Refusing to benchmark on {short!r}: use a database whose name contains 'bench' "
+            "(kaopu_bench on PostgreSQL, var/bench.sqlite3 on SQLite)."
+        )
+    return config
+
+
+def _ensure_database(config: dict[str, Any]) -> None:
+    """Create the PostgreSQL database (or the SQLite file's directory) when it is missing."""
+    if "sqlite" in config["ENGINE"]:
+        Path(config["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+        return
+    import psycopg
+    from psycopg import sql
+
+    params: dict[str, Any] = {
+        "host": config.get("HOST") or None,
+        "port": config.get("PORT") or None,
+        "user": config.get("USER") or None,
+        "password": config.get("PASSWORD") or None,
+    }
+    with psycopg.connect(dbname="postgres", autocommit=True, connect_timeout=5, **params) as conn:
+        exists = conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", [config["NAME"]]
+        ).fetchone()
+        if not exists:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(config["NAME"])))
+            print(f"created PostgreSQL database {config['NAME']}", flush=True)
+
+
+def bootstrap(*, migrate: bool = True) -> dict[str, Any]:
+    """Point Django at the bench database (before django.setup()), set it up and migrate."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    url = database_url()
+    config = database_config(url)
+    os.environ["DATABASE_URL"] = url
+    os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
+    # Figures are for production settings: DEBUG off (no query log, cached templates).
+    os.environ.pop("DJANGO_DEBUG", None)
+    os.environ.setdefault("DJANGO_LOG_LEVEL", "WARNING")
+    _ensure_database(config)
+
+    import django
+
+    django.setup()
+    if migrate:
+        from django.core.management import call_command
+
+        call_command("migrate", interactive=False, verbosity=0)
+    return config

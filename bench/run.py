@@ -1,0 +1,1012 @@
+"""`make bench`: the figures of bench/README.md, measured on the bench dataset.
+
+    python bench/run.py                      # SQLite var/bench.sqlite3 (generated if missing)
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/kaopu_bench python bench/run.py
+    python bench/run.py --skip wrk,email --runs 30
+    python bench/run.py --explain            # also print the query plans of the lead list/scan
+
+Pages go through Django's test client in-process, signed in with force_login: 3 warm-up
+requests, then the median and p90 of --runs (≥ 20) timed requests, and the number of queries
+of one more request (CaptureQueriesContext). Each page is also given as a ratio to a bare
+Django view rendering 50 rows (bench/bare_urls.py). Then the coaching scan, create_nudges with
+10k specs, one worker's email throughput against a local SMTP server, and wrk against gunicorn.
+Prints `name  median  p90  queries  unit` per figure and writes bench/results/latest.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import json
+import math
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):
+    sys.path[0] = str(Path(__file__).resolve().parent.parent)
+
+from bench import common
+
+RESULTS = common.ROOT / "bench" / "results"
+STEPS = ("pages", "wrk", "scan", "create", "email")
+
+# Targets from the issue; a figure without one is informational.
+TARGETS: dict[str, dict[str, float]] = {
+    "scan_steady": {"ms": 2000},
+    "lead_list_rep": {"ratio": 1.5, "queries": 8},
+    "lead_list_manager": {"ratio": 1.5, "queries": 8},
+    "lead_detail_200": {"ms": 40},
+    "board_manager": {"ms": 60},
+    "coach_team": {"ms": 100},
+    "scan_full": {"ms": 2000},
+    "web_worker_rss": {"MB": 150},
+}
+
+
+@dataclass
+class Figure:
+    name: str
+    median: float | None
+    p90: float | None = None
+    queries: int | None = None
+    unit: str = "ms"
+    ratio: float | None = None
+    note: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def verdict(self) -> str:
+        target = TARGETS.get(self.name)
+        if not target or self.median is None:
+            return ""
+        misses = []
+        for key, limit in target.items():
+            if key == "ratio" and self.ratio is not None and self.ratio > limit:
+                misses.append(f"{self.ratio:.2f}x > {limit}x")
+            elif key == "queries" and self.queries is not None and self.queries > limit:
+                misses.append(f"{self.queries} queries > {limit:g}")
+            elif key in ("ms", "MB") and self.median > limit:
+                misses.append(f"{self.median:.1f} {key} > {limit:g}")
+        return "MISS " + "; ".join(misses) if misses else "ok"
+
+    def line(self) -> str:
+        def num(value: float | None) -> str:
+            if value is None:
+                return "-"
+            return f"{value:.1f}" if abs(value) >= 100 else f"{value:.2f}"
+
+        queries = "-" if self.queries is None else str(self.queries)
+        text = (
+            f"{self.name:<26} {num(self.median):>9} {num(self.p90):>9} {queries:>7}  {self.unit:<9}"
+        )
+        tail = []
+        if self.ratio is not None:
+            tail.append(f"{self.ratio:.2f}x bare")
+        if "cpu_ms_median" in self.extra:
+            tail.append(f"cpu {self.extra['cpu_ms_median']:.1f} ms")
+        verdict = self.verdict()
+        if verdict:
+            tail.append(verdict)
+        if self.note:
+            tail.append(self.note)
+        return text + ("  " + " · ".join(tail) if tail else "")
+
+
+def p90(samples: list[float]) -> float:
+    ordered = sorted(samples)
+    return ordered[max(math.ceil(0.9 * len(ordered)) - 1, 0)]
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
+# --- Pages -------------------------------------------------------------------------------------
+
+
+def time_page(
+    client: Any,
+    name: str,
+    url: str,
+    *,
+    runs: int,
+    warmup: int,
+    ceiling: float | None = None,
+    headers: dict[str, str] | None = None,
+) -> Figure:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def get() -> Any:
+        response = client.get(url, headers=headers)
+        if response.status_code != 200:
+            raise RuntimeError(f"{name}: GET {url} answered {response.status_code}")
+        return response
+
+    for _ in range(warmup):
+        get()
+    samples, cpu = [], []
+    for _ in range(runs):
+        started, started_cpu = time.perf_counter(), time.process_time()
+        get()
+        samples.append((time.perf_counter() - started) * 1000)
+        cpu.append((time.process_time() - started_cpu) * 1000)
+    with CaptureQueriesContext(connection) as ctx:
+        response = get()
+    content = response.content
+    median = statistics.median(samples)
+    return Figure(
+        name=name,
+        median=median,
+        p90=p90(samples),
+        queries=len(ctx.captured_queries),
+        ratio=median / ceiling if ceiling else None,
+        extra={
+            # This process's CPU time (Python, and SQLite, which runs in-process): less
+            # sensitive than wall time to other load on the machine.
+            "cpu_ms_median": statistics.median(cpu),
+            "samples_ms": samples,
+            "url": url,
+            "bytes": len(content),
+            "lead_links": len(set(re.findall(rb'href="/leads/(\d+)/"', content))),
+            "timeline_items": content.count(b'<li class="tl-'),
+            "sql": [q["sql"][:400] for q in ctx.captured_queries],
+            "sql_ms": [q["time"] for q in ctx.captured_queries],
+        },
+    )
+
+
+def team_page_url(team_id: int) -> str | None:
+    from django.urls import NoReverseMatch, reverse
+
+    for args in ((), (team_id,)):
+        with contextlib.suppress(NoReverseMatch):
+            return reverse("coach-team", args=args)
+    return None
+
+
+def bench_pages(people: dict[str, Any], *, runs: int, warmup: int) -> list[Figure]:
+    from django.test import Client, override_settings
+
+    from bench.generate import TIMELINE_LEAD_ID
+
+    clients = {}
+    for role, user in people.items():
+        client = Client(SERVER_NAME="127.0.0.1")
+        client.force_login(user)
+        clients[role] = client
+    figures = []
+    with override_settings(ROOT_URLCONF="bench.bare_urls"):
+        bare = time_page(clients["rep"], "bare_50_rows", "/bare/", runs=runs, warmup=warmup)
+    bare.note = "ceiling: middleware + session/user + 50-row template"
+    figures.append(bare)
+    say(bare.line())
+    ceiling = bare.median
+    pages = [
+        ("lead_list_rep", "rep", "/leads/"),
+        ("lead_list_manager", "manager", "/leads/"),
+        ("lead_list_director", "director", "/leads/"),
+        ("lead_detail_200", "rep", f"/leads/{TIMELINE_LEAD_ID}/"),
+        ("board_rep", "rep", "/leads/board/"),
+        ("board_manager", "manager", "/leads/board/"),
+        ("board_director", "director", "/leads/board/"),
+        ("my_day_rep", "rep", "/"),
+        ("my_day_manager", "manager", "/"),
+        ("nudge_bell_rep", "rep", "/coach/bell/"),
+        ("report_inbox_manager", "manager", "/reports/inbox/"),
+    ]
+    team_url = team_page_url(people["manager"].managed_team.pk)
+    if team_url:
+        pages.append(("coach_team", "manager", team_url))
+    for name, role, url in pages:
+        figure = time_page(clients[role], name, url, runs=runs, warmup=warmup, ceiling=ceiling)
+        figures.append(figure)
+        say(figure.line())
+        if name == "lead_list_rep":  # what a filter change swaps in: the results partial only
+            figure = time_page(
+                clients[role],
+                "lead_list_rep_htmx",
+                url,
+                runs=runs,
+                warmup=warmup,
+                ceiling=ceiling,
+                headers={"HX-Request": "true"},
+            )
+            figure.note = "htmx request: the #results partial"
+            figures.append(figure)
+            say(figure.line())
+    if not team_url:
+        say(f"{'coach_team':<26} skipped: no URL named coach-team in this version")
+    return figures
+
+
+# --- The coach: scan and nudge creation --------------------------------------------------------
+
+KEY_CHUNK = re.compile(r'"coaching_nudge"\."key" IN \(')
+INSERT = re.compile(r'^\s*INSERT (OR IGNORE )?INTO "(\w+)"', re.IGNORECASE)
+
+
+def classify(sql_list: list[str]) -> dict[str, int]:
+    out = {"key_chunks": 0, "nudge_inserts": 0, "email_inserts": 0, "other": 0}
+    for sql in sql_list:
+        insert = INSERT.match(sql)
+        if insert and insert.group(2) == "coaching_nudge":
+            out["nudge_inserts"] += 1
+        elif insert and insert.group(2) == "coaching_outboundemail":
+            out["email_inserts"] += 1
+        elif KEY_CHUNK.search(sql):
+            out["key_chunks"] += 1
+        elif sql.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK", "BEGIN")):
+            continue
+        else:
+            out["other"] += 1
+    return out
+
+
+@contextlib.contextmanager
+def rolled_back() -> Iterator[None]:
+    from django.db import transaction
+
+    with transaction.atomic():
+        yield
+        transaction.set_rollback(True)
+
+
+def vacuum(*tables: str) -> None:
+    """PostgreSQL: VACUUM ANALYZE (the tables, or the whole database). Rolled-back runs leave
+    dead rows and stale statistics that would skew the next figure."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"VACUUM ANALYZE {', '.join(tables)}".strip())
+
+
+def restore_dataset() -> None:
+    """Undo what an interrupted run may have left: nudges (and their emails) that the generator
+    did not make (its nudges' periods are "g<n>"; the scans' are dates, weeks, "once"…)."""
+    from coaching.models import Nudge, OutboundEmail
+
+    extra = Nudge.objects.exclude(period__startswith="g")
+    OutboundEmail.objects.filter(nudge__in=extra).delete()
+    removed, _ = extra.delete()
+    if removed:
+        say(f"removed {removed} rows left by an earlier run")
+
+
+def bench_scan(*, runs: int) -> list[Figure]:
+    """The full coaching scan (run_scans) over every lead, twice over:
+
+    - scan_steady: the recurring case (every 15 minutes): the nudges of an earlier scan are
+      there (committed and analysed), so the scan finds the same rows and creates nothing. The
+      scan's nudges are deleted afterwards and the snoozed nudges it woke are put back.
+    - scan_full: the first scan over the dataset, creating every nudge it calls for; each run is
+      rolled back.
+    """
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from coaching import services
+    from coaching.models import Nudge, NudgeState, OutboundEmail
+
+    now = timezone.now()
+    woken = list(
+        Nudge.objects.filter(state=NudgeState.SNOOZED, snoozed_until__lte=now).values_list(
+            "pk", flat=True
+        )
+    )
+    steady_samples: list[float] = []
+    first_made = services.run_scans(now=now)  # committed: the state a steady scan finds
+    try:
+        vacuum("coaching_nudge", "coaching_outboundemail")
+        for _ in range(runs):
+            started = time.perf_counter()
+            again = services.run_scans(now=now)
+            steady_samples.append((time.perf_counter() - started) * 1000)
+        with CaptureQueriesContext(connection) as ctx:
+            services.run_scans(now=now)
+        steady_sql = [q["sql"] for q in ctx.captured_queries]
+    finally:
+        OutboundEmail.objects.filter(nudge__created_at=now).delete()
+        Nudge.objects.filter(created_at=now).delete()
+        Nudge.objects.filter(pk__in=woken).update(state=NudgeState.SNOOZED)
+        vacuum("coaching_nudge", "coaching_outboundemail")
+    steady = Figure(
+        "scan_steady",
+        statistics.median(steady_samples),
+        p90(steady_samples),
+        queries=sum(classify(steady_sql).values()),
+        note=f"re-scan finding {sum(first_made.values())} existing nudges, "
+        f"{sum(again.values())} new",
+        extra={"queries_by_kind": classify(steady_sql), "samples_ms": steady_samples},
+    )
+    say(steady.line())
+
+    samples, made = [], {}
+    for _ in range(runs):
+        with rolled_back():
+            started = time.perf_counter()
+            made = services.run_scans(now=now)
+            samples.append((time.perf_counter() - started) * 1000)
+    with rolled_back(), CaptureQueriesContext(connection) as ctx:
+        services.run_scans(now=now)
+    first_sql = [q["sql"] for q in ctx.captured_queries]
+    vacuum("coaching_nudge", "coaching_outboundemail")
+    first = Figure(
+        "scan_full",
+        statistics.median(samples),
+        p90(samples),
+        queries=sum(classify(first_sql).values()),
+        note=f"first scan: creates {sum(made.values())} nudges (rolled back)",
+        extra={"made": made, "queries_by_kind": classify(first_sql), "samples_ms": samples},
+    )
+    say(first.line())
+    return [steady, first]
+
+
+def bench_create_nudges(*, runs: int, count: int = 10_000) -> Figure:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from coaching import services
+    from coaching.rules import NudgeSpec
+    from crm.models import Lead
+
+    leads = list(
+        Lead.objects.filter(owner__isnull=False)
+        .order_by("pk")
+        .values_list("pk", "owner_id", "company")[:count]
+    )
+    specs = [
+        NudgeSpec(
+            "stalled_lead" if n % 2 else "report_due",
+            owner,
+            period="bench-create",
+            lead_id=pk,
+            context={"company": company, "days": 9},
+        )
+        for n, (pk, owner, company) in enumerate(leads)
+    ]
+    samples, created = [], 0
+    for _ in range(runs):
+        with rolled_back():
+            started = time.perf_counter()
+            created = len(services.create_nudges(specs, now=timezone.now()))
+            samples.append((time.perf_counter() - started) * 1000)
+    with rolled_back(), CaptureQueriesContext(connection) as ctx:
+        services.create_nudges(specs, now=timezone.now())
+    sql = [q["sql"] for q in ctx.captured_queries]
+    figure = Figure(
+        "create_nudges_10k",
+        statistics.median(samples),
+        p90(samples),
+        queries=sum(classify(sql).values()),
+        note=f"{created} nudges from {len(specs)} specs, rolled back",
+        extra={"queries_by_kind": classify(sql), "samples_ms": samples},
+    )
+    say(figure.line())
+    vacuum("coaching_nudge", "coaching_outboundemail")
+    return figure
+
+
+# --- Email -------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return predicate()
+
+
+def stop_process(proc: subprocess.Popen[Any]) -> None:
+    """Stop a process this script started (and its process group), by its own id."""
+    if proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(5)
+
+
+def _queue_emails(count: int, tag: str) -> list[int]:
+    from django.utils import timezone
+
+    from coaching.models import EmailKind, Nudge, OutboundEmail
+    from crm.models import Lead
+
+    now = timezone.now()
+    leads = list(
+        Lead.objects.filter(owner__isnull=False, owner__email__gt="")
+        .order_by("-pk")
+        .values_list("pk", "owner_id", "company")[:count]
+    )
+    nudges = Nudge.objects.bulk_create(
+        [
+            Nudge(
+                recipient_id=owner,
+                rule_id="bounce_back",
+                lead_id=pk,
+                period=tag,
+                key=f"bench-email|{tag}|lead:{pk}",
+                priority=3,
+                context={"company": company, "activity_id": 0},
+                delivery="push",
+                created_at=now,
+            )
+            for pk, owner, company in leads
+        ],
+        batch_size=2_000,
+    )
+    ids = {n.key: n.pk for n in Nudge.objects.filter(key__startswith=f"bench-email|{tag}|")}
+    rows = OutboundEmail.objects.bulk_create(
+        [
+            OutboundEmail(
+                recipient_id=n.recipient_id,
+                kind=EmailKind.INSTANT,
+                nudge_id=ids[n.key],
+                not_before=now - dt.timedelta(seconds=1),
+                created_at=now,
+            )
+            for n in nudges
+        ],
+        batch_size=2_000,
+    )
+    return (
+        [r.pk for r in rows]
+        if all(r.pk for r in rows)
+        else list(
+            OutboundEmail.objects.filter(nudge__key__startswith=f"bench-email|{tag}|").values_list(
+                "pk", flat=True
+            )
+        )
+    )
+
+
+def _clean_emails() -> None:
+    from coaching.models import Nudge
+
+    Nudge.objects.filter(key__startswith="bench-email|").delete()
+
+
+def bench_email(*, count: int) -> list[Figure]:
+    from django.db import connection
+    from django.test import override_settings
+    from django.test.utils import CaptureQueriesContext
+
+    from coaching import delivery
+    from coaching.models import EmailState, OutboundEmail
+
+    _clean_emails()
+    due = OutboundEmail.objects.filter(state__in=[EmailState.PENDING, EmailState.SENDING]).count()
+    if due:
+        say(f"{'email_throughput':<26} note: {due} other emails already due; they are sent too")
+    port = free_port()
+    log_path = Path(tempfile.mkstemp(prefix="kaopu-bench-smtp-", suffix=".log")[1])
+    sink = subprocess.Popen(
+        [sys.executable, str(common.ROOT / "bench" / "smtp_sink.py"), str(port), str(log_path)],
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    figures: list[Figure] = []
+    try:
+        assert sink.stdout is not None
+        if sink.stdout.readline().strip() != "ready":
+            raise RuntimeError("the SMTP sink did not start")
+        mailers = {
+            "default": {
+                "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+                "OPTIONS": {"host": "127.0.0.1", "port": port, "timeout": 10},
+            }
+        }
+        committed: dict[int, float] = {}
+
+        def note_commit(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+            result = execute(sql, params, many, context)
+            if (
+                sql.startswith('UPDATE "coaching_outboundemail"')
+                and params
+                and params[0] == EmailState.SENT
+            ):
+                # Autocommit: the row is committed when the UPDATE returns.
+                committed[int(params[-1])] = time.time()
+            return result
+
+        with override_settings(MAILERS=mailers):
+            ids = _queue_emails(count, "throughput")
+            batches = 0
+            started = time.perf_counter()
+            with connection.execute_wrapper(note_commit):
+                while True:
+                    counts = delivery.deliver_due()
+                    if not any(counts.values()):
+                        break
+                    batches += 1
+            elapsed = time.perf_counter() - started
+            sent = OutboundEmail.objects.filter(pk__in=ids, state=EmailState.SENT).count()
+            sent_at: dict[int, dt.datetime | None] = dict(
+                OutboundEmail.objects.filter(pk__in=ids).values_list("pk", "sent_at")
+            )
+            # Queries per email, on a second batch of 200.
+            _clean_emails()
+            _queue_emails(200, "queries")
+            with CaptureQueriesContext(connection) as ctx:
+                delivery.deliver_due(limit=200)
+            per_email = len(ctx.captured_queries) / 200
+        accepted: dict[int, float] = {}
+        for line in log_path.read_text().splitlines():
+            row, _, when = line.partition(" ")
+            if row.isdigit():
+                accepted.setdefault(int(row), float(when))
+        to_sent_at = [
+            (stamp.timestamp() - accepted[pk]) * 1000
+            for pk in ids
+            if pk in accepted and (stamp := sent_at.get(pk)) is not None
+        ]
+        to_commit = [
+            (committed[pk] - accepted[pk]) * 1000
+            for pk in ids
+            if pk in accepted and pk in committed
+        ]
+        figures.append(
+            Figure(
+                "email_throughput",
+                sent / elapsed if elapsed else None,
+                queries=round(per_email),
+                unit="emails/s",
+                note=f"{sent} of {len(ids)} sent by one worker in {elapsed:.1f} s "
+                f"({batches} deliver_due calls); queries per email",
+                extra={"seconds": elapsed, "sent": sent, "queries_per_email": per_email},
+            )
+        )
+        for name, values in (
+            ("smtp_accept_to_sent_at", to_sent_at),
+            ("smtp_accept_to_commit", to_commit),
+        ):
+            if values:
+                figures.append(
+                    Figure(
+                        name,
+                        statistics.median(values),
+                        p90(values),
+                        unit="ms",
+                        note=f"max {max(values):.2f} ms over {len(values)} emails",
+                        extra={"max": max(values), "min": min(values)},
+                    )
+                )
+        for figure in figures:
+            say(figure.line())
+    finally:
+        stop_process(sink)
+        log_path.unlink(missing_ok=True)
+        _clean_emails()
+        vacuum("coaching_nudge", "coaching_outboundemail")
+    return figures
+
+
+# --- gunicorn and wrk --------------------------------------------------------------------------
+
+
+def ensure_wrk() -> str | None:
+    found = shutil.which("wrk")
+    if found:
+        return found
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        say("wrk is missing: apt-get install -y wrk …")
+        with contextlib.suppress(subprocess.SubprocessError, OSError):
+            subprocess.run(
+                ["apt-get", "install", "-y", "wrk"],
+                check=False,
+                capture_output=True,
+                timeout=300,
+            )
+    return shutil.which("wrk")
+
+
+def children(pid: int) -> list[int]:
+    out = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            stat = (entry / "stat").read_text()
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                out.append(int(entry.name))
+    return out
+
+
+def rss_mb(pid: int) -> float | None:
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return None
+
+
+def _http_status(url: str, cookie: str = "") -> int:
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+            return None
+
+    request = urllib.request.Request(url, headers={"Cookie": cookie} if cookie else {})
+    opener = urllib.request.build_opener(NoRedirect)
+    try:
+        with opener.open(request, timeout=10) as response:
+            response.read()
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
+    except OSError:
+        return 0
+
+
+def parse_wrk(output: str) -> dict[str, Any]:
+    def ms(value: str) -> float:
+        number, unit = re.match(r"([\d.]+)(us|ms|s|m)", value).groups()  # type: ignore[union-attr]
+        return float(number) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[unit]
+
+    out: dict[str, Any] = {}
+    if match := re.search(r"Requests/sec:\s+([\d.]+)", output):
+        out["rps"] = float(match.group(1))
+    for pct in ("50", "75", "90", "99"):
+        if match := re.search(rf"^\s+{pct}%\s+(\S+)", output, re.MULTILINE):
+            out[f"p{pct}"] = ms(match.group(1))
+    if match := re.search(r"(\d+) requests in", output):
+        out["requests"] = int(match.group(1))
+    match = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    out["non_2xx"] = int(match.group(1)) if match else 0
+    if match := re.search(r"Socket errors:(.*)", output):
+        out["socket_errors"] = match.group(1).strip()
+    return out
+
+
+def bench_wrk(
+    rep: Any, *, seconds: int, connections: int, threads: int, workers: int
+) -> list[Figure]:
+    from django.conf import settings
+    from django.test import Client
+
+    wrk = ensure_wrk()
+    if wrk is None:
+        say(f"{'wrk_lead_list_rep':<26} skipped: wrk is not installed and could not be installed")
+        return []
+    seconds = min(max(seconds, 1), 30)
+    client = Client(SERVER_NAME="127.0.0.1")
+    client.force_login(rep)
+    cookie = f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_DEBUG"}
+    env |= {
+        "DATABASE_URL": os.environ["DATABASE_URL"],
+        "DJANGO_SETTINGS_MODULE": "bench.settings",
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+        "PYTHONPATH": str(common.ROOT),
+    }
+    log = (common.ROOT / "var" / "bench-gunicorn.log").open("w")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "config.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+        ],
+        cwd=common.ROOT,
+        env=env,
+        stdout=log,
+        stderr=log,
+        start_new_session=True,
+    )
+    figures: list[Figure] = []
+    try:
+        if not wait_for(lambda: _http_status(f"{base}/healthz") == 200, 30):
+            raise RuntimeError("gunicorn did not answer /healthz (see var/bench-gunicorn.log)")
+        status = _http_status(f"{base}/leads/", cookie)
+        if status != 200:
+            raise RuntimeError(f"gunicorn: /leads/ with the session cookie answered {status}")
+        for _ in range(4 * workers):  # every worker imports and warms its templates
+            for path in ("/leads/", "/", "/leads/board/", "/coach/bell/"):
+                _http_status(base + path, cookie)
+        pids = children(proc.pid)
+        before = {pid: rss_mb(pid) for pid in pids}
+        result = subprocess.run(
+            [
+                wrk,
+                "-t",
+                str(threads),
+                "-c",
+                str(connections),
+                "-d",
+                f"{seconds}s",
+                "--latency",
+                "-H",
+                f"Cookie: {cookie}",
+                f"{base}/leads/",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=seconds + 60,
+            check=False,
+        )
+        after = {pid: rss_mb(pid) for pid in children(proc.pid)}
+        stats = parse_wrk(result.stdout)
+        config = f"{workers} sync workers, wrk -t{threads} -c{connections} -d{seconds}s"
+        figures.append(
+            Figure(
+                "wrk_lead_list_rep",
+                stats.get("rps"),
+                unit="req/s",
+                note=f"{config}; {stats.get('requests', 0)} requests, "
+                f"{stats.get('non_2xx', 0)} non-2xx",
+                extra={"wrk": stats, "stdout": result.stdout},
+            )
+        )
+        figures.append(
+            Figure(
+                "wrk_lead_list_latency",
+                stats.get("p50"),
+                stats.get("p90"),
+                unit="ms",
+                note=f"p99 {stats.get('p99', 0):.1f} ms under {connections} connections",
+            )
+        )
+        peak = max((v for v in after.values() if v), default=None)
+        figures.append(
+            Figure(
+                "web_worker_rss",
+                peak,
+                unit="MB",
+                note="largest gunicorn worker after the run; before: "
+                + ", ".join(f"{v:.0f}" for v in before.values() if v),
+                extra={"after": after, "before": before},
+            )
+        )
+        for figure in figures:
+            say(figure.line())
+    finally:
+        stop_process(proc)
+        log.close()
+    return figures
+
+
+# --- Query plans -------------------------------------------------------------------------------
+
+
+def explain(people: dict[str, Any]) -> dict[str, str]:
+    """EXPLAIN (ANALYZE on PostgreSQL) of the lead list's page query and of the scan queries."""
+    from django.db import connection
+    from django.utils import timezone
+
+    from coaching import playbook, rules
+    from crm import selectors
+
+    def plan(queryset: Any) -> str:
+        if connection.vendor == "postgresql":
+            return str(queryset.explain(analyze=True, buffers=True))
+        return str(queryset.explain())
+
+    plans: dict[str, str] = {}
+    for role in ("rep", "manager"):
+        leads = selectors.lead_list(user=people[role], filters=selectors.LeadFilters())
+        plans[f"lead_list_{role}: page"] = plan(leads[:50])
+        plans[f"lead_list_{role}: count"] = plan(leads.order_by())
+    now = timezone.now()
+    today = timezone.localdate(now)
+    book = playbook.rules()
+    leads_q = rules.open_owned_leads(None, [])
+    reps_q = rules.active_reps(None, [])
+    kw: dict[str, Any] = {"now": now, "today": today}
+    scans = {
+        "report_due": lambda: rules.report_due(
+            leads_q, t=dict(book["report_due"].thresholds), **kw
+        ),
+        "stalled": lambda: rules.stalled(leads_q, t=dict(book["stalled_lead"].thresholds), **kw),
+        "deadline_near": lambda: rules.deadline_near(
+            leads_q, t=dict(book["deadline_near"].thresholds), **kw
+        ),
+        "big_deal": lambda: rules.big_deal(
+            leads_q, t=dict(book["big_deal_keep_director_informed"].thresholds), **kw
+        ),
+        "low_contact": lambda: rules.low_contact(
+            reps_q, t=dict(book["low_contact"].thresholds), **kw
+        ),
+    }
+    for name, build in scans.items():
+        with contextlib.suppress(Exception):
+            plans[f"scan {name}"] = plan(build())
+    return plans
+
+
+# --- Main --------------------------------------------------------------------------------------
+
+
+def git_state() -> str:
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=common.ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=common.ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
+        return f"{head}{' + uncommitted changes' if dirty else ''}"
+    return "unknown"
+
+
+def machine() -> dict[str, Any]:
+    info: dict[str, Any] = {
+        "git": git_state(),
+        "nproc": len(os.sched_getaffinity(0)),
+        "cpu": platform.processor() or platform.machine(),
+        "python": platform.python_version(),
+        "loadavg_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                info["cpu"] = line.split(":", 1)[1].strip()
+                break
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        info["free_h"] = subprocess.run(
+            ["free", "-h"], capture_output=True, text=True, check=False
+        ).stdout.strip()
+    return info
+
+
+def dataset() -> dict[str, Any]:
+    from django.db import connection
+
+    from coaching.models import Nudge
+    from crm.models import Activity, Lead, Report, Team, User
+
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SHOW server_version")
+        else:
+            cursor.execute("SELECT sqlite_version()")
+        version = cursor.fetchone()[0]
+    return {
+        "vendor": connection.vendor,
+        "version": version,
+        "name": str(connection.settings_dict["NAME"]),
+        "leads": Lead.objects.count(),
+        "activities": Activity.objects.count(),
+        "teams": Team.objects.count(),
+        "people": User.objects.count(),
+        "reports": Report.objects.count(),
+        "nudges": Nudge.objects.count(),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Kaopu benchmarks (bench/README.md)")
+    parser.add_argument("--runs", type=int, default=20, help="timed requests per page (≥ 20)")
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--scan-runs", type=int, default=3)
+    parser.add_argument("--create-runs", type=int, default=3)
+    parser.add_argument("--emails", type=int, default=2_000)
+    parser.add_argument("--wrk-seconds", type=int, default=20, help="at most 30")
+    parser.add_argument("--wrk-connections", type=int, default=4)
+    parser.add_argument("--wrk-threads", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=0, help="gunicorn workers (default nproc)")
+    parser.add_argument("--skip", default="", help=f"comma-separated, of: {', '.join(STEPS)}")
+    parser.add_argument("--explain", action="store_true", help="print the query plans")
+    parser.add_argument("--leads", type=int, default=100_000, help="when generating")
+    parser.add_argument("--activities", type=int, default=1_000_000, help="when generating")
+    args = parser.parse_args(argv)
+    skip = {s.strip() for s in args.skip.split(",") if s.strip()}
+    runs = max(args.runs, 20)
+
+    config = common.bootstrap()
+    from django.core.management import call_command
+
+    from bench import generate
+    from crm.models import User
+
+    say(f"bench database: {config['ENGINE'].rsplit('.', 1)[-1]} {config['NAME']}")
+    if not generate.dataset_ready():
+        say(f"no bench dataset yet: generating {args.leads} leads, {args.activities} activities")
+        summary = generate.build(leads=args.leads, activities=args.activities, log=say)
+        say(" · ".join(f"{k} {v}" for k, v in summary.items()))
+    call_command("collectstatic", interactive=False, verbosity=0)
+    restore_dataset()
+    vacuum()  # PostgreSQL: start from fresh statistics and no dead rows
+    data = dataset()
+    info = machine()
+    say(
+        f"{data['vendor']} {data['version']} · {data['leads']} leads · {data['activities']} "
+        f"activities · {data['reports']} reports · {data['nudges']} nudges · "
+        f"{info['nproc']} cores · {info['cpu']}"
+    )
+    people = {
+        "rep": User.objects.get(username=generate.BENCH_REP),
+        "manager": User.objects.get(username=generate.BENCH_MANAGER),
+        "director": User.objects.get(username=generate.BENCH_DIRECTOR),
+    }
+    say(f"{'name':<26} {'median':>9} {'p90':>9} {'queries':>7}  unit")
+    figures: list[Figure] = []
+    if "pages" not in skip:
+        figures += bench_pages(people, runs=runs, warmup=args.warmup)
+    if "wrk" not in skip:
+        figures += bench_wrk(
+            people["rep"],
+            seconds=args.wrk_seconds,
+            connections=args.wrk_connections,
+            threads=args.wrk_threads,
+            workers=args.workers or info["nproc"],
+        )
+    if "scan" not in skip:
+        figures += bench_scan(runs=max(args.scan_runs, 1))
+    if "create" not in skip:
+        figures.append(bench_create_nudges(runs=max(args.create_runs, 1)))
+    if "email" not in skip:
+        figures += bench_email(count=args.emails)
+    plans = explain(people) if args.explain else {}
+    for title, plan in plans.items():
+        say(f"\n-- {title}\n{plan}")
+
+    misses = [f"{f.name}: {f.verdict()}" for f in figures if f.verdict().startswith("MISS")]
+    say("\nmisses against the targets: " + ("; ".join(misses) if misses else "none"))
+    info["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    say(f"load average at start {info['loadavg_at_start']}, at end {info['loadavg_at_end']}")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "machine": info,
+        "database": data,
+        "settings": {"runs": runs, "warmup": args.warmup, "skip": sorted(skip)},
+        "targets": TARGETS,
+        "figures": [asdict(f) | {"verdict": f.verdict()} for f in figures],
+        "plans": plans,
+    }
+    text = json.dumps(payload, indent=2, ensure_ascii=False, default=str)
+    (RESULTS / "latest.json").write_text(text)
+    (RESULTS / f"latest-{data['vendor']}.json").write_text(text)
+    say(f"wrote {RESULTS / 'latest.json'}")
+
+
+if __name__ == "__main__":
+    main()
