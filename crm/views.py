@@ -546,7 +546,10 @@ def report_inbox(request: HtmxHttpRequest) -> HttpResponse:
     page = Paginator(selectors.report_inbox(user=user, show=show), 30).get_page(
         request.GET.get("page")
     )
-    reps = visible_people(user) if user.role != Role.REP else User.objects.none()
+    # Per-rep figures are for the manager (and admin), who sees every report they count; a +2
+    # sees only shared reports here and has the director page for team figures.
+    can_see_all = user.role == Role.MANAGER or user.is_admin_role
+    reps = visible_people(user) if can_see_all else User.objects.none()
     context = {
         "page": page,
         "show": show,
