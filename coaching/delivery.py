@@ -33,6 +33,7 @@ from coaching.models import (
     OutboundEmail,
 )
 from coaching.selectors import show
+from coaching.services import user_zone
 from crm.models import User
 
 log = logging.getLogger(__name__)
@@ -175,8 +176,6 @@ def build_digests(*, now: dt.datetime | None = None) -> int:
         pref = prefs.get(user.pk) or NotificationPreference(user=user)
         if not pref.email_enabled:
             continue
-        from coaching.services import user_zone
-
         local = now.astimezone(user_zone(user))
         if local.time() < pref.digest_time:
             continue

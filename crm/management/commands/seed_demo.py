@@ -218,13 +218,12 @@ class Command(BaseCommand):
             Lead.objects.filter(team__in=teams.values()).delete()
         made = 0
         per_team = options["leads"] // len(teams)
-        for key, team in teams.items():
+        for team in teams.values():
             if Lead.objects.filter(team=team).exists():
                 continue
             reps = [u for u in users.values() if u.team_id == team.pk]
             made += self._leads(rng, team, reps, per_team)
             self._reports(rng, team)
-            del key
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo company ready: {len(users)} people, {len(teams)} teams, "
