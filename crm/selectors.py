@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from itertools import chain
@@ -76,6 +77,15 @@ class LeadFilters:
     chicken_rib: str = ""
     view: str = ""
     sort: str = DEFAULT_SORT
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> LeadFilters:
+        """Filters from checked query values (a form's `cleaned_data`, a dict): a missing or
+        empty value means "any", and a sort outside the allow-list falls back to the default."""
+        values = {name: str(params.get(name) or "") for name in cls.__dataclass_fields__}
+        if values["sort"] not in SORTS:
+            values["sort"] = DEFAULT_SORT
+        return cls(**values)
 
 
 def lead_list(*, user: User, filters: LeadFilters) -> QuerySet[Lead]:
