@@ -31,7 +31,7 @@ class RateLimited(Exception):
 
 def rate_limit() -> int:
     """Requests per minute per token."""
-    return int(getattr(settings, "KAOPU_API_RATE_LIMIT", 120))
+    return int(settings.KAOPU_API_RATE_LIMIT)
 
 
 def check_rate(token_id: int) -> None:

@@ -312,6 +312,12 @@ KAOPU_EMAIL_CLAIM_TIMEOUT_SECONDS = int(os.environ.get("KAOPU_EMAIL_CLAIM_TIMEOU
 
 # CRM knobs
 KAOPU_STALLED_DAYS = int(os.environ.get("KAOPU_STALLED_DAYS", "14"))
+# Lead imports: the biggest file, the most rows, and the row count above which a worker runs it.
+KAOPU_IMPORT_MAX_BYTES = int(os.environ.get("KAOPU_IMPORT_MAX_BYTES", str(10 * 1024 * 1024)))
+KAOPU_IMPORT_MAX_ROWS = int(os.environ.get("KAOPU_IMPORT_MAX_ROWS", "100000"))
+KAOPU_IMPORT_BACKGROUND_ROWS = int(os.environ.get("KAOPU_IMPORT_BACKGROUND_ROWS", "2000"))
+# JSON API: requests per minute per token.
+KAOPU_API_RATE_LIMIT = int(os.environ.get("KAOPU_API_RATE_LIMIT", "120"))
 KAOPU_PAGE_SIZE = 50
 
 LOGGING = {

@@ -49,9 +49,11 @@ COLUMNS: tuple[str, ...] = (
 )
 
 
-def neutralise(value: str) -> str:
-    """Text a spreadsheet will not run as a formula."""
-    return "'" + value if value.startswith(FORMULA_STARTS) else value
+def neutralise(value: object) -> str:
+    """Any cell as text a spreadsheet shows as text and never runs as a formula (None is "").
+    The one formula-injection guard: the lead export and the cockpit's CSV both use it."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def header() -> list[str]:
@@ -111,7 +113,7 @@ def _csv_cell(value: Any) -> str:
         return value.isoformat()
     if isinstance(value, int | Decimal):
         return str(value)
-    return neutralise(str(value))
+    return neutralise(value)
 
 
 class _Echo:

@@ -1,0 +1,86 @@
+"""Leads in from a spreadsheet: read a CSV or XLSX file, map its columns to lead fields, check
+every row, find duplicates, and create (or update) the leads through crm.services.
+
+The package is split by step: `reading` (decode CSV encodings, stream XLSX, sniff the header
+and count rows), `mapping` (header → field, remembered mappings), `checking` (one check per
+field, the row checked like the lead form, duplicates) and `running` (the job: upload,
+configure, preview, run in the request or in the background, progress, sweep). The names
+callers use are re-exported here, so `from crm import imports; imports.import_run(...)` stays.
+"""
+
+from django.core.exceptions import ValidationError
+
+from crm import audit
+from crm.imports.checking import (
+    FIELD_CHECKS,
+    PROGRESS_EVERY,
+    Lookups,
+    _check,
+    _Checked,
+    _error,
+    _keys,
+    convert_row,
+)
+from crm.imports.mapping import (
+    ALIASES,
+    IMPORTABLE_FIELDS,
+    field_label,
+    mapping_clean,
+    suggested_mapping,
+)
+from crm.imports.reading import MAX_COLUMNS, Sniffed, max_bytes, max_rows, sniff
+from crm.imports.running import (
+    ABANDONED_AFTER,
+    MAX_ATTEMPTS,
+    STALE_PENDING,
+    STALE_RUNNING,
+    _megabytes,
+    _write,
+    background_rows,
+    can_import,
+    import_configure,
+    import_run,
+    import_sweep,
+    import_upload,
+    preview,
+    runs_in_background,
+    summary,
+)
+
+__all__ = [
+    "ABANDONED_AFTER",
+    "ALIASES",
+    "FIELD_CHECKS",
+    "IMPORTABLE_FIELDS",
+    "MAX_ATTEMPTS",
+    "MAX_COLUMNS",
+    "PROGRESS_EVERY",
+    "STALE_PENDING",
+    "STALE_RUNNING",
+    "Lookups",
+    "Sniffed",
+    "ValidationError",
+    "_Checked",
+    "_check",
+    "_error",
+    "_keys",
+    "_megabytes",
+    "_write",
+    "audit",
+    "background_rows",
+    "can_import",
+    "convert_row",
+    "field_label",
+    "import_configure",
+    "import_run",
+    "import_sweep",
+    "import_upload",
+    "mapping_clean",
+    "max_bytes",
+    "max_rows",
+    "preview",
+    "runs_in_background",
+    "sniff",
+    "suggested_mapping",
+    "summary",
+]

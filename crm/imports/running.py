@@ -1,0 +1,320 @@
+"""The import job, from upload to summary: keep the uploaded file as a job (after the size and
+row limits), fix its mapping and options, preview its first rows, and run it.
+
+`import_run` is the one service behind both the web request (small files) and the Celery task
+(big files, over KAOPU_IMPORT_BACKGROUND_ROWS): it claims the job with a guarded update, checks
+every row while recording its progress, then writes in one transaction — so a re-run, or a run
+after a crash, never imports twice. `import_sweep` finds the jobs whose message or worker was
+lost.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Mapping
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.db.models import F, Q
+from django.template.defaultfilters import filesizeformat
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from crm import audit, services
+from crm.imports.checking import _check, _Checked, _error
+from crm.imports.mapping import mapping_clean, suggested_mapping
+from crm.imports.reading import _records, _text, max_bytes, sniff
+from crm.models import (
+    DuplicatePolicy,
+    ImportJob,
+    ImportMode,
+    ImportState,
+    Lead,
+    Role,
+    Source,
+    Team,
+    User,
+)
+
+log = logging.getLogger(__name__)
+
+# A job that has been running this long was lost with its worker: run it again.
+STALE_RUNNING = dt.timedelta(minutes=20)
+# A job queued this long without starting lost its message (or the broker was down).
+STALE_PENDING = dt.timedelta(seconds=30)
+MAX_ATTEMPTS = 3
+ABANDONED_AFTER = dt.timedelta(days=7)
+
+
+def background_rows() -> int:
+    """Files with more data rows than this are imported by a worker, not in the request."""
+    return int(settings.KAOPU_IMPORT_BACKGROUND_ROWS)
+
+
+def can_import(user: User) -> bool:
+    """Managers (into their team's pool) and admins (into a team they choose) import leads."""
+    return user.is_authenticated and (user.role == Role.MANAGER or user.is_admin_role)
+
+
+def runs_in_background(job: ImportJob) -> bool:
+    return job.row_count > background_rows()
+
+
+def _megabytes(size: int) -> str:
+    return str(filesizeformat(size)).replace("\xa0", " ")
+
+
+def preview(job: ImportJob, rows: int = 10) -> list[tuple[int, list[str]]]:
+    """The first data rows as text, padded to the header's width, for the mapping page."""
+    width = len(job.header)
+    out: list[tuple[int, list[str]]] = []
+    with _records(job, bytes(job.content)) as records:
+        next(records, None)
+        for line, cells in records:
+            texts = [_text(cell) for cell in cells[:width]]
+            out.append((line, texts + [""] * (width - len(texts))))
+            if len(out) >= rows:
+                break
+    return out
+
+
+def _upload_team(actor: User, team: Team | None) -> Team:
+    """The team whose pool the leads go to: a manager's own, or the one an admin chose."""
+    if not can_import(actor):
+        raise ValidationError(_("Only managers and admins import leads."))
+    if actor.role == Role.MANAGER:
+        team = Team.objects.filter(manager=actor).first()
+        if team is None:
+            raise ValidationError(_("You do not manage a team yet; ask an admin to set it up."))
+    elif team is None:
+        raise ValidationError({"team": _("Choose the team whose pool the leads go to.")})
+    return team
+
+
+def _upload_content(upload: UploadedFile) -> bytes:
+    """The uploaded file's bytes, refused when over KAOPU_IMPORT_MAX_BYTES."""
+    limit = max_bytes()
+    size = upload.size or 0
+    if size > limit:
+        raise ValidationError(
+            {
+                "file": _(
+                    "The file is %(size)s; the limit is %(limit)s. Split it into smaller files."
+                )
+                % {"size": _megabytes(size), "limit": _megabytes(limit)}
+            },
+            code="too_big",
+        )
+    content = upload.read(limit + 1)
+    if len(content) > limit:
+        raise ValidationError(
+            {"file": _("The file is bigger than %(limit)s.") % {"limit": _megabytes(limit)}}
+        )
+    return content
+
+
+@transaction.atomic
+def import_upload(*, actor: User, upload: UploadedFile, team: Team | None = None) -> ImportJob:
+    """Keep an uploaded file as a new import job waiting for its column mapping, after checking
+    the size and row limits and that the file can be read."""
+    team = _upload_team(actor, team)
+    content = _upload_content(upload)
+    name = (upload.name or "leads.csv")[-255:]
+    try:
+        sniffed = sniff(file_name=name, content=content)
+    except ValidationError as error:
+        raise ValidationError({"file": error.messages}) from error
+    job = ImportJob.objects.create(
+        created_by=actor,
+        team=team,
+        file_name=name,
+        file_format=sniffed.file_format,
+        encoding=sniffed.encoding,
+        delimiter=sniffed.delimiter,
+        content=content,
+        header=sniffed.header,
+        row_count=sniffed.row_count,
+    )
+    job.mapping = suggested_mapping(user=actor, header=sniffed.header)
+    job.save(update_fields=["mapping"])
+    return job
+
+
+@transaction.atomic
+def import_configure(
+    *,
+    actor: User,
+    job: ImportJob,
+    mapping: Mapping[str, str],
+    mode: str,
+    on_duplicate: str,
+    default_source: str,
+) -> ImportJob:
+    """Fix how the columns map to fields and what to do with errors and duplicates; the job is
+    then queued to run."""
+    job = ImportJob.objects.select_for_update().get(pk=job.pk, created_by=actor)
+    if job.state != ImportState.UPLOADED:
+        raise ValidationError(_("This import has already started."))
+    errors: dict[str, str] = {}
+    clean = mapping_clean(header=job.header, mapping=mapping, errors=errors)
+    if mode not in ImportMode.values:
+        errors["mode"] = _("Choose how to treat rows with errors.")
+    if on_duplicate not in DuplicatePolicy.values:
+        errors["on_duplicate"] = _("Choose what to do with duplicates.")
+    if default_source not in Source.values:
+        errors["default_source"] = _("Choose a source for rows without one.")
+    if errors:
+        raise ValidationError(errors)
+    job.mapping = clean
+    job.mode = mode
+    job.on_duplicate = on_duplicate
+    job.default_source = default_source
+    job.state = ImportState.PENDING
+    job.queued_at = timezone.now()
+    job.save(
+        update_fields=["mapping", "mode", "on_duplicate", "default_source", "state", "queued_at"]
+    )
+    return job
+
+
+def _write(job: ImportJob, actor: User, checked: _Checked) -> tuple[int, int]:
+    """Create and update the leads (inside the caller's transaction). Returns (created,
+    updated)."""
+    created = services.lead_bulk_create(
+        actor=actor, team=job.team, rows=[data for _line, data in checked.creates]
+    )
+    updated = 0
+    for lead_id, (lines, data) in checked.updates.items():
+        try:
+            with transaction.atomic():
+                services.lead_update(actor=actor, lead=Lead(pk=lead_id), data=data)
+        except (ValidationError, Lead.DoesNotExist) as error:
+            if job.mode == ImportMode.ALL_OR_NOTHING:
+                raise
+            messages = (
+                error.messages if isinstance(error, ValidationError) else [_("Lead not found.")]
+            )
+            for line in lines:
+                checked.errors.append(_error(line, "", " ".join(messages)))
+                checked.error_lines.add(line)
+            continue
+        updated += 1
+    if created or updated:
+        audit.record(
+            actor=actor,
+            action="lead.imported",
+            obj=job,
+            summary=f"{created} created, {updated} updated from {job.file_name}",
+        )
+    return created, updated
+
+
+def import_run(*, job_id: int) -> ImportJob | None:
+    """Run a queued import: check every row, then write them all in one transaction (all or
+    nothing, or the valid rows only, as the user chose). Claims the job first, so running it
+    twice does nothing the second time. Returns the job, or None when it was not waiting."""
+    now = timezone.now()
+    claimed = ImportJob.objects.filter(pk=job_id, state=ImportState.PENDING).update(
+        state=ImportState.RUNNING, started_at=now, processed=0, attempts=F("attempts") + 1
+    )
+    if not claimed:
+        return None
+    job = ImportJob.objects.select_related("created_by", "team").get(pk=job_id)
+    actor = job.created_by
+    with translation.override(actor.language):
+        try:
+            return _run(job, actor)
+        except Exception as error:
+            log.exception("lead import %s failed", job_id)
+            message = (
+                " ".join(error.messages)
+                if isinstance(error, ValidationError)
+                else _("The import stopped on an unexpected error; nothing was imported.")
+            )
+            ImportJob.objects.filter(pk=job_id).update(
+                state=ImportState.FAILED,
+                finished_at=timezone.now(),
+                last_error=message,
+            )
+            job.refresh_from_db()
+            return job
+
+
+def _run(job: ImportJob, actor: User) -> ImportJob:
+    content = bytes(job.content)
+    checked = _check(job, actor, content)
+    with transaction.atomic():
+        job = ImportJob.objects.select_for_update().get(pk=job.pk)
+        if job.state != ImportState.RUNNING:
+            return job
+        created = updated = 0
+        blocked = job.mode == ImportMode.ALL_OR_NOTHING and bool(checked.error_lines)
+        if not blocked:
+            try:
+                with transaction.atomic():
+                    created, updated = _write(job, actor, checked)
+            except ValidationError as error:
+                checked.errors.append(_error(0, "", " ".join(error.messages)))
+                created = updated = 0
+                blocked = True
+        job.state = ImportState.DONE
+        job.finished_at = timezone.now()
+        job.processed = job.row_count
+        job.created_count = created
+        job.updated_count = updated
+        job.skipped_count = checked.skipped
+        job.error_count = len(checked.error_lines)
+        job.errors = sorted(checked.errors, key=lambda e: e["line"])
+        job.duplicates = checked.duplicates
+        job.last_error = (
+            _("Nothing was imported because some rows have errors. Fix them and upload again.")
+            if blocked
+            else ""
+        )
+        job.content = b""  # the report is all that is needed now; don't keep a second copy
+        job.save()
+    return job
+
+
+def import_sweep(*, now: dt.datetime | None = None) -> list[int]:
+    """Jobs that should be running but are not: queued without starting for a while (a lost
+    message, or the broker was down when the request queued it), or running far longer than any
+    import takes (the worker died; nothing was written, since the writes are one transaction).
+    Returns the ids to run; a job that failed too often is marked failed instead. Uploads left
+    without a mapping for a week are deleted."""
+    now = now or timezone.now()
+    # Files uploaded and never mapped are not kept for ever.
+    ImportJob.objects.filter(
+        state=ImportState.UPLOADED, created_at__lt=now - ABANDONED_AFTER
+    ).delete()
+    stale = ImportJob.objects.filter(state=ImportState.RUNNING, started_at__lt=now - STALE_RUNNING)
+    stale.filter(attempts__gte=MAX_ATTEMPTS).update(
+        state=ImportState.FAILED,
+        finished_at=now,
+        last_error=_("The import stopped several times; nothing was imported."),
+    )
+    stale.update(state=ImportState.PENDING, queued_at=now - STALE_PENDING)
+    return list(
+        ImportJob.objects.filter(state=ImportState.PENDING)
+        .filter(Q(queued_at__lte=now - STALE_PENDING) | Q(queued_at__isnull=True))
+        .order_by("queued_at", "pk")
+        .values_list("pk", flat=True)[:100]
+    )
+
+
+def summary(job: ImportJob) -> str:
+    """One sentence on what the import did, in the active language."""
+    parts = [
+        ngettext("%(n)d lead created", "%(n)d leads created", job.created_count)
+        % {"n": job.created_count},
+        ngettext("%(n)d updated", "%(n)d updated", job.updated_count) % {"n": job.updated_count},
+        ngettext("%(n)d duplicate skipped", "%(n)d duplicates skipped", job.skipped_count)
+        % {"n": job.skipped_count},
+        ngettext("%(n)d row with errors", "%(n)d rows with errors", job.error_count)
+        % {"n": job.error_count},
+    ]
+    return _(", ").join(parts) + _(".")
