@@ -29,11 +29,10 @@ from coaching.models import (
     EmailState,
     NotificationPreference,
     Nudge,
-    NudgeState,
     OutboundEmail,
 )
+from coaching.preferences import user_zone
 from coaching.selectors import show
-from coaching.services import user_zone
 from crm.models import User
 
 log = logging.getLogger(__name__)
@@ -120,10 +119,7 @@ def deliver_due(*, limit: int = 200, now: dt.datetime | None = None) -> dict[str
 
 def _send_one(email: OutboundEmail, mailer: Any) -> str:
     attempts = email.attempts + 1
-    if email.nudge is not None and email.nudge.state not in (
-        NudgeState.OPEN,
-        NudgeState.SNOOZED,
-    ):
+    if email.nudge is not None and not email.nudge.is_active:
         # Resolved before we got to it: nothing worth an email any more.
         OutboundEmail.objects.filter(pk=email.pk, state=EmailState.SENDING).update(
             state=EmailState.SENT, sent_at=timezone.now(), last_error="skipped: nudge closed"
@@ -160,12 +156,8 @@ def build_digests(*, now: dt.datetime | None = None) -> int:
     (recipient, local date) pair is unique, so two beats or retries make one digest."""
     now = now or timezone.now()
     waiting = (
-        Nudge.objects.filter(
-            delivery=Delivery.DIGEST,
-            digest__isnull=True,
-            state__in=[NudgeState.OPEN, NudgeState.SNOOZED],
-            recipient__is_active=True,
-        )
+        Nudge.objects.active()
+        .filter(delivery=Delivery.DIGEST, digest__isnull=True, recipient__is_active=True)
         .values_list("recipient_id", flat=True)
         .distinct()
     )
@@ -188,11 +180,8 @@ def build_digests(*, now: dt.datetime | None = None) -> int:
             )
             if not created:
                 continue
-            Nudge.objects.filter(
-                recipient=user,
-                delivery=Delivery.DIGEST,
-                digest__isnull=True,
-                state__in=[NudgeState.OPEN, NudgeState.SNOOZED],
+            Nudge.objects.active().filter(
+                recipient=user, delivery=Delivery.DIGEST, digest__isnull=True
             ).update(digest=email)
             made += 1
     return made

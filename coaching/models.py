@@ -20,6 +20,12 @@ class NudgeState(models.TextChoices):
     EXPIRED = "expired", _("Expired")
 
 
+# The states in which a nudge still asks something of its recipient.
+ACTIVE_STATES: tuple[str, ...] = (NudgeState.OPEN, NudgeState.SNOOZED)
+# The states in which it is closed, for good.
+CLOSED_STATES: tuple[str, ...] = (NudgeState.DONE, NudgeState.DISMISSED, NudgeState.EXPIRED)
+
+
 class Priority(models.IntegerChoices):
     LOW = 1, _("Low")
     NORMAL = 2, _("Normal")
@@ -29,6 +35,15 @@ class Priority(models.IntegerChoices):
 class Delivery(models.TextChoices):
     PUSH = "push", _("Pushed now")
     DIGEST = "digest", _("In the daily digest")
+
+
+class NudgeQuerySet(models.QuerySet["Nudge"]):
+    def active(self) -> NudgeQuerySet:
+        """Nudges still open or snoozed: the ones that resolve, expire or get emailed."""
+        return self.filter(state__in=ACTIVE_STATES)
+
+    def closed(self) -> NudgeQuerySet:
+        return self.filter(state__in=CLOSED_STATES)
 
 
 class Nudge(models.Model):
@@ -81,6 +96,8 @@ class Nudge(models.Model):
         related_name="digest_nudges",
     )
 
+    objects = NudgeQuerySet.as_manager()
+
     class Meta:
         ordering = ["-priority", "-created_at", "-id"]
         verbose_name = _("nudge")
@@ -97,7 +114,7 @@ class Nudge(models.Model):
 
     @property
     def is_active(self) -> bool:
-        return self.state in (NudgeState.OPEN, NudgeState.SNOOZED)
+        return self.state in ACTIVE_STATES
 
 
 class RuleSetting(models.Model):

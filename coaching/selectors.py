@@ -12,7 +12,15 @@ from django.utils import timezone
 
 from coaching import playbook
 from coaching.links import action_url
-from coaching.models import CreditPost, Nudge, NudgeState, Thanks, ThanksKind
+from coaching.models import (
+    ACTIVE_STATES,
+    CLOSED_STATES,
+    CreditPost,
+    Nudge,
+    NudgeState,
+    Thanks,
+    ThanksKind,
+)
 from crm.models import Lead, Report, ReportState, Role, Team, User
 from crm.permissions import visible_people, visible_teams
 
@@ -60,9 +68,7 @@ def nudges_for(*, user: User, show_state: str = "open") -> QuerySet[Nudge]:
         return nudges.filter(state=NudgeState.SNOOZED, snoozed_until__gt=timezone.now()).order_by(
             "snoozed_until"
         )
-    return nudges.filter(
-        state__in=[NudgeState.DONE, NudgeState.DISMISSED, NudgeState.EXPIRED]
-    ).order_by("-acted_at", "-id")
+    return nudges.filter(state__in=CLOSED_STATES).order_by("-acted_at", "-id")
 
 
 def team_feed(*, user: User) -> dict[str, Any]:
@@ -117,7 +123,7 @@ def rule_stats(*, scope: QuerySet[Nudge]) -> list[dict[str, Any]]:
             fired=Count("pk"),
             done=Count("pk", filter=Q(state=NudgeState.DONE)),
             dismissed=Count("pk", filter=Q(state=NudgeState.DISMISSED)),
-            open=Count("pk", filter=Q(state__in=[NudgeState.OPEN, NudgeState.SNOOZED])),
+            open=Count("pk", filter=Q(state__in=ACTIVE_STATES)),
         )
     }
     waits: dict[str, list[float]] = {}

@@ -1,0 +1,294 @@
+"""A nudge's life: made idempotently from rule specs, resolved when its action happens, expired
+when its lead changes hands or closes, snoozed or dismissed by its recipient, woken again.
+
+`create_nudges` is the one way in: a nudge's key is unique, so re-runs, retries and concurrent
+scans make each nudge once. Pushes are rationed per person and local day (the push budget);
+high-priority pushes are also emailed, but not in the person's quiet hours: the outbox row waits
+for them to end. Everything else waits for the daily digest (coaching.delivery).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from coaching import playbook
+from coaching.models import (
+    Delivery,
+    EmailKind,
+    NotificationPreference,
+    Nudge,
+    NudgeState,
+    OutboundEmail,
+    Priority,
+)
+from coaching.preferences import user_zone
+from coaching.rules import NudgeSpec
+from crm.models import User
+
+CHUNK = 400  # keys per IN (...) list: well under SQLite's variable limit
+
+
+def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+# --- Quiet hours and the push budget -----------------------------------------------------------
+
+
+def _in_quiet_hours(local: dt.datetime, pref: NotificationPreference) -> bool:
+    start, end, now = pref.quiet_start, pref.quiet_end, local.time()
+    if start == end:
+        return False
+    if start < end:
+        return start <= now < end
+    return now >= start or now < end
+
+
+def _quiet_end(local: dt.datetime, pref: NotificationPreference) -> dt.datetime:
+    """The next moment the quiet hours are over, in the user's zone (DST-safe)."""
+    candidate = local.replace(
+        hour=pref.quiet_end.hour, minute=pref.quiet_end.minute, second=0, microsecond=0
+    )
+    if candidate <= local:
+        naive = candidate.replace(tzinfo=None) + dt.timedelta(days=1)
+        candidate = naive.replace(tzinfo=local.tzinfo)
+    return candidate
+
+
+def _email_at(user: User, pref: NotificationPreference, now: dt.datetime) -> dt.datetime:
+    """When an instant email may go out: now, or when the user's quiet hours end."""
+    local = now.astimezone(user_zone(user))
+    return _quiet_end(local, pref) if _in_quiet_hours(local, pref) else now
+
+
+def _pushed_today(recipients: dict[int, User], now: dt.datetime) -> dict[int, int]:
+    """Nudges pushed to each person since their own local midnight (the budget is per local
+    day; 48 hours back covers every time zone)."""
+    pushed: dict[int, int] = defaultdict(int)
+    midnight = {
+        pk: now.astimezone(user_zone(u)).replace(hour=0, minute=0, second=0, microsecond=0)
+        for pk, u in recipients.items()
+    }
+    for recipient_id, created_at in Nudge.objects.filter(
+        recipient_id__in=list(recipients),
+        delivery=Delivery.PUSH,
+        created_at__gte=now - dt.timedelta(hours=48),
+    ).values_list("recipient_id", "created_at"):
+        if created_at >= midnight[recipient_id]:
+            pushed[recipient_id] += 1
+    return pushed
+
+
+# --- Making nudges -----------------------------------------------------------------------------
+
+
+def _fresh_specs(specs: Iterable[NudgeSpec], rulebook: dict[str, playbook.Rule]) -> list[NudgeSpec]:
+    """The specs of known rules whose nudge does not exist yet, one per key, highest priority
+    first."""
+    by_key: dict[str, NudgeSpec] = {}
+    for spec in specs:
+        if spec.rule_id in rulebook:
+            by_key.setdefault(spec.key, spec)
+    if not by_key:
+        return []
+    keys = list(by_key)
+    existing: set[str] = set()
+    for chunk in _chunks(keys):
+        existing.update(Nudge.objects.filter(key__in=chunk).values_list("key", flat=True))
+    fresh = [by_key[k] for k in keys if k not in existing]
+    fresh.sort(key=lambda s: -rulebook[s.rule_id].priority)
+    return fresh
+
+
+def _nudge_from(
+    spec: NudgeSpec, user: User, rule: playbook.Rule, *, pushed: bool, now: dt.datetime
+) -> Nudge:
+    return Nudge(
+        recipient=user,
+        rule_id=spec.rule_id,
+        lead_id=spec.lead_id,
+        report_id=spec.report_id,
+        subject_user_id=spec.subject_user_id,
+        period=spec.period,
+        key=spec.key,
+        priority=rule.priority,
+        context=spec.context,
+        delivery=Delivery.PUSH if pushed else Delivery.DIGEST,
+        created_at=now,
+    )
+
+
+def _plan(
+    fresh: list[NudgeSpec], rulebook: dict[str, playbook.Rule], *, now: dt.datetime
+) -> tuple[list[Nudge], list[tuple[str, dt.datetime]]]:
+    """The nudges to make, each pushed or left for the digest by its recipient's budget, and
+    the (nudge key, send at) of the instant emails to queue."""
+    recipients = {u.pk: u for u in User.objects.filter(pk__in={s.recipient_id for s in fresh})}
+    prefs = {
+        p.user_id: p for p in NotificationPreference.objects.filter(user_id__in=list(recipients))
+    }
+    pushed_today = _pushed_today(recipients, now)
+    nudges: list[Nudge] = []
+    emails: list[tuple[str, dt.datetime]] = []
+    for spec in fresh:
+        user = recipients.get(spec.recipient_id)
+        if user is None or not user.is_active:
+            continue
+        rule = rulebook[spec.rule_id]
+        pref = prefs.get(user.pk) or NotificationPreference(user=user)
+        pushed = pushed_today[user.pk] < pref.daily_push_budget
+        if pushed:
+            pushed_today[user.pk] += 1
+        nudges.append(_nudge_from(spec, user, rule, pushed=pushed, now=now))
+        if pushed and rule.priority == Priority.HIGH and pref.email_enabled and user.email:
+            emails.append((spec.key, _email_at(user, pref, now)))
+    return nudges, emails
+
+
+@transaction.atomic
+def _store(
+    nudges: list[Nudge], emails: list[tuple[str, dt.datetime]], *, now: dt.datetime
+) -> list[Nudge]:
+    """Insert the nudges (a key that exists already is skipped), read back the ones this call
+    made, and queue their instant emails. Returns the nudges made."""
+    Nudge.objects.bulk_create(nudges, ignore_conflicts=True)
+    created: list[Nudge] = []
+    for chunk in _chunks([n.key for n in nudges]):
+        created.extend(
+            Nudge.objects.filter(key__in=chunk, created_at=now).select_related("recipient")
+        )
+    ids = {n.key: n for n in created}
+    rows = [
+        OutboundEmail(
+            recipient_id=ids[key].recipient_id,
+            kind=EmailKind.INSTANT,
+            nudge=ids[key],
+            not_before=send_at,
+            created_at=now,
+        )
+        for key, send_at in emails
+        if key in ids
+    ]
+    # The nudge is unique per email, so a concurrent scan cannot queue a second one.
+    OutboundEmail.objects.bulk_create(rows, ignore_conflicts=True)
+    return created
+
+
+def create_nudges(specs: Iterable[NudgeSpec], *, now: dt.datetime | None = None) -> list[Nudge]:
+    """Create the nudges that do not exist yet (their key is unique, so re-runs, retries and
+    concurrent scans make each once). Highest priority first, up to each person's daily push
+    budget, nudges are pushed (and emailed at once when high priority, after quiet hours);
+    the rest wait for the daily digest. Returns the nudges this call created."""
+    now = now or timezone.now()
+    rulebook = playbook.rules()
+    fresh = _fresh_specs(specs, rulebook)
+    if not fresh:
+        return []
+    nudges, emails = _plan(fresh, rulebook, now=now)
+    return _store(nudges, emails, now=now)
+
+
+# --- Closing nudges when their action happens --------------------------------------------------
+
+
+def resolve(
+    code: str,
+    *,
+    now: dt.datetime | None = None,
+    recipient_id: int | None = None,
+    lead_id: int | None = None,
+    lead_or_general: bool = False,
+    report_id: int | None = None,
+    subject_user_id: int | None = None,
+    exclude_context: dict[str, Any] | None = None,
+) -> int:
+    """Mark done the active nudges whose rules say `code` resolves them. Returns how many."""
+    rule_ids = [r.id for r in playbook.rules().values() if code in r.resolves]
+    if not rule_ids:
+        return 0
+    nudges = Nudge.objects.active().filter(rule_id__in=rule_ids)
+    if recipient_id is not None:
+        nudges = nudges.filter(recipient_id=recipient_id)
+    if lead_or_general:
+        nudges = (
+            nudges.filter(Q(lead_id=lead_id) | Q(lead__isnull=True))
+            if lead_id
+            else (nudges.filter(lead__isnull=True))
+        )
+    elif lead_id is not None:
+        nudges = nudges.filter(lead_id=lead_id)
+    if report_id is not None:
+        nudges = nudges.filter(report_id=report_id)
+    if subject_user_id is not None:
+        nudges = nudges.filter(subject_user_id=subject_user_id)
+    if exclude_context:
+        for name, value in exclude_context.items():
+            # Only nudges that carry this value; those without the key stay in (NULL-safe).
+            nudges = nudges.exclude(Q(context__has_key=name) & Q(**{f"context__{name}": value}))
+    return nudges.update(state=NudgeState.DONE, acted_at=now or timezone.now(), resolved_by=code)
+
+
+def expire_for_lead(
+    *, lead_id: int, recipient_id: int | None = None, keep: Sequence[str] = ()
+) -> int:
+    """A lead that changed hands or closed no longer needs the old nudges about it."""
+    nudges = Nudge.objects.active().filter(lead_id=lead_id).exclude(rule_id__in=keep)
+    if recipient_id is not None:
+        nudges = nudges.filter(recipient_id=recipient_id)
+    return nudges.update(state=NudgeState.EXPIRED, acted_at=timezone.now(), resolved_by="expired")
+
+
+# --- People acting on nudges -------------------------------------------------------------------
+
+
+@transaction.atomic
+def nudge_snooze(*, user: User, nudge: Nudge, until: dt.datetime, reason: str = "") -> Nudge:
+    """Put a nudge away until a moment in the future; it comes back by itself."""
+    nudge = Nudge.objects.select_for_update().get(pk=nudge.pk, recipient=user)
+    if not nudge.is_active:
+        raise ValidationError(_("This nudge is already closed."))
+    now = timezone.now()
+    if until <= now:
+        raise ValidationError({"until": _("Choose a moment in the future.")})
+    if until > now + dt.timedelta(days=366):
+        raise ValidationError({"until": _("Snooze for a year at most.")})
+    nudge.state = NudgeState.SNOOZED
+    nudge.snoozed_until = until
+    nudge.reason = reason.strip()[:300]
+    nudge.acted_at = now
+    nudge.save(update_fields=["state", "snoozed_until", "reason", "acted_at"])
+    return nudge
+
+
+@transaction.atomic
+def nudge_dismiss(*, user: User, nudge: Nudge, reason: str) -> Nudge:
+    """Dismiss a nudge, saying why (the coach learns which advice misses)."""
+    nudge = Nudge.objects.select_for_update().get(pk=nudge.pk, recipient=user)
+    if not nudge.is_active:
+        raise ValidationError(_("This nudge is already closed."))
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError({"reason": _("Say why you dismiss this advice.")})
+    nudge.state = NudgeState.DISMISSED
+    nudge.reason = reason[:300]
+    nudge.acted_at = timezone.now()
+    nudge.resolved_by = "dismissed"
+    nudge.save(update_fields=["state", "reason", "acted_at", "resolved_by"])
+    return nudge
+
+
+def wake_snoozed(*, now: dt.datetime | None = None) -> int:
+    """Snoozed nudges whose time has come are open again."""
+    return Nudge.objects.filter(
+        state=NudgeState.SNOOZED, snoozed_until__lte=now or timezone.now()
+    ).update(state=NudgeState.OPEN)

@@ -1,0 +1,98 @@
+"""How loudly the coach speaks: each person's notification preferences (push budget, email,
+quiet hours, digest time, time zone) and each team's thresholds for the playbook's rules.
+
+Reads fall back to the defaults (a person without a preference row gets the model's defaults; a
+team without a rule setting gets the playbook's thresholds). Writes are keyword-only services
+that check who may make them and raise ValidationError with a message the user can read.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from coaching import playbook
+from coaching.models import NotificationPreference, RuleSetting
+from crm.models import Role, Team, User
+
+# Teams that share a rule's thresholds: (team ids, or None for "all other teams"; team ids to
+# leave out; the thresholds).
+ThresholdGroup = tuple[list[int] | None, list[int], dict[str, int]]
+
+
+def user_zone(user: User) -> ZoneInfo:
+    """The user's own time zone, or the site's when theirs is unknown."""
+    try:
+        return ZoneInfo(user.time_zone)
+    except Exception:
+        return ZoneInfo(settings.TIME_ZONE)
+
+
+def preference_for(user: User) -> NotificationPreference:
+    """The user's preferences, or an unsaved row with the defaults."""
+    pref = NotificationPreference.objects.filter(user=user).first()
+    return pref or NotificationPreference(user=user)
+
+
+@transaction.atomic
+def preference_update(*, user: User, **values: Any) -> NotificationPreference:
+    """Keep a person's nudge budget, email switch, quiet hours and digest time."""
+    budget = values.get("daily_push_budget")
+    if budget is not None and not 0 <= int(budget) <= 50:
+        raise ValidationError({"daily_push_budget": _("Choose between 0 and 50.")})
+    pref, _created = NotificationPreference.objects.get_or_create(user=user)
+    for name, value in values.items():
+        setattr(pref, name, value)
+    pref.save()
+    return pref
+
+
+def threshold_groups(rule: playbook.Rule) -> list[ThresholdGroup]:
+    """Teams that share the rule's thresholds, as (team ids or None for "all others",
+    excluded team ids, thresholds). One query however many leads; one group per override."""
+    overrides = list(RuleSetting.objects.filter(rule_id=rule.id))
+    special = [s.team_id for s in overrides]
+    groups: list[ThresholdGroup] = [(None, special, dict(rule.thresholds))]
+    for setting in overrides:
+        if setting.enabled:
+            merged = dict(rule.thresholds) | {
+                k: int(v) for k, v in setting.thresholds.items() if k in rule.thresholds
+            }
+            groups.append(([setting.team_id], [], merged))
+    return groups
+
+
+@transaction.atomic
+def rule_setting_update(
+    *, actor: User, team: Team, rule_id: str, enabled: bool, values: dict[str, int]
+) -> RuleSetting:
+    """A manager (their team) or an admin changes a rule's thresholds for a team."""
+    if not (actor.is_admin_role or (actor.role == Role.MANAGER and team.manager_id == actor.pk)):
+        raise ValidationError(_("Only the team's manager or an admin changes its coaching."))
+    rule = playbook.rules().get(rule_id)
+    if rule is None:
+        raise ValidationError(_("Unknown rule."))
+    clean: dict[str, int] = {}
+    for name, value in values.items():
+        if name not in rule.thresholds:
+            continue
+        if not isinstance(value, int) or value < 0 or value > 100_000_000:
+            raise ValidationError({name: _("Enter a whole number of zero or more.")})
+        clean[name] = value
+    setting, _created = RuleSetting.objects.update_or_create(
+        team=team,
+        rule_id=rule_id,
+        defaults={
+            "enabled": enabled,
+            "thresholds": clean,
+            "updated_at": timezone.now(),
+            "updated_by": actor,
+        },
+    )
+    return setting

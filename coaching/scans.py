@@ -1,0 +1,315 @@
+"""The coach's scans: one function per scan, registered under the name the playbook's rules
+give in `trigger: {scan: …}` with `@scan(...)`.
+
+A scan takes one ScanInput (the rule, its thresholds for a group of teams, the group's open
+owned leads and active reps as lazy querysets, and the clock) and returns the NudgeSpecs its
+rule calls for. The judgement itself lives in coaching.rules as set-based queries, so a scan's
+number of queries never depends on the number of leads. SCANS is the set of scan names the
+playbook may use; the start-up check (coaching.receivers.connect) refuses any other.
+
+`run_scans` applies every scan rule to every group of teams sharing its thresholds and makes
+the nudges in one batch, so the daily push budget goes to the most important advice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from django.db.models import Count, Model, QuerySet
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from coaching import playbook, rules
+from coaching.models import Nudge
+from coaching.nudges import create_nudges, wake_snoozed
+from coaching.preferences import threshold_groups
+from coaching.rules import NudgeSpec
+from crm.models import Lead, Report, User
+
+M = TypeVar("M", bound=Model)
+
+
+@dataclass(frozen=True)
+class ScanInput:
+    """What one scan of one rule over one group of teams works on."""
+
+    rule: playbook.Rule
+    t: dict[str, int]
+    leads: QuerySet[Lead]
+    reps: QuerySet[User]
+    now: dt.datetime
+    today: dt.date
+    team_ids: list[int] | None = None
+    exclude: list[int] | None = None
+
+    @property
+    def clock(self) -> dict[str, Any]:
+        """The keyword arguments of coaching.rules' scan queries."""
+        return {"now": self.now, "today": self.today, "t": self.t}
+
+    def in_teams(self, queryset: QuerySet[M], team_field: str) -> QuerySet[M]:
+        """`queryset` narrowed to this group's teams, through `team_field`."""
+        if self.team_ids is not None:
+            queryset = queryset.filter(**{f"{team_field}__in": self.team_ids})
+        if self.exclude:
+            queryset = queryset.exclude(**{f"{team_field}__in": self.exclude})
+        return queryset
+
+
+Scan = Callable[[ScanInput], list[NudgeSpec]]
+SCANS: dict[str, Scan] = {}
+
+
+def scan(name: str) -> Callable[[Scan], Scan]:
+    """Register the decorated function as the scan called `name` in the playbook."""
+
+    def register(function: Scan) -> Scan:
+        if name in SCANS:
+            raise ValueError(f"scan '{name}' is registered twice")
+        SCANS[name] = function
+        return function
+
+    return register
+
+
+def _person(row: Mapping[str, Any], prefix: str = "") -> str:
+    return row.get(f"{prefix}display_name") or row.get(f"{prefix}username") or ""
+
+
+# --- Leads -------------------------------------------------------------------------------------
+
+
+@scan("report_due")
+def report_due(s: ScanInput) -> list[NudgeSpec]:
+    return [
+        NudgeSpec(
+            s.rule.id,
+            r["owner_id"],
+            period=r["reference"].date().isoformat(),
+            lead_id=r["pk"],
+            context={"company": r["company"], "days": (s.now - r["reference"]).days},
+        )
+        for r in rules.report_due(s.leads, **s.clock)
+    ]
+
+
+@scan("stalled")
+def stalled(s: ScanInput) -> list[NudgeSpec]:
+    return [
+        NudgeSpec(
+            s.rule.id,
+            r["owner_id"],
+            period=r["idle_since"].date().isoformat(),
+            lead_id=r["pk"],
+            context={"company": r["company"], "days": (s.now - r["idle_since"]).days},
+        )
+        for r in rules.stalled(s.leads, **s.clock)
+    ]
+
+
+@scan("stalled_ignored")
+def stalled_ignored(s: ScanInput) -> list[NudgeSpec]:
+    """The manager hears of a stalled-lead nudge the rep has left open for `days_ignored`."""
+    ignored = s.in_teams(
+        Nudge.objects.active().filter(
+            rule_id="stalled_lead",
+            created_at__lt=s.now - dt.timedelta(days=s.t.get("days_ignored", 3)),
+            lead__stage__in=rules.OPEN_STAGES,
+        ),
+        "lead__team_id",
+    )
+    rows = ignored.annotate(
+        idle_since=Coalesce("lead__last_activity_at", "lead__handed_at", "lead__created_at")
+    ).values(
+        "lead_id",
+        "lead__team__manager_id",
+        "lead__company",
+        "period",
+        "context",
+        "recipient__display_name",
+        "recipient__username",
+        "idle_since",
+    )
+    return [
+        NudgeSpec(
+            s.rule.id,
+            r["lead__team__manager_id"],
+            period=r["period"],
+            lead_id=r["lead_id"],
+            context={
+                "company": r["lead__company"],
+                "rep": _person(r, "recipient__"),
+                "days": (s.now - r["idle_since"]).days,
+            },
+        )
+        for r in rows
+    ]
+
+
+@scan("deadline_near")
+def deadline_near(s: ScanInput) -> list[NudgeSpec]:
+    return [
+        NudgeSpec(
+            s.rule.id,
+            r["owner_id"],
+            period=r["deadline"].isoformat(),
+            lead_id=r["pk"],
+            context={
+                "company": r["company"],
+                "days": (r["deadline"] - s.today).days,
+                "date": r["deadline"].isoformat(),
+            },
+        )
+        for r in rules.deadline_near(s.leads, **s.clock)
+    ]
+
+
+@scan("big_deal")
+def big_deal(s: ScanInput) -> list[NudgeSpec]:
+    return [
+        NudgeSpec(s.rule.id, r["owner_id"], lead_id=r["pk"], context={"company": r["company"]})
+        for r in rules.big_deal(s.leads, **s.clock)
+    ]
+
+
+# --- Reps and reports --------------------------------------------------------------------------
+
+
+@scan("low_contact")
+def low_contact(s: ScanInput) -> list[NudgeSpec]:
+    return [
+        NudgeSpec(
+            s.rule.id,
+            r["pk"],
+            period=r["reference"].date().isoformat(),
+            context={"days": (s.now - r["reference"]).days},
+        )
+        for r in rules.low_contact(s.reps, **s.clock)
+    ]
+
+
+@scan("only_help")
+def only_help(s: ScanInput) -> list[NudgeSpec]:
+    return [
+        NudgeSpec(
+            s.rule.id, r["pk"], period=f"r{r['latest']}", context={"count": s.t.get("last", 3)}
+        )
+        for r in rules.only_help(s.reps, **s.clock)
+    ]
+
+
+@scan("unacknowledged")
+def unacknowledged(s: ScanInput) -> list[NudgeSpec]:
+    reports = s.in_teams(Report.objects.order_by(), "team_id")
+    return [
+        NudgeSpec(
+            s.rule.id,
+            r["team__manager_id"],
+            report_id=r["pk"],
+            context={"rep": _person(r, "author__"), "days": (s.now - r["submitted_at"]).days},
+        )
+        for r in rules.unacknowledged(reports, **s.clock)
+    ]
+
+
+@scan("reliable_rep")
+def reliable_rep(s: ScanInput) -> list[NudgeSpec]:
+    return [
+        NudgeSpec(
+            s.rule.id,
+            r["team__manager_id"],
+            period=s.today.strftime("%Y-%m"),
+            subject_user_id=r["pk"],
+            context={"rep": _person(r), "count": r["rib_on_time"]},
+        )
+        for r in rules.reliable_rep(s.reps, **s.clock)
+    ]
+
+
+@scan("year_end")
+def year_end(s: ScanInput) -> list[NudgeSpec]:
+    """From the configured day, every rep is asked for a note; the count is their wins this
+    year on leads someone handed down."""
+    if not rules.year_end_due(today=s.today, t=s.t):
+        return []
+    year_start = dt.datetime(s.today.year, 1, 1, tzinfo=dt.UTC)
+    wins = dict(
+        Lead.objects.filter(stage="won", closed_at__gte=year_start, handed_by__isnull=False)
+        .values_list("owner_id")
+        .annotate(n=Count("pk"))
+    )
+    return [
+        NudgeSpec(s.rule.id, pk, period=str(s.today.year), context={"count": wins.get(pk, 0)})
+        for pk in s.reps.values_list("pk", flat=True)
+    ]
+
+
+@scan("uneven_distribution")
+def uneven_distribution(s: ScanInput) -> list[NudgeSpec]:
+    """Each team's reps whose open leads are far from the team's median, for its manager."""
+    counts: dict[int, dict[int, int]] = defaultdict(dict)
+    managers: dict[int, int] = {}
+    names: dict[int, str] = {}
+    for person in s.reps.values("pk", "team_id", "team__manager_id", "display_name", "username"):
+        counts[person["team_id"]][person["pk"]] = 0
+        managers[person["team_id"]] = person["team__manager_id"]
+        names[person["pk"]] = _person(person)
+    for load in s.leads.values("owner_id", "owner__team_id").annotate(n=Count("pk")):
+        if load["owner_id"] in counts.get(load["owner__team_id"], {}):
+            counts[load["owner__team_id"]][load["owner_id"]] = load["n"]
+    week = f"{s.today.isocalendar().year}-W{s.today.isocalendar().week:02d}"
+    return [
+        NudgeSpec(
+            s.rule.id,
+            managers[team],
+            period=week,
+            subject_user_id=rep,
+            context={"rep": names[rep], "count": n},
+        )
+        for team, per_rep in counts.items()
+        for rep, n, _median in rules.uneven(per_rep, t=s.t)
+    ]
+
+
+# --- Running them ------------------------------------------------------------------------------
+
+
+def _inputs(rule: playbook.Rule, *, now: dt.datetime, today: dt.date) -> list[ScanInput]:
+    """One input per group of teams sharing the rule's thresholds."""
+    return [
+        ScanInput(
+            rule=rule,
+            t=t,
+            leads=rules.open_owned_leads(team_ids, exclude),
+            reps=rules.active_reps(team_ids, exclude),
+            now=now,
+            today=today,
+            team_ids=team_ids,
+            exclude=exclude,
+        )
+        for team_ids, exclude, t in threshold_groups(rule)
+    ]
+
+
+def run_scans(*, now: dt.datetime | None = None) -> dict[str, int]:
+    """Apply every scan rule to all leads, reps and reports with set-based queries, and make
+    the nudges they call for. Returns how many new nudges each rule made."""
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    wake_snoozed(now=now)
+    specs: list[NudgeSpec] = []
+    made: dict[str, int] = {}
+    for rule in playbook.rules().values():
+        if not rule.scan:
+            continue
+        made[rule.id] = 0
+        for found in _inputs(rule, now=now, today=today):
+            specs.extend(SCANS[rule.scan](found))
+    # One batch, so the daily push budget goes to the most important nudges across all rules.
+    for nudge in create_nudges(specs, now=now):
+        made[nudge.rule_id] += 1
+    return made
