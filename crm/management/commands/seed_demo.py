@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -201,6 +202,39 @@ NOTES_BAD = [
 ]
 
 
+OPEN_STAGES = [Stage.NEW, Stage.CONTACTED, Stage.QUALIFIED, Stage.PROPOSAL, Stage.NEGOTIATION]
+CLOSED_STAGES = (Stage.WON, Stage.LOST)
+POOL_SOURCES = [Source.BRAND, Source.TRADE_SHOW, Source.WEBSITE, Source.MARKETING]
+LOST_REASONS = ["价格太高，客户选了友商", "Budget cut", "项目取消"]
+HANDOFF_NOTES = [
+    "practice lead",
+    "big account, report weekly",
+    "老客户，跟紧一点",
+    "鸡肋也是肉，试试看",
+    "",
+]
+# A call twice as likely as any other kind.
+ACTIVITY_KINDS = [
+    ActivityKind.CALL,
+    ActivityKind.CALL,
+    ActivityKind.VISIT,
+    ActivityKind.MEETING,
+    ActivityKind.EMAIL,
+    ActivityKind.DOORSTEP,
+]
+BAD_OUTCOMES = [Outcome.UNREACHABLE, Outcome.REFUSED]
+GOOD_OUTCOMES = [Outcome.REACHED, Outcome.INTERESTED, Outcome.FOLLOW_UP]
+
+
+@dataclass
+class _Plan:
+    """What the lead builder decided for a lead, for its history and activities."""
+
+    created: dt.datetime
+    handed_at: dt.datetime | None
+    owner: User | None
+
+
 class Command(BaseCommand):
     help = "Load the demo company (idempotent). Demo password: " + DEMO_PASSWORD
 
@@ -284,157 +318,25 @@ class Command(BaseCommand):
         return name, rng.choice(EN_CONTACTS), f"+1 555 {rng.randint(1000000, 9999999)}"
 
     def _leads(self, rng: random.Random, team: Team, reps: list[User], count: int) -> int:
+        """`count` leads for the team: a few in the pool, the rest handed to its reps, with
+        their history (created, handed down, stage changed) and activities."""
         now = timezone.now()
-        today = timezone.localdate(now)
-        manager = team.manager
-        stages = [Stage.NEW, Stage.CONTACTED, Stage.QUALIFIED, Stage.PROPOSAL, Stage.NEGOTIATION]
-        leads: list[Lead] = []
-        plans: list[dict[str, Any]] = []
-        for i in range(count):
-            company, contact, phone = self._company(rng)
-            created = now - dt.timedelta(days=rng.uniform(5, 90))
-            roll = rng.random()
-            owner = None if roll < 0.12 else rng.choice(reps)
-            if owner is None:
-                stage = Stage.NEW
-            elif roll < 0.25:
-                stage = Stage.WON
-            elif roll < 0.37:
-                stage = Stage.LOST
-            else:
-                stage = rng.choice(stages)
-            rib = owner is not None and rng.random() < 0.18
-            reasons = sorted(rng.sample(ChickenRibReason.values, rng.randint(1, 2))) if rib else []
-            value = Decimal(rng.choice([20, 50, 80, 120, 200, 350, 500, 800, 1500]) * 1000)
-            handed_at = created + dt.timedelta(hours=rng.uniform(1, 48)) if owner else None
-            due = today + dt.timedelta(days=rng.randint(-6, 14)) if rng.random() < 0.7 else None
-            lead = Lead(
-                company=company if i % 7 else f"{company} ({rng.choice(CITIES)})",
-                contact_name=contact,
-                phone=phone,
-                email=f"contact{i}@{rng.choice(['example.com', 'example.cn'])}",
-                source=rng.choice(Source.values)
-                if owner
-                else rng.choice(
-                    [Source.BRAND, Source.TRADE_SHOW, Source.WEBSITE, Source.MARKETING]
-                ),
-                value=value,
-                currency=Currency.CNY if rng.random() < 0.85 else Currency.USD,
-                stage=stage,
-                expected_close=today + dt.timedelta(days=rng.randint(5, 120)),
-                tender_date=today + dt.timedelta(days=rng.randint(3, 60))
-                if rng.random() < 0.25
-                else None,
-                competitor=rng.choice(COMPETITORS),
-                next_step=rng.choice(NEXT_STEPS)
-                if due and stage not in (Stage.WON, Stage.LOST)
-                else "",
-                next_step_due=due if stage not in (Stage.WON, Stage.LOST) else None,
-                is_chicken_rib=rib,
-                chicken_rib_reasons=reasons,
-                notes="" if rng.random() < 0.6 else rng.choice(NOTES_OK),
-                lost_reason=rng.choice(["价格太高，客户选了友商", "Budget cut", "项目取消"])
-                if stage == Stage.LOST
-                else "",
-                team=team,
-                owner=owner,
-                handed_by=manager if owner else None,
-                handed_at=handed_at,
-                created_by=manager,
-                created_at=created,
-                updated_at=created,
-                stage_changed_at=created,
-            )
-            leads.append(lead)
-            plans.append({"created": created, "handed_at": handed_at, "owner": owner})
+        planned = [self._lead(rng, i, team, reps, now) for i in range(count)]
+        leads = [lead for lead, _plan in planned]
         Lead.objects.bulk_create(leads)
-
         activities: list[Activity] = []
         history: list[LeadEvent] = []
-        notes = [
-            "practice lead",
-            "big account, report weekly",
-            "老客户，跟紧一点",
-            "鸡肋也是肉，试试看",
-            "",
-        ]
-        for lead, plan in zip(leads, plans, strict=True):
-            history.append(
-                LeadEvent(
-                    lead=lead, kind=LeadEventKind.CREATED, actor=manager, created_at=plan["created"]
-                )
-            )
-            if plan["owner"] is None:
-                continue
-            history.append(
-                LeadEvent(
-                    lead=lead,
-                    kind=LeadEventKind.HANDED_DOWN,
-                    actor=manager,
-                    to_user=plan["owner"],
-                    note=rng.choice(notes),
-                    created_at=plan["handed_at"],
-                )
-            )
-            # Stalled leads stop getting activities well before today; closed leads at closing.
-            stalled = rng.random() < 0.2
-            closed = lead.stage in (Stage.WON, Stage.LOST)
-            if closed:
-                end = now - dt.timedelta(days=rng.uniform(2, 45))
-            elif stalled:
-                end = now - dt.timedelta(days=rng.uniform(16, 30))
-            else:
-                end = now
-            moment = plan["handed_at"]
-            last = None
-            for _n in range(rng.randint(1, 12)):
-                moment = moment + dt.timedelta(days=rng.uniform(0.5, 8))
-                if moment >= end:
-                    break
-                bad = (lead.is_chicken_rib and rng.random() < 0.5) or rng.random() < 0.2
-                activities.append(
-                    Activity(
-                        lead=lead,
-                        author=plan["owner"],
-                        kind=rng.choice(
-                            [
-                                ActivityKind.CALL,
-                                ActivityKind.CALL,
-                                ActivityKind.VISIT,
-                                ActivityKind.MEETING,
-                                ActivityKind.EMAIL,
-                                ActivityKind.DOORSTEP,
-                            ]
-                        ),
-                        outcome=rng.choice([Outcome.UNREACHABLE, Outcome.REFUSED])
-                        if bad
-                        else rng.choice([Outcome.REACHED, Outcome.INTERESTED, Outcome.FOLLOW_UP]),
-                        happened_at=moment,
-                        note=rng.choice(NOTES_BAD if bad else NOTES_OK),
-                        created_at=moment,
-                    )
-                )
-                last = moment
+        for lead, plan in planned:
+            history.extend(self._lead_arrival(rng, lead, plan, team.manager))
+            if plan.owner is None or plan.handed_at is None:
+                continue  # in the pool: no rep, no work yet
+            worked = self._lead_work(rng, lead, plan, now)
+            activities.extend(worked)
+            last = worked[-1].happened_at if worked else None
             lead.last_activity_at = last
-            lead.updated_at = last or plan["handed_at"]
+            lead.updated_at = last or plan.handed_at
             if lead.stage != Stage.NEW:
-                moment_of_change = last + dt.timedelta(hours=2) if closed and last else last
-                changed = max((moment_of_change or plan["handed_at"]), plan["handed_at"])
-                history.append(
-                    LeadEvent(
-                        lead=lead,
-                        kind=LeadEventKind.STAGE_CHANGED,
-                        actor=plan["owner"],
-                        from_stage=Stage.NEW,
-                        to_stage=lead.stage,
-                        note=lead.lost_reason,
-                        created_at=changed,
-                    )
-                )
-                lead.stage_changed_at = changed
-                if lead.stage in (Stage.WON, Stage.LOST):
-                    lead.closed_at = changed
-                    lead.updated_at = changed
+                history.append(self._lead_stage_change(lead, plan, last))
         Activity.objects.bulk_create(activities, batch_size=500)
         LeadEvent.objects.bulk_create(history, batch_size=500)
         Lead.objects.bulk_update(
@@ -443,6 +345,136 @@ class Command(BaseCommand):
             batch_size=500,
         )
         return len(leads)
+
+    def _lead(
+        self, rng: random.Random, i: int, team: Team, reps: list[User], now: dt.datetime
+    ) -> tuple[Lead, _Plan]:
+        """One unsaved lead, created 5 to 90 days ago: 12% in the pool (new), the rest a rep's,
+        won, lost or somewhere open; some chicken-rib; most with a next step due soon."""
+        today = timezone.localdate(now)
+        manager = team.manager
+        company, contact, phone = self._company(rng)
+        created = now - dt.timedelta(days=rng.uniform(5, 90))
+        roll = rng.random()
+        owner = None if roll < 0.12 else rng.choice(reps)
+        if owner is None:
+            stage = Stage.NEW
+        elif roll < 0.25:
+            stage = Stage.WON
+        elif roll < 0.37:
+            stage = Stage.LOST
+        else:
+            stage = rng.choice(OPEN_STAGES)
+        rib = owner is not None and rng.random() < 0.18
+        reasons = sorted(rng.sample(ChickenRibReason.values, rng.randint(1, 2))) if rib else []
+        value = Decimal(rng.choice([20, 50, 80, 120, 200, 350, 500, 800, 1500]) * 1000)
+        handed_at = created + dt.timedelta(hours=rng.uniform(1, 48)) if owner else None
+        due = today + dt.timedelta(days=rng.randint(-6, 14)) if rng.random() < 0.7 else None
+        lead = Lead(
+            company=company if i % 7 else f"{company} ({rng.choice(CITIES)})",
+            contact_name=contact,
+            phone=phone,
+            email=f"contact{i}@{rng.choice(['example.com', 'example.cn'])}",
+            source=rng.choice(Source.values) if owner else rng.choice(POOL_SOURCES),
+            value=value,
+            currency=Currency.CNY if rng.random() < 0.85 else Currency.USD,
+            stage=stage,
+            expected_close=today + dt.timedelta(days=rng.randint(5, 120)),
+            tender_date=today + dt.timedelta(days=rng.randint(3, 60))
+            if rng.random() < 0.25
+            else None,
+            competitor=rng.choice(COMPETITORS),
+            next_step=rng.choice(NEXT_STEPS) if due and stage not in CLOSED_STAGES else "",
+            next_step_due=due if stage not in CLOSED_STAGES else None,
+            is_chicken_rib=rib,
+            chicken_rib_reasons=reasons,
+            notes="" if rng.random() < 0.6 else rng.choice(NOTES_OK),
+            lost_reason=rng.choice(LOST_REASONS) if stage == Stage.LOST else "",
+            team=team,
+            owner=owner,
+            handed_by=manager if owner else None,
+            handed_at=handed_at,
+            created_by=manager,
+            created_at=created,
+            updated_at=created,
+            stage_changed_at=created,
+        )
+        return lead, _Plan(created=created, handed_at=handed_at, owner=owner)
+
+    def _lead_arrival(
+        self, rng: random.Random, lead: Lead, plan: _Plan, manager: User
+    ) -> list[LeadEvent]:
+        """The lead's first history: created by the manager, then handed down to its rep."""
+        entries = [
+            LeadEvent(lead=lead, kind=LeadEventKind.CREATED, actor=manager, created_at=plan.created)
+        ]
+        if plan.owner is not None and plan.handed_at is not None:
+            entries.append(
+                LeadEvent(
+                    lead=lead,
+                    kind=LeadEventKind.HANDED_DOWN,
+                    actor=manager,
+                    to_user=plan.owner,
+                    note=rng.choice(HANDOFF_NOTES),
+                    created_at=plan.handed_at,
+                )
+            )
+        return entries
+
+    def _lead_work(
+        self, rng: random.Random, lead: Lead, plan: _Plan, now: dt.datetime
+    ) -> list[Activity]:
+        """Up to 12 activities by the rep after the hand-off, a few days apart. Stalled leads
+        stop getting activities well before today; closed leads at closing. Chicken-rib leads
+        go badly more often."""
+        stalled = rng.random() < 0.2
+        if lead.stage in CLOSED_STAGES:
+            end = now - dt.timedelta(days=rng.uniform(2, 45))
+        elif stalled:
+            end = now - dt.timedelta(days=rng.uniform(16, 30))
+        else:
+            end = now
+        assert plan.handed_at is not None
+        moment = plan.handed_at
+        activities: list[Activity] = []
+        for _n in range(rng.randint(1, 12)):
+            moment = moment + dt.timedelta(days=rng.uniform(0.5, 8))
+            if moment >= end:
+                break
+            bad = (lead.is_chicken_rib and rng.random() < 0.5) or rng.random() < 0.2
+            activities.append(
+                Activity(
+                    lead=lead,
+                    author=plan.owner,
+                    kind=rng.choice(ACTIVITY_KINDS),
+                    outcome=rng.choice(BAD_OUTCOMES) if bad else rng.choice(GOOD_OUTCOMES),
+                    happened_at=moment,
+                    note=rng.choice(NOTES_BAD if bad else NOTES_OK),
+                    created_at=moment,
+                )
+            )
+        return activities
+
+    def _lead_stage_change(self, lead: Lead, plan: _Plan, last: dt.datetime | None) -> LeadEvent:
+        """The rep moved the lead from new to its stage at the last activity (two hours after
+        it for a closed lead); the lead's stage and closing times follow."""
+        assert plan.handed_at is not None
+        closed = lead.stage in CLOSED_STAGES
+        moment_of_change = last + dt.timedelta(hours=2) if closed and last else last
+        changed = max((moment_of_change or plan.handed_at), plan.handed_at)
+        lead.stage_changed_at = changed
+        if closed:
+            lead.closed_at = changed
+            lead.updated_at = changed
+        return LeadEvent(
+            lead=lead,
+            kind=LeadEventKind.STAGE_CHANGED,
+            actor=plan.owner,
+            from_stage=Stage.NEW,
+            to_stage=lead.stage,
+            note=lead.lost_reason,
+            created_at=changed,
+        )
 
     def _reports(self, rng: random.Random, team: Team) -> None:
         """Reports as a real team has them: most open leads reported on lately, some late,
