@@ -1,0 +1,89 @@
+"""What waits on the manager: the team's stalled leads (idle the longest first, with any
+escalation plan still undecided) and the manager's own debt — reports not acknowledged and asks
+not answered, the oldest first.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db.models import (
+    Count,
+    DateTimeField,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    Subquery,
+    Value,
+)
+from django.utils import timezone
+
+from crm.models import AskState, Lead, Report, ReportKind, ReportState, Role, Team, User
+from crm.selectors import stalled_q, with_idle_since
+
+STALLED_LIMIT = 25
+DEBT_LIMIT = 10
+
+
+def _age(now: dt.datetime, column: str) -> ExpressionWrapper:
+    """How long ago `column` was, computed by the database."""
+    return ExpressionWrapper(
+        Value(now, output_field=DateTimeField()) - F(column), output_field=DurationField()
+    )
+
+
+def stalled_leads(
+    *, team: Team, now: dt.datetime | None = None, limit: int = STALLED_LIMIT
+) -> list[Lead]:
+    """The team's stalled leads, idle the longest first, each with its days idle and the
+    escalation plan still waiting for a decision, if any."""
+    now = now or timezone.now()
+    plans = Report.objects.filter(
+        lead=OuterRef("pk"), kind=ReportKind.ESCALATION, state=ReportState.SUBMITTED, decision=""
+    ).order_by("-submitted_at", "-pk")
+    return list(
+        with_idle_since(Lead.objects.filter(team=team))
+        .filter(stalled_q(now))
+        .annotate(
+            idle_for=_age(now, "idle_since"),
+            open_plan_id=Subquery(plans.values("pk")[:1], output_field=IntegerField()),
+            open_plan_at=Subquery(plans.values("submitted_at")[:1], output_field=DateTimeField()),
+        )
+        .select_related("owner")
+        .order_by(F("idle_since").asc(), "pk")[:limit]
+    )
+
+
+def can_answer_for(user: User, team: Team) -> bool:
+    """Who owes answers to this team's reports: its manager, or an admin."""
+    return user.is_admin_role or (user.role == Role.MANAGER and team.manager_id == user.pk)
+
+
+def my_debt(
+    *, user: User, team: Team, now: dt.datetime | None = None, limit: int = DEBT_LIMIT
+) -> dict[str, Any] | None:
+    """What the viewer owes this team: reports not acknowledged and asks not answered, the
+    oldest first. None for someone who does not answer this team's reports (a +2)."""
+    if not can_answer_for(user, team):
+        return None
+    now = now or timezone.now()
+    waiting = (
+        Report.objects.filter(team=team, state=ReportState.SUBMITTED)
+        .exclude(author=user)
+        .select_related("author", "lead")
+        .annotate(waited=_age(now, "submitted_at"))
+        .order_by("submitted_at", "pk")
+    )
+    counts = waiting.aggregate(
+        unacknowledged=Count("pk", filter=Q(acknowledged_at__isnull=True)),
+        asks=Count("pk", filter=Q(ask_state=AskState.OPEN)),
+    )
+    return {
+        "unacknowledged": list(waiting.filter(acknowledged_at__isnull=True)[:limit]),
+        "asks": list(waiting.filter(ask_state=AskState.OPEN)[:limit]),
+        "counts": counts,
+    }

@@ -1,0 +1,305 @@
+"""The cockpit's figures: one row per rep of a team, or one per team for the +2 — open leads
+and their value, chicken-rib share, stalled leads, reports (on time, quality), asks waiting,
+conversion of the leads handed down and thanks after wins, over a period the page picks.
+
+Every figure is a SQL aggregate grouped by rep or by team, so the number of queries depends on
+neither the number of leads nor the number of reps. Python only arranges the handful of
+aggregate rows (reps × currencies) into rows for the page.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Avg, Count, Exists, F, Max, Min, OuterRef, Q, QuerySet, Subquery, Sum
+from django.utils import timezone
+
+from coaching.models import Thanks, ThanksKind
+from crm.models import (
+    AskState,
+    Lead,
+    LeadEvent,
+    LeadEventKind,
+    Report,
+    ReportState,
+    Role,
+    Team,
+    User,
+)
+from crm.pipeline import OPEN_STAGES, Stage
+from crm.selectors import stalled_q, with_idle_since
+
+# The period filter is allow-listed: the query string picks one of these, nothing else.
+PERIODS: tuple[int, ...] = (7, 30, 90)
+DEFAULT_PERIOD = 30
+HANDED = (LeadEventKind.HANDED_DOWN, LeadEventKind.REASSIGNED)
+
+
+def period_from(raw: object) -> int:
+    """The period asked for in the query string, if it is one we offer; the default otherwise."""
+    text = str(raw or "")
+    return int(text) if text.isdigit() and int(text) in PERIODS else DEFAULT_PERIOD
+
+
+def _share(part: int, whole: int) -> int | None:
+    """A whole percentage, or None when there is nothing to divide."""
+    return round(100 * part / whole) if whole else None
+
+
+def _days(now: dt.datetime, then: dt.datetime | None) -> int | None:
+    return (now - then).days if then is not None else None
+
+
+@dataclass
+class Figures:
+    """The cockpit's numbers for one rep (key = user id) or one team (key = team id)."""
+
+    key: int
+    name: str
+    open_leads: int = 0
+    open_values: list[tuple[str, Decimal]] = field(default_factory=list)
+    rib_open: int = 0
+    stalled: int = 0
+    oldest_stalled_id: int | None = None
+    oldest_stalled_company: str = ""
+    last_report_at: dt.datetime | None = None
+    days_since_report: int | None = None
+    reports: int = 0
+    on_time: int = 0
+    quality: float | None = None
+    handed_won: int = 0
+    handed_lost: int = 0
+    wins_thanked: int = 0
+    open_asks: int = 0
+    oldest_ask_days: int | None = None
+    unacknowledged: int = 0
+    handed_out: int = 0
+    handed_out_rib: int = 0
+    reps: int = 0
+    manager: str = ""
+
+    @property
+    def rib_share(self) -> int | None:
+        """Chicken-rib leads among the open leads, in percent."""
+        return _share(self.rib_open, self.open_leads)
+
+    @property
+    def on_time_share(self) -> int | None:
+        return _share(self.on_time, self.reports)
+
+    @property
+    def conversion(self) -> int | None:
+        """Won / (won + lost) of the leads handed down that closed in the period, in percent."""
+        return _share(self.handed_won, self.handed_won + self.handed_lost)
+
+    @property
+    def thanks_share(self) -> int | None:
+        """Wins (of handed-down leads) followed by a thank-you note, in percent."""
+        return _share(self.wins_thanked, self.handed_won)
+
+    @property
+    def handed_out_rib_share(self) -> int | None:
+        """Chicken-rib leads among the leads handed to them in the period, in percent."""
+        return _share(self.handed_out_rib, self.handed_out)
+
+
+def _lead_figures(
+    leads: QuerySet[Lead], key: str, *, since: dt.datetime, now: dt.datetime
+) -> dict[int, dict[str, Any]]:
+    """Lead counts grouped by `key` ("owner" or "team")."""
+    thanked = Exists(
+        Thanks.objects.filter(lead=OuterRef("pk"), kind=ThanksKind.WIN, author=OuterRef("owner"))
+    )
+    closed = Q(handed_by__isnull=False, closed_at__gte=since)
+    rows = (
+        leads.order_by()
+        .values(key)
+        .annotate(
+            open_leads=Count("pk", filter=Q(stage__in=OPEN_STAGES)),
+            rib_open=Count("pk", filter=Q(stage__in=OPEN_STAGES, is_chicken_rib=True)),
+            stalled=Count("pk", filter=stalled_q(now)),
+            handed_won=Count("pk", filter=closed & Q(stage=Stage.WON)),
+            handed_lost=Count("pk", filter=closed & Q(stage=Stage.LOST)),
+            wins_thanked=Count("pk", filter=closed & Q(stage=Stage.WON) & Q(thanked)),
+        )
+    )
+    return {row.pop(key): row for row in rows}
+
+
+def _open_values(leads: QuerySet[Lead], key: str) -> dict[int, list[tuple[str, Decimal]]]:
+    """The open leads' value per currency, grouped by `key`."""
+    rows = (
+        leads.filter(stage__in=OPEN_STAGES)
+        .order_by()
+        .values(key, "currency")
+        .annotate(total=Sum("value"))
+        .order_by(key, "currency")
+    )
+    out: dict[int, list[tuple[str, Decimal]]] = {}
+    for row in rows:
+        out.setdefault(row[key], []).append((row["currency"], row["total"]))
+    return out
+
+
+def _report_figures(
+    reports: QuerySet[Report], key: str, *, since: dt.datetime
+) -> dict[int, dict[str, Any]]:
+    """Report figures grouped by `key` ("author" or "team")."""
+    recent = Q(submitted_at__gte=since)
+    open_ask = Q(ask_state=AskState.OPEN)
+    rows = (
+        reports.filter(state=ReportState.SUBMITTED)
+        .order_by()
+        .values(key)
+        .annotate(
+            last_report_at=Max("submitted_at"),
+            reports=Count("pk", filter=recent),
+            on_time=Count("pk", filter=recent & Q(on_time=True)),
+            quality=Avg("quality_score", filter=recent),
+            open_asks=Count("pk", filter=open_ask),
+            oldest_ask_at=Min("submitted_at", filter=open_ask),
+            unacknowledged=Count("pk", filter=Q(acknowledged_at__isnull=True)),
+        )
+    )
+    return {row.pop(key): row for row in rows}
+
+
+def _handed_out(events: QuerySet[LeadEvent], key: str) -> dict[int, dict[str, int]]:
+    """Leads handed down (or reassigned) in the events, and how many were chicken-rib."""
+    rows = (
+        events.filter(kind__in=HANDED)
+        .order_by()
+        .values(key)
+        .annotate(
+            handed_out=Count("lead", distinct=True),
+            handed_out_rib=Count("lead", filter=Q(lead__is_chicken_rib=True), distinct=True),
+        )
+    )
+    return {row.pop(key): row for row in rows}
+
+
+def _oldest_stalled(outer: str, now: dt.datetime, column: str) -> Subquery:
+    """The open lead idle the longest among the stalled ones of the outer rep or team."""
+    leads = (
+        with_idle_since(Lead.objects.filter(**{outer: OuterRef("pk")}))
+        .filter(stalled_q(now))
+        .order_by(F("idle_since").asc(), "pk")
+        .values(column)[:1]
+    )
+    return Subquery(leads)
+
+
+def _fill(
+    row: Figures,
+    *,
+    now: dt.datetime,
+    leads: dict[str, Any] | None,
+    values: list[tuple[str, Decimal]] | None,
+    reports: dict[str, Any] | None,
+    handed: dict[str, int] | None,
+) -> Figures:
+    for source in (leads, reports, handed):
+        for name, value in (source or {}).items():
+            if hasattr(row, name):
+                setattr(row, name, value)
+    if reports:
+        row.quality = float(reports["quality"]) if reports["quality"] is not None else None
+        row.oldest_ask_days = _days(now, reports["oldest_ask_at"])
+    row.days_since_report = _days(now, row.last_report_at)
+    row.open_values = values or []
+    return row
+
+
+def rep_rows(*, team: Team, days: int, now: dt.datetime | None = None) -> list[Figures]:
+    """One row per active rep of the team: their open leads in this team, their reports to
+    this team's manager, and how the leads handed down to them ended (in the last `days`)."""
+    now = now or timezone.now()
+    since = now - dt.timedelta(days=days)
+    reps = list(
+        User.objects.filter(role=Role.REP, team=team, is_active=True)
+        .annotate(
+            oldest_stalled_id=_oldest_stalled("owner", now, "pk"),
+            oldest_stalled_company=_oldest_stalled("owner", now, "company"),
+        )
+        .order_by("display_name", "username", "pk")
+    )
+    ids = [rep.pk for rep in reps]
+    leads = Lead.objects.filter(team=team, owner_id__in=ids)
+    lead_rows = _lead_figures(leads, "owner", since=since, now=now)
+    values = _open_values(leads, "owner")
+    report_rows = _report_figures(
+        Report.objects.filter(team=team, author_id__in=ids), "author", since=since
+    )
+    handed = _handed_out(
+        LeadEvent.objects.filter(lead__team=team, to_user_id__in=ids, created_at__gte=since),
+        "to_user",
+    )
+    rows = []
+    for rep in reps:
+        row = Figures(
+            key=rep.pk,
+            name=str(rep),
+            oldest_stalled_id=rep.oldest_stalled_id,  # type: ignore[attr-defined]
+            oldest_stalled_company=rep.oldest_stalled_company or "",  # type: ignore[attr-defined]
+        )
+        rows.append(
+            _fill(
+                row,
+                now=now,
+                leads=lead_rows.get(rep.pk),
+                values=values.get(rep.pk),
+                reports=report_rows.get(rep.pk),
+                handed=handed.get(rep.pk),
+            )
+        )
+    return rows
+
+
+def team_rows(*, teams: QuerySet[Team], days: int, now: dt.datetime | None = None) -> list[Figures]:
+    """One row per team: the same figures as the rep rows, for the whole team (its pool of
+    unassigned leads included), plus how many reports its manager has not acknowledged."""
+    now = now or timezone.now()
+    since = now - dt.timedelta(days=days)
+    listed = list(
+        teams.select_related("manager")
+        .annotate(
+            n_reps=Count(
+                "members", filter=Q(members__role=Role.REP, members__is_active=True), distinct=True
+            ),
+            oldest_stalled_id=_oldest_stalled("team", now, "pk"),
+            oldest_stalled_company=_oldest_stalled("team", now, "company"),
+        )
+        .order_by("name", "pk")
+    )
+    ids = [team.pk for team in listed]
+    leads = Lead.objects.filter(team_id__in=ids)
+    lead_rows = _lead_figures(leads, "team", since=since, now=now)
+    values = _open_values(leads, "team")
+    report_rows = _report_figures(Report.objects.filter(team_id__in=ids), "team", since=since)
+    handed = _handed_out(
+        LeadEvent.objects.filter(lead__team_id__in=ids, created_at__gte=since), "lead__team"
+    )
+    rows = []
+    for team in listed:
+        row = Figures(
+            key=team.pk,
+            name=team.name,
+            reps=team.n_reps,  # type: ignore[attr-defined]
+            manager=str(team.manager),
+            oldest_stalled_id=team.oldest_stalled_id,  # type: ignore[attr-defined]
+            oldest_stalled_company=team.oldest_stalled_company or "",  # type: ignore[attr-defined]
+        )
+        rows.append(
+            _fill(
+                row,
+                now=now,
+                leads=lead_rows.get(team.pk),
+                values=values.get(team.pk),
+                reports=report_rows.get(team.pk),
+                handed=handed.get(team.pk),
+            )
+        )
+    return rows
