@@ -1,0 +1,49 @@
+"""The CRM's models, one module per entity: people and teams, leads (with activities and
+history), reports, records (outbox and audit trail), and import jobs. Everything is re-exported
+here, so `from crm.models import Lead` keeps working and a new entity arrives as a sibling
+module."""
+
+from crm.models.imports import DuplicatePolicy, ImportJob, ImportMode, ImportState
+from crm.models.leads import (
+    Activity,
+    ActivityKind,
+    ChickenRibReason,
+    Currency,
+    Lead,
+    LeadEvent,
+    LeadEventKind,
+    Outcome,
+    Source,
+)
+from crm.models.people import Language, Role, Team, TeamMembership, User
+from crm.models.records import AuditEntry, DomainEvent
+from crm.models.reports import AskState, PlanDecision, Report, ReportKind, ReportReply, ReportState
+
+__all__ = [
+    "Activity",
+    "ActivityKind",
+    "AskState",
+    "AuditEntry",
+    "ChickenRibReason",
+    "Currency",
+    "DomainEvent",
+    "DuplicatePolicy",
+    "ImportJob",
+    "ImportMode",
+    "ImportState",
+    "Language",
+    "Lead",
+    "LeadEvent",
+    "LeadEventKind",
+    "Outcome",
+    "PlanDecision",
+    "Report",
+    "ReportKind",
+    "ReportReply",
+    "ReportState",
+    "Role",
+    "Source",
+    "Team",
+    "TeamMembership",
+    "User",
+]

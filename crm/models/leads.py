@@ -1,0 +1,247 @@
+"""Leads and what happens to them: the lead itself, the activities logged on it, and its
+history (`LeadEvent`, one row per change, written by the service that made it — see
+crm.history)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from crm.models.people import Team
+from crm.pipeline import OPEN_STAGES, Stage
+
+
+class Source(models.TextChoices):
+    BRAND = "brand", _("Company brand / inbound request")
+    TRADE_SHOW = "trade_show", _("Trade show")
+    WEBSITE = "website", _("Website (SEO)")
+    MARKETING = "marketing", _("Marketing")
+    PROSPECTING = "prospecting", _("Own prospecting")
+    COLD_VISIT = "cold_visit", _("Cold visit")
+    REFERRAL = "referral", _("Referral")
+
+
+class Currency(models.TextChoices):
+    CNY = "CNY", _("CNY ¥")
+    USD = "USD", _("USD $")
+    EUR = "EUR", _("EUR €")
+
+
+class ChickenRibReason(models.TextChoices):
+    WORKED_BEFORE = "worked_before", _("Worked before without closing")
+    COMPETITOR = "competitor", _("Competitor entrenched")
+    UNREACHABLE = "unreachable", _("Unreachable")
+    NO_BUDGET = "no_budget", _("No purchasing power")
+    WILL_BUY_FOREVER = "will_buy_forever", _("“Will buy” for a long time")
+    OTHER = "other", _("Other")
+
+
+class Lead(models.Model):
+    company = models.CharField(_("company"), max_length=200)
+    contact_name = models.CharField(_("contact person"), max_length=100, blank=True)
+    phone = models.CharField(_("phone"), max_length=40, blank=True)
+    email = models.EmailField(_("email"), blank=True)
+    source = models.CharField(_("source"), max_length=20, choices=Source.choices)
+    value = models.DecimalField(
+        _("estimated value"),
+        max_digits=14,
+        decimal_places=2,
+        default=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0"))],
+    )
+    currency = models.CharField(
+        _("currency"), max_length=3, choices=Currency.choices, default=Currency.CNY
+    )
+    stage = models.CharField(_("stage"), max_length=16, choices=Stage.choices, default=Stage.NEW)
+    expected_close = models.DateField(_("expected close date"), null=True, blank=True)
+    tender_date = models.DateField(_("tender date"), null=True, blank=True)
+    competitor = models.CharField(_("competitor"), max_length=200, blank=True)
+    next_step = models.CharField(_("next step"), max_length=300, blank=True)
+    next_step_due = models.DateField(_("next step due"), null=True, blank=True)
+    is_chicken_rib = models.BooleanField(_("chicken-rib lead (鸡肋)"), default=False)
+    chicken_rib_reasons = models.JSONField(_("chicken-rib reasons"), default=list, blank=True)
+    notes = models.TextField(_("notes"), blank=True)
+    lost_reason = models.CharField(_("reason lost"), max_length=300, blank=True)
+
+    team = models.ForeignKey(
+        Team, verbose_name=_("team"), on_delete=models.PROTECT, related_name="leads"
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="owned_leads",
+    )
+    handed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("handed down by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="handed_leads",
+    )
+    handed_at = models.DateTimeField(_("handed down at"), null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
+    stage_changed_at = models.DateTimeField(_("stage changed at"), default=timezone.now)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    last_activity_at = models.DateTimeField(_("last activity"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-updated_at", "-id"]
+        verbose_name = _("lead")
+        verbose_name_plural = _("leads")
+        indexes = [
+            models.Index(fields=["owner", "-updated_at"], name="lead_owner_updated"),
+            models.Index(fields=["team", "-updated_at"], name="lead_team_updated"),
+            models.Index(fields=["team", "stage"], name="lead_team_stage"),
+            models.Index(fields=["owner", "next_step_due"], name="lead_owner_due"),
+            models.Index(fields=["stage", "last_activity_at"], name="lead_stage_activity"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(value__gte=0), name="lead_value_not_negative"),
+            models.CheckConstraint(
+                condition=~Q(stage=Stage.LOST) | ~Q(lost_reason=""),
+                name="lost_lead_has_reason",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.company
+
+    def get_absolute_url(self) -> str:
+        return reverse("lead-detail", args=[self.pk])
+
+    @property
+    def is_open(self) -> bool:
+        return self.stage in OPEN_STAGES
+
+    def chicken_rib_reason_labels(self) -> list[str]:
+        labels = dict(ChickenRibReason.choices)
+        return [str(labels.get(code, code)) for code in self.chicken_rib_reasons]
+
+
+class ActivityKind(models.TextChoices):
+    CALL = "call", _("Call")
+    VISIT = "visit", _("Visit")
+    MEETING = "meeting", _("Meeting")
+    EMAIL = "email", _("Email")
+    DOORSTEP = "doorstep", _("Waiting at the customer's door (蹲点)")
+    NOTE = "note", _("Note")
+
+
+class Outcome(models.TextChoices):
+    REACHED = "reached", _("Reached")
+    UNREACHABLE = "unreachable", _("Unreachable")
+    REFUSED = "refused", _("Refused")
+    INTERESTED = "interested", _("Interested")
+    FOLLOW_UP = "follow_up", _("Follow-up agreed")
+    NO_OUTCOME = "none", _("No outcome")
+
+
+class Activity(models.Model):
+    lead = models.ForeignKey(
+        Lead, verbose_name=_("lead"), on_delete=models.CASCADE, related_name="activities"
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("author"),
+        on_delete=models.PROTECT,
+        related_name="activities",
+    )
+    kind = models.CharField(_("kind"), max_length=16, choices=ActivityKind.choices)
+    outcome = models.CharField(
+        _("outcome"), max_length=16, choices=Outcome.choices, default=Outcome.NO_OUTCOME
+    )
+    happened_at = models.DateTimeField(_("when"), default=timezone.now)
+    note = models.TextField(_("note"), blank=True)
+    created_at = models.DateTimeField(_("logged at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-happened_at", "-id"]
+        verbose_name = _("activity")
+        verbose_name_plural = _("activities")
+        indexes = [models.Index(fields=["lead", "-happened_at"], name="activity_lead_time")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} · {self.lead}"
+
+
+class LeadEventKind(models.TextChoices):
+    CREATED = "created", _("Created")
+    UPDATED = "updated", _("Updated")
+    HANDED_DOWN = "handed_down", _("Handed down")
+    REASSIGNED = "reassigned", _("Reassigned")
+    RETURNED = "returned", _("Returned to the team pool")
+    STAGE_CHANGED = "stage_changed", _("Stage changed")
+
+
+class LeadEvent(models.Model):
+    """The lead's history: who did what, when. Written by the service that made the change."""
+
+    lead = models.ForeignKey(
+        Lead, verbose_name=_("lead"), on_delete=models.CASCADE, related_name="events"
+    )
+    kind = models.CharField(_("kind"), max_length=16, choices=LeadEventKind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+    )
+    from_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("from"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    to_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("to"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="lead_events_received",
+    )
+    from_stage = models.CharField(_("from stage"), max_length=16, choices=Stage.choices, blank=True)
+    to_stage = models.CharField(_("to stage"), max_length=16, choices=Stage.choices, blank=True)
+    note = models.TextField(_("note"), blank=True)
+    changes = models.JSONField(_("changed fields"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("when"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("lead history entry")
+        verbose_name_plural = _("lead history")
+        indexes = [
+            models.Index(fields=["lead", "-created_at"], name="leadevent_lead_time"),
+            models.Index(fields=["to_user", "kind", "-created_at"], name="leadevent_to_kind"),
+            models.Index(fields=["kind", "created_at"], name="leadevent_kind_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} · {self.lead_id}"
+
+    def changed_labels(self) -> list[str]:
+        """The edited fields' names in the reader's language."""
+        fields = [Lead._meta.get_field(name) for name in self.changes]
+        return [str(getattr(field, "verbose_name", field.name)) for field in fields]
