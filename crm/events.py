@@ -9,24 +9,28 @@ Payloads carry ids, never live objects.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.db import transaction
 from django.dispatch import Signal
 
-lead_created = Signal()  # lead_id, actor_id
-lead_updated = Signal()  # lead_id, actor_id, changed (list of field names)
-lead_handed_down = Signal()  # lead_id, actor_id, to_user_id, from_user_id, note
-activity_logged = Signal()  # lead_id, actor_id, activity_id, kind, outcome
-lead_stage_changed = Signal()  # lead_id, actor_id, from_stage, to_stage
-lead_won = Signal()  # lead_id, actor_id, handed_by_id
-lead_lost = Signal()  # lead_id, actor_id, reason
-rep_moved_team = Signal()  # user_id, actor_id, from_team_id, to_team_id
+# No code connects a listener to these Signals outside the tests: the coach reads the outbox
+# rows by name, and a playbook rule may subscribe to any name below (coaching.receivers checks
+# them against NAMES). So none is dropped; each line says who reads its row today.
+lead_created = Signal()  # lead_id, actor_id — counted by import checks and the import bench
+lead_updated = Signal()  # lead_id, actor_id, changed (field names) — no reader yet; playbook-ready
+lead_handed_down = Signal()  # lead_id, actor_id, to_user_id, from_user_id, note — the coach
+activity_logged = Signal()  # lead_id, actor_id, activity_id, kind, outcome — the coach
+lead_stage_changed = Signal()  # lead_id, actor_id, from_stage, to_stage — no reader yet
+lead_won = Signal()  # lead_id, actor_id, handed_by_id — the coach
+lead_lost = Signal()  # lead_id, actor_id, reason — the coach
+rep_moved_team = Signal()  # user_id, actor_id, from_team_id, to_team_id — no reader yet
 report_submitted = Signal()  # report_id, author_id, lead_id, kind, has_plan, has_ask, shared
-report_acknowledged = Signal()  # report_id, actor_id, author_id
-report_replied = Signal()  # report_id, actor_id, author_id
-ask_answered = Signal()  # report_id, actor_id, author_id, state
-plan_decided = Signal()  # report_id, actor_id, author_id, lead_id, decision
+report_acknowledged = Signal()  # report_id, actor_id, author_id — the coach
+report_replied = Signal()  # report_id, actor_id, author_id — no reader yet
+ask_answered = Signal()  # report_id, actor_id, author_id, state — no reader yet
+plan_decided = Signal()  # report_id, actor_id, author_id, lead_id, decision — the coach
 
 # The stable names stored in the outbox; listeners match on these.
 NAMES: dict[Signal, str] = {
@@ -52,3 +56,22 @@ def emit(signal: Signal, **payload: Any) -> None:
 
     DomainEvent.objects.create(name=NAMES[signal], payload=payload)
     transaction.on_commit(lambda: signal.send(sender=signal, **payload), robust=True)
+
+
+def emit_many(signal: Signal, payloads: Sequence[dict[str, Any]]) -> None:
+    """`emit` for many events of one kind: the outbox rows in one insert (none for none), the
+    signals once the transaction commits."""
+    from crm.models import DomainEvent
+
+    if not payloads:
+        return
+
+    DomainEvent.objects.bulk_create(
+        [DomainEvent(name=NAMES[signal], payload=payload) for payload in payloads]
+    )
+
+    def send() -> None:
+        for payload in payloads:
+            signal.send_robust(sender=signal, **payload)
+
+    transaction.on_commit(send, robust=True)

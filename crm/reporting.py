@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 # code → the message shown to the rep before sending (and to the manager afterwards)
@@ -136,9 +135,3 @@ def was_on_time(*, previous: dt.datetime | None, now: dt.datetime, allowed_days:
     if previous is None:
         return True
     return now - previous <= dt.timedelta(days=allowed_days)
-
-
-def headline(parts: ReportParts) -> str:
-    """One line that names the report in lists."""
-    text = (parts.status_now or parts.ask or parts.next_step).strip().splitlines()
-    return text[0][:80] if text else _("(empty)")

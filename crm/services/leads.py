@@ -1,0 +1,313 @@
+"""Lead services: create one or many, edit, move along the pipeline, take back into the pool,
+and the team pool a new lead lands in. Each service is one transaction that writes the lead's
+history (crm.history) and its domain events (crm.events); a user's mistake raises
+ValidationError in the active language and saves nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from crm import audit, events, history
+from crm.models import ChickenRibReason, Lead, Role, Team, User
+from crm.permissions import can_hand_off, visible_leads
+from crm.pipeline import Stage, can_move
+
+# The fields a person may set on a lead through a form or the API. Owner, team, stage and the
+# bookkeeping fields only change through their own services.
+EDITABLE_FIELDS: tuple[str, ...] = (
+    "company",
+    "contact_name",
+    "phone",
+    "email",
+    "source",
+    "value",
+    "currency",
+    "expected_close",
+    "tender_date",
+    "competitor",
+    "next_step",
+    "next_step_due",
+    "is_chicken_rib",
+    "chicken_rib_reasons",
+    "notes",
+)
+
+
+def _check_lead_data(data: Mapping[str, Any]) -> None:
+    errors: dict[str, str] = {}
+    if not str(data.get("company", "")).strip():
+        errors["company"] = _("A lead needs a company name.")
+    value = data.get("value")
+    if value is not None and value < 0:
+        errors["value"] = _("The estimated value cannot be negative.")
+    reasons = data.get("chicken_rib_reasons") or []
+    valid = set(ChickenRibReason.values)
+    if any(reason not in valid for reason in reasons):
+        errors["chicken_rib_reasons"] = _("Unknown chicken-rib reason.")
+    if data.get("is_chicken_rib") and not reasons:
+        errors["chicken_rib_reasons"] = _("Say why this lead is a chicken-rib lead.")
+    if data.get("next_step_due") and not str(data.get("next_step", "")).strip():
+        errors["next_step"] = _("Say what the next step is, not only when.")
+    if errors:
+        raise ValidationError(errors)
+
+
+def _clean_lead_data(data: Mapping[str, Any]) -> dict[str, Any]:
+    clean = {field: data[field] for field in EDITABLE_FIELDS if field in data}
+    if "chicken_rib_reasons" in clean:
+        clean["chicken_rib_reasons"] = sorted(set(clean["chicken_rib_reasons"] or []))
+        if not clean.get("is_chicken_rib", True):
+            clean["chicken_rib_reasons"] = []
+    return clean
+
+
+def _stamp(value: Any) -> Any:
+    """A JSON-friendly form of a field value for the history."""
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    if isinstance(value, list | bool | int | str) or value is None:
+        return value
+    return str(value)
+
+
+def lead_pool_team(*, actor: User, team: Team | None = None) -> Team:
+    """The team whose pool a manager's or admin's new leads land in: a manager's own team (no
+    other), or the team an admin chose. Raises ValidationError (keyed `team` when the choice
+    is the problem) for anyone else or a missing team."""
+    if actor.role == Role.MANAGER:
+        own = Team.objects.filter(manager=actor).first()
+        if own is None:
+            raise ValidationError(_("You do not manage a team yet; ask an admin to set it up."))
+        if team is not None and team.pk != own.pk:
+            raise ValidationError({"team": _("You can only add leads to your own team.")})
+        return own
+    if actor.is_admin_role:
+        if team is None:
+            raise ValidationError({"team": _("Choose the team this lead belongs to.")})
+        return team
+    raise ValidationError(_("Only a manager or an admin adds leads to a team's pool."))
+
+
+@transaction.atomic
+def lead_create(*, actor: User, data: Mapping[str, Any], team: Team | None = None) -> Lead:
+    """Create a lead. A rep's lead is their own; a manager's lands in the team pool."""
+    clean = _clean_lead_data(data)
+    _check_lead_data(clean)
+    owner: User | None = None
+    if actor.role == Role.REP:
+        if actor.team_id is None:
+            raise ValidationError(_("You are not in a team yet; ask your manager to add you."))
+        team = actor.team
+        owner = actor
+    elif actor.role == Role.MANAGER or actor.is_admin_role:
+        # A manager's lead goes to their own pool whatever team was asked for (the API's
+        # team_id is for admins), as it always has; lead_bulk_create refuses another team.
+        team = lead_pool_team(actor=actor, team=team if actor.role != Role.MANAGER else None)
+    else:
+        raise ValidationError(_("Directors do not create leads; a manager or rep does."))
+    assert team is not None
+    now = timezone.now()
+    lead = Lead(
+        **clean,
+        team=team,
+        owner=owner,
+        created_by=actor,
+        created_at=now,
+        updated_at=now,
+        stage_changed_at=now,
+    )
+    lead.full_clean()
+    lead.save()
+    history.write([history.created(lead=lead, actor=actor, to_user=owner, at=now)])
+    events.emit(events.lead_created, lead_id=lead.pk, actor_id=actor.pk)
+    return lead
+
+
+# The bookkeeping fields a new lead gets from its service, not from its data.
+_NOT_EDITABLE = tuple(f.name for f in Lead._meta.fields if f.name not in EDITABLE_FIELDS)
+
+
+def lead_build(*, actor: User, team: Team, data: Mapping[str, Any], now: dt.datetime) -> Lead:
+    """An unsaved lead for `team`'s pool, checked exactly as lead_create checks a lead's data
+    (without the database round trips). Raises ValidationError keyed by field."""
+    clean = _clean_lead_data(data)
+    _check_lead_data(clean)
+    lead = Lead(
+        **clean,
+        team=team,
+        owner=None,
+        created_by=actor,
+        created_at=now,
+        updated_at=now,
+        stage_changed_at=now,
+    )
+    lead.clean_fields(exclude=_NOT_EDITABLE)
+    return lead
+
+
+@transaction.atomic
+def lead_bulk_create(
+    *,
+    actor: User,
+    rows: Iterable[Mapping[str, Any]],
+    team: Team | None = None,
+    batch_size: int = 1000,
+) -> int:
+    """Create many leads at once in the team pool (owner empty), as lead_create would one by one:
+    the same checks, a history row and a `lead_created` event for each. All or nothing: one
+    invalid row raises ValidationError naming its position (0-based) and saves nothing.
+    Returns how many leads were created."""
+    team = lead_pool_team(actor=actor, team=team)
+    now = timezone.now()
+    created = 0
+    batch: list[Lead] = []
+
+    def flush() -> None:
+        saved = Lead.objects.bulk_create(batch)
+        history.write(history.created(lead=lead, actor=actor, at=now) for lead in saved)
+        events.emit_many(
+            events.lead_created, [{"lead_id": lead.pk, "actor_id": actor.pk} for lead in saved]
+        )
+        batch.clear()
+
+    for index, data in enumerate(rows):
+        try:
+            batch.append(lead_build(actor=actor, team=team, data=data, now=now))
+        except ValidationError as error:
+            raise ValidationError(
+                _("Row %(row)d: %(errors)s") % {"row": index, "errors": "; ".join(error.messages)},
+                code="invalid_row",
+                params={"row": index},
+            ) from error
+        created += 1
+        if len(batch) >= batch_size:
+            flush()
+    if batch:
+        flush()
+    return created
+
+
+@transaction.atomic
+def lead_update(*, actor: User, lead: Lead, data: Mapping[str, Any]) -> Lead:
+    """Change the editable fields of a lead; the history keeps each old and new value."""
+    lead = visible_leads(actor).select_for_update().get(pk=lead.pk)
+    clean = _clean_lead_data(data)
+    merged = {field: getattr(lead, field) for field in EDITABLE_FIELDS} | clean
+    _check_lead_data(merged)
+    changes = {
+        field: [_stamp(getattr(lead, field)), _stamp(value)]
+        for field, value in clean.items()
+        if getattr(lead, field) != value
+    }
+    if not changes:
+        return lead
+    for field, value in clean.items():
+        setattr(lead, field, value)
+    lead.updated_at = timezone.now()
+    lead.full_clean()
+    lead.save()
+    history.write([history.updated(lead=lead, actor=actor, changes=changes)])
+    events.emit(events.lead_updated, lead_id=lead.pk, actor_id=actor.pk, changed=sorted(changes))
+    return lead
+
+
+@transaction.atomic
+def lead_change_stage(*, actor: User, lead: Lead, to_stage: str, reason: str = "") -> Lead:
+    """Move a lead along the pipeline. Illegal moves are refused; "lost" needs a reason."""
+    lead = visible_leads(actor).select_for_update().get(pk=lead.pk)
+    from_stage = lead.stage
+    if to_stage not in Stage.values:
+        raise ValidationError({"to_stage": _("Unknown stage.")})
+    if not can_move(from_stage, to_stage):
+        raise ValidationError(
+            {
+                "to_stage": _("A lead cannot move from %(from)s to %(to)s.")
+                % {"from": Stage(from_stage).label, "to": Stage(to_stage).label}
+            }
+        )
+    reason = reason.strip()
+    if to_stage == Stage.LOST and not reason:
+        raise ValidationError({"reason": _("Say why the lead was lost.")})
+    now = timezone.now()
+    lead.stage = to_stage
+    lead.stage_changed_at = now
+    lead.updated_at = now
+    lead.lost_reason = reason if to_stage == Stage.LOST else ""
+    lead.closed_at = now if to_stage in (Stage.WON, Stage.LOST) else None
+    lead.save()
+    history.write(
+        [
+            history.stage_changed(
+                lead=lead,
+                actor=actor,
+                from_stage=from_stage,
+                to_stage=to_stage,
+                note=reason,
+                at=now,
+            )
+        ]
+    )
+    audit.record(
+        actor=actor, action="lead.stage_changed", obj=lead, summary=f"{from_stage} → {to_stage}"
+    )
+    events.emit(
+        events.lead_stage_changed,
+        lead_id=lead.pk,
+        actor_id=actor.pk,
+        from_stage=from_stage,
+        to_stage=to_stage,
+    )
+    if to_stage == Stage.WON:
+        events.emit(
+            events.lead_won, lead_id=lead.pk, actor_id=actor.pk, handed_by_id=lead.handed_by_id
+        )
+    elif to_stage == Stage.LOST:
+        events.emit(events.lead_lost, lead_id=lead.pk, actor_id=actor.pk, reason=reason)
+    return lead
+
+
+def returned_payload(
+    *, lead_id: int, actor: User, from_user_id: int, note: str = ""
+) -> dict[str, Any]:
+    """The `lead_handed_down` payload of a lead going back to the pool (no `to_user_id`): the
+    coach then expires the previous owner's nudges on it. Sent by lead_return_to_pool and, per
+    lead, by rep_move_team."""
+    return {
+        "lead_id": lead_id,
+        "actor_id": actor.pk,
+        "to_user_id": None,
+        "from_user_id": from_user_id,
+        "note": note,
+    }
+
+
+@transaction.atomic
+def lead_return_to_pool(*, actor: User, lead: Lead, note: str = "") -> Lead:
+    """A manager takes a lead back from its rep into the team pool."""
+    if not can_hand_off(actor):
+        raise ValidationError(_("Only a manager can take a lead back."))
+    lead = visible_leads(actor).select_for_update().get(pk=lead.pk)
+    if lead.owner_id is None:
+        return lead
+    previous = lead.owner_id
+    now = timezone.now()
+    lead.owner = None
+    lead.updated_at = now
+    lead.save(update_fields=["owner", "updated_at"])
+    history.write(
+        [history.returned(lead=lead, actor=actor, from_user_id=previous, note=note, at=now)]
+    )
+    audit.record(actor=actor, action="lead.returned_to_pool", obj=lead)
+    events.emit(
+        events.lead_handed_down,
+        **returned_payload(lead_id=lead.pk, actor=actor, from_user_id=previous, note=note),
+    )
+    return lead
