@@ -1,4 +1,7 @@
-"""Reads: the querysets behind the CRM's pages. Visibility always starts from permissions."""
+"""Lead reads: the lead list with its allow-listed filters and sorting, the day's to-do list,
+the pipeline board, a lead's timeline and the hand-off candidates. Visibility always starts
+from crm.permissions; "stalled" is defined once here (stalled_q) and reused by the coach.
+"""
 
 from __future__ import annotations
 
@@ -10,20 +13,11 @@ from itertools import chain
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Avg, Count, F, Max, Min, Q, QuerySet, Sum
+from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from crm.models import (
-    Activity,
-    AskState,
-    Lead,
-    LeadEvent,
-    LeadEventKind,
-    Report,
-    ReportState,
-    User,
-)
+from crm.models import Activity, Lead, LeadEvent, LeadEventKind, Report, ReportState, User
 from crm.permissions import visible_leads, visible_reports
 from crm.pipeline import OPEN_STAGES, Stage
 
@@ -238,93 +232,3 @@ def handoff_candidates(*, user: User, q: str = "", show: str = "pool") -> QueryS
     if q:
         leads = leads.filter(Q(company__icontains=q) | Q(contact_name__icontains=q))
     return leads.order_by("-value", "-id")
-
-
-def rep_load(*, reps: QuerySet[User]) -> QuerySet[User]:
-    """Each rep with their number of open leads, for the hand-off screen."""
-    return reps.annotate(
-        open_leads=Count("owned_leads", filter=Q(owned_leads__stage__in=OPEN_STAGES))
-    ).order_by("first_name", "username")
-
-
-# --- Reports -----------------------------------------------------------------------------------
-
-
-def report_inbox(*, user: User, show: str = "all") -> QuerySet[Report]:
-    """Submitted reports addressed to `user` (their team's; shared ones for a +2), newest first."""
-    reports = (
-        visible_reports(user)
-        .filter(state=ReportState.SUBMITTED)
-        .exclude(author=user)
-        .select_related("author", "lead")
-        .annotate(reply_count=Count("replies"))
-    )
-    if show == "unread":
-        reports = reports.filter(read_at__isnull=True)
-    elif show == "asks":
-        reports = reports.filter(ask_state=AskState.OPEN)
-    elif show == "unacknowledged":
-        reports = reports.filter(acknowledged_at__isnull=True)
-    return reports.order_by("-submitted_at", "-id")
-
-
-def rep_report_stats(*, reps: QuerySet[User], days: int = 30) -> QuerySet[User]:
-    """Per rep: last report, share on time and average quality over `days`, open asks."""
-    since = timezone.now() - dt.timedelta(days=days)
-    submitted = Q(reports__state=ReportState.SUBMITTED)
-    recent = submitted & Q(reports__submitted_at__gte=since)
-    return reps.annotate(
-        last_report_at=Max("reports__submitted_at", filter=submitted),
-        reports_recent=Count("reports", filter=recent),
-        reports_on_time=Count("reports", filter=recent & Q(reports__on_time=True)),
-        quality_avg=Avg("reports__quality_score", filter=recent),
-        open_asks=Count("reports", filter=submitted & Q(reports__ask_state=AskState.OPEN)),
-        oldest_open_ask=Min(
-            "reports__submitted_at", filter=submitted & Q(reports__ask_state=AskState.OPEN)
-        ),
-    ).order_by("display_name", "username")
-
-
-def my_manager(*, user: User) -> dict[str, Any]:
-    """A rep's side of the relationship: how long since I last reported, what I am waiting for."""
-    mine = Report.objects.filter(author=user)
-    submitted = mine.filter(state=ReportState.SUBMITTED)
-    last = submitted.order_by("-submitted_at").values_list("submitted_at", flat=True).first()
-    now = timezone.now()
-    return {
-        "last_report_at": last,
-        "days_since_report": (now - last).days if last else None,
-        "open_asks": list(
-            submitted.filter(ask_state=AskState.OPEN)
-            .select_related("lead")
-            .order_by("submitted_at")
-        ),
-        "drafts": list(mine.filter(state=ReportState.DRAFT).select_related("lead")),
-        "reports": list(
-            submitted.select_related("lead", "acknowledged_by")
-            .annotate(reply_count=Count("replies"))
-            .order_by("-submitted_at")[:30]
-        ),
-        "manager": user.team.manager if user.team_id else None,  # type: ignore[union-attr]
-        "now": now,
-    }
-
-
-def lead_report_facts(*, lead: Lead | None) -> dict[str, Any]:
-    """What the report form shows beside the template: the lead's stage, its last activities,
-    days since the last report on it."""
-    if lead is None:
-        return {}
-    last = (
-        Report.objects.filter(lead=lead, state=ReportState.SUBMITTED)
-        .order_by("-submitted_at")
-        .values_list("submitted_at", flat=True)
-        .first()
-    )
-    since = last or lead.handed_at
-    return {
-        "lead": lead,
-        "recent_activities": list(Activity.objects.filter(lead=lead).select_related("author")[:5]),
-        "last_report_at": last,
-        "days_since_report": (timezone.now() - since).days if since else None,
-    }

@@ -1,0 +1,44 @@
+"""Reads: the querysets behind the CRM's pages, one module per subject (leads, people,
+reports). Visibility always starts from crm.permissions. Everything is re-exported here, so
+`from crm import selectors; selectors.lead_list(...)` keeps working."""
+
+from crm.selectors.leads import (
+    DEFAULT_SORT,
+    NULLABLE_SORTS,
+    SORTS,
+    BoardColumn,
+    LeadFilters,
+    TimelineEntry,
+    handoff_candidates,
+    lead_list,
+    lead_timeline,
+    my_day,
+    pipeline_board,
+    stalled_q,
+    stalled_since,
+    with_idle_since,
+)
+from crm.selectors.people import rep_load
+from crm.selectors.reports import lead_report_facts, my_manager, rep_report_stats, report_inbox
+
+__all__ = [
+    "DEFAULT_SORT",
+    "NULLABLE_SORTS",
+    "SORTS",
+    "BoardColumn",
+    "LeadFilters",
+    "TimelineEntry",
+    "handoff_candidates",
+    "lead_list",
+    "lead_report_facts",
+    "lead_timeline",
+    "my_day",
+    "my_manager",
+    "pipeline_board",
+    "rep_load",
+    "rep_report_stats",
+    "report_inbox",
+    "stalled_q",
+    "stalled_since",
+    "with_idle_since",
+]

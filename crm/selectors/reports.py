@@ -1,0 +1,93 @@
+"""Report reads: the manager's inbox, per-rep report figures, a rep's side of the relationship
+(my manager) and the facts the report form shows beside a lead's report."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db.models import Avg, Count, Max, Min, Q, QuerySet
+from django.utils import timezone
+
+from crm.models import Activity, AskState, Lead, Report, ReportState, User
+from crm.permissions import visible_reports
+
+
+def report_inbox(*, user: User, show: str = "all") -> QuerySet[Report]:
+    """Submitted reports addressed to `user` (their team's; shared ones for a +2), newest first."""
+    reports = (
+        visible_reports(user)
+        .filter(state=ReportState.SUBMITTED)
+        .exclude(author=user)
+        .select_related("author", "lead")
+        .annotate(reply_count=Count("replies"))
+    )
+    if show == "unread":
+        reports = reports.filter(read_at__isnull=True)
+    elif show == "asks":
+        reports = reports.filter(ask_state=AskState.OPEN)
+    elif show == "unacknowledged":
+        reports = reports.filter(acknowledged_at__isnull=True)
+    return reports.order_by("-submitted_at", "-id")
+
+
+def rep_report_stats(*, reps: QuerySet[User], days: int = 30) -> QuerySet[User]:
+    """Per rep: last report, share on time and average quality over `days`, open asks."""
+    since = timezone.now() - dt.timedelta(days=days)
+    submitted = Q(reports__state=ReportState.SUBMITTED)
+    recent = submitted & Q(reports__submitted_at__gte=since)
+    return reps.annotate(
+        last_report_at=Max("reports__submitted_at", filter=submitted),
+        reports_recent=Count("reports", filter=recent),
+        reports_on_time=Count("reports", filter=recent & Q(reports__on_time=True)),
+        quality_avg=Avg("reports__quality_score", filter=recent),
+        open_asks=Count("reports", filter=submitted & Q(reports__ask_state=AskState.OPEN)),
+        oldest_open_ask=Min(
+            "reports__submitted_at", filter=submitted & Q(reports__ask_state=AskState.OPEN)
+        ),
+    ).order_by("display_name", "username")
+
+
+def my_manager(*, user: User) -> dict[str, Any]:
+    """A rep's side of the relationship: how long since I last reported, what I am waiting for."""
+    mine = Report.objects.filter(author=user)
+    submitted = mine.filter(state=ReportState.SUBMITTED)
+    last = submitted.order_by("-submitted_at").values_list("submitted_at", flat=True).first()
+    now = timezone.now()
+    return {
+        "last_report_at": last,
+        "days_since_report": (now - last).days if last else None,
+        "open_asks": list(
+            submitted.filter(ask_state=AskState.OPEN)
+            .select_related("lead")
+            .order_by("submitted_at")
+        ),
+        "drafts": list(mine.filter(state=ReportState.DRAFT).select_related("lead")),
+        "reports": list(
+            submitted.select_related("lead", "acknowledged_by")
+            .annotate(reply_count=Count("replies"))
+            .order_by("-submitted_at")[:30]
+        ),
+        "manager": user.team.manager if user.team_id else None,  # type: ignore[union-attr]
+        "now": now,
+    }
+
+
+def lead_report_facts(*, lead: Lead | None) -> dict[str, Any]:
+    """What the report form shows beside the template: the lead's stage, its last activities,
+    days since the last report on it."""
+    if lead is None:
+        return {}
+    last = (
+        Report.objects.filter(lead=lead, state=ReportState.SUBMITTED)
+        .order_by("-submitted_at")
+        .values_list("submitted_at", flat=True)
+        .first()
+    )
+    since = last or lead.handed_at
+    return {
+        "lead": lead,
+        "recent_activities": list(Activity.objects.filter(lead=lead).select_related("author")[:5]),
+        "last_report_at": last,
+        "days_since_report": (timezone.now() - since).days if since else None,
+    }
