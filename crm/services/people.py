@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from crm import audit, events, history
 from crm.models import Language, Lead, Role, Team, TeamMembership, User
 from crm.pipeline import OPEN_STAGES
+from crm.services.leads import returned_payload
 
 
 @transaction.atomic
@@ -42,6 +43,15 @@ def rep_move_team(*, actor: User, user: User, team: Team) -> int:
     user.team = team
     user.save(update_fields=["team"])
     audit.record(actor=actor, action="user.moved_team", obj=user, summary=team.name)
+    # Each lead back in the pool is announced as lead_return_to_pool announces one, so the
+    # coach expires the rep's nudges on it.
+    events.emit_many(
+        events.lead_handed_down,
+        [
+            returned_payload(lead_id=lead.pk, actor=actor, from_user_id=user.pk)
+            for lead in open_leads
+        ],
+    )
     events.emit(
         events.rep_moved_team,
         user_id=user.pk,
