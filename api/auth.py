@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-import zoneinfo
 
 from django.conf import settings
 from django.core.cache import cache
@@ -69,10 +68,7 @@ class TokenAuth(HttpBearer):
         # their zone.
         translation.activate(user.language)
         request.LANGUAGE_CODE = translation.get_language()
-        try:
-            timezone.activate(zoneinfo.ZoneInfo(user.time_zone))
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            timezone.deactivate()
+        timezone.activate(user.zone)
         request.user = user
         check_rate(row.pk)
         now = timezone.now()
