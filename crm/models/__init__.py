@@ -17,11 +17,20 @@ from crm.models.leads import (
 )
 from crm.models.people import Language, Role, Team, TeamMembership, User
 from crm.models.records import AuditEntry, DomainEvent
-from crm.models.reports import AskState, PlanDecision, Report, ReportKind, ReportReply, ReportState
+from crm.models.reports import (
+    AskKind,
+    AskState,
+    PlanDecision,
+    Report,
+    ReportKind,
+    ReportReply,
+    ReportState,
+)
 
 __all__ = [
     "Activity",
     "ActivityKind",
+    "AskKind",
     "AskState",
     "AuditEntry",
     "ChickenRibReason",

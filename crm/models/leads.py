@@ -65,6 +65,8 @@ class Lead(models.Model):
     competitor = models.CharField(_("competitor"), max_length=200, blank=True)
     next_step = models.CharField(_("next step"), max_length=300, blank=True)
     next_step_due = models.DateField(_("next step due"), null=True, blank=True)
+    # Set by the manager's "park until" decision: the lead leaves the stalled lists until then.
+    parked_until = models.DateField(_("parked until"), null=True, blank=True)
     is_chicken_rib = models.BooleanField(_("chicken-rib lead (鸡肋)"), default=False)
     chicken_rib_reasons = models.JSONField(_("chicken-rib reasons"), default=list, blank=True)
     notes = models.TextField(_("notes"), blank=True)
@@ -190,6 +192,7 @@ class LeadEventKind(models.TextChoices):
     REASSIGNED = "reassigned", _("Reassigned")
     RETURNED = "returned", _("Returned to the team pool")
     STAGE_CHANGED = "stage_changed", _("Stage changed")
+    NEXT_STEP = "next_step", _("Next step set")
 
 
 class LeadEvent(models.Model):

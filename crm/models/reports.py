@@ -28,12 +28,20 @@ class ReportState(models.TextChoices):
 class AskState(models.TextChoices):
     NONE = "", _("No ask")
     OPEN = "open", _("Open")
+    ACCEPTED = "accepted", _("Accepted")
+    IN_PROGRESS = "in_progress", _("I'll handle it")
     DONE = "done", _("Done")
     DECLINED = "declined", _("Declined")
 
 
+class AskKind(models.TextChoices):
+    GENERAL = "", _("Advice or resources")
+    JOINT_VISIT = "joint_visit", _("Come with me to the customer (joint visit)")
+
+
 class PlanDecision(models.TextChoices):
     KEEP_PUSHING = "keep_pushing", _("Keep pushing")
+    JOINT_VISIT = "joint_visit", _("I'll come with you (joint visit)")
     PARK = "park", _("Park until a date")
     HAND_BACK = "hand_back", _("Hand back to the team pool")
     CLOSE_LOST = "close_lost", _("Close as lost")
@@ -76,6 +84,18 @@ class Report(models.Model):
     backup_plan = models.TextField(_("backup plan if it fails"), blank=True)
     ask = models.TextField(_("what I need from my manager"), blank=True)
     ask_due = models.DateField(_("needed by"), null=True, blank=True)
+    ask_kind = models.CharField(
+        _("kind of ask"),
+        max_length=16,
+        choices=AskKind.choices,
+        default=AskKind.GENERAL,
+        blank=True,
+    )
+    # The big-deal parts (I14): what was conceded, and which departments must agree.
+    concessions = models.TextField(_("terms or price conceded"), blank=True)
+    departments = models.TextField(_("departments to align with"), blank=True)
+    # The weekly update's optional part (I12): growth the rep attributes to the manager.
+    learning = models.TextField(_("what I learned (思想汇报)"), blank=True)
     share_with_director = models.BooleanField(_("share with the +2"), default=False)
 
     quality_score = models.PositiveSmallIntegerField(_("quality"), default=0)
@@ -101,6 +121,10 @@ class Report(models.Model):
     )
     ask_resolved_at = models.DateTimeField(_("ask answered at"), null=True, blank=True)
     ask_resolution_note = models.TextField(_("answer to the ask"), blank=True)
+    # The latest answer of any kind (acknowledgement, reply, ask, decision) and when the author
+    # last looked: "new" on the rep's pages is answered_at after author_seen_at.
+    answered_at = models.DateTimeField(_("last answered at"), null=True, blank=True)
+    author_seen_at = models.DateTimeField(_("author last saw the answers"), null=True, blank=True)
 
     decision = models.CharField(
         _("manager's decision"), max_length=16, choices=PlanDecision.choices, blank=True
