@@ -1,3 +1,10 @@
+"""The coach's part of every page: the bell's count.
+
+`coach_enabled` is the CRM templates' switch for the coach's links (the bell, the team pages, the
+hand-off suggestion): it is only ever true, but it exists only while this app is installed, so
+the CRM's templates render without the coach (crm never imports coaching).
+"""
+
 from typing import Any
 
 from django.http import HttpRequest

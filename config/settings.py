@@ -96,6 +96,7 @@ TEMPLATES = [
                 "django.template.context_processors.csp",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "crm.context_processors.can",
                 "coaching.context_processors.coach",
             ],
         },
@@ -318,7 +319,8 @@ KAOPU_IMPORT_MAX_ROWS = int(os.environ.get("KAOPU_IMPORT_MAX_ROWS", "100000"))
 KAOPU_IMPORT_BACKGROUND_ROWS = int(os.environ.get("KAOPU_IMPORT_BACKGROUND_ROWS", "2000"))
 # JSON API: requests per minute per token.
 KAOPU_API_RATE_LIMIT = int(os.environ.get("KAOPU_API_RATE_LIMIT", "120"))
-KAOPU_PAGE_SIZE = 50
+# Rows per page on the lists (lead list, hand-out, audit trail) and entries on a lead's timeline.
+KAOPU_PAGE_SIZE = int(os.environ.get("KAOPU_PAGE_SIZE", "50"))
 
 LOGGING = {
     "version": 1,

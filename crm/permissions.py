@@ -7,8 +7,76 @@ Anything outside that answers 404, never 403: a lead one may not see does not ex
 from __future__ import annotations
 
 from django.db.models import Q, QuerySet
+from django.shortcuts import get_object_or_404
 
 from crm.models import Lead, Report, ReportState, Role, Team, User
+
+# --- Roles: who may do what ------------------------------------------------------------------
+
+
+def _leads_a_team(user: User) -> bool:
+    """A manager (their own team) or an admin (any team): the people who run a team's leads."""
+    return user.is_authenticated and (user.role == Role.MANAGER or user.is_admin_role)
+
+
+def managed_team(user: User) -> Team | None:
+    """The team `user` manages, if any (a team has one manager, a manager one team)."""
+    if not user.is_authenticated:
+        return None
+    return Team.objects.filter(manager=user).first()
+
+
+def can_create_leads(user: User) -> bool:
+    """Reps, managers and admins create leads; a director leaves that to their teams."""
+    return user.is_authenticated and (user.role != Role.DIRECTOR or user.is_admin_role)
+
+
+def can_import(user: User) -> bool:
+    """Managers (into their team's pool) and admins (into a team they choose) import leads:
+    the same people who hand leads down."""
+    return can_hand_off(user)
+
+
+def can_tune_coach(user: User) -> bool:
+    """Managers tune the coach's thresholds for their team; admins for any team."""
+    return _leads_a_team(user)
+
+
+def can_see_rep_figures(user: User) -> bool:
+    """Per-rep report figures are for the manager (and admins), who see every report counted;
+    a +2 sees only what was shared with them."""
+    return _leads_a_team(user)
+
+
+def can_view_cockpit(user: User) -> bool:
+    """Managers, directors and admins see a team's cockpit; a rep does not (404)."""
+    return user.is_authenticated and (
+        user.is_admin_role or user.role in (Role.MANAGER, Role.DIRECTOR)
+    )
+
+
+def can_view_director_page(user: User) -> bool:
+    """The +2's page with one row per team: directors and admins."""
+    return user.is_authenticated and (user.is_admin_role or user.role == Role.DIRECTOR)
+
+
+def cockpit_starts_at_director_page(user: User) -> bool:
+    """A director (who is not also an admin) starts from their teams, not from one team."""
+    return user.is_authenticated and user.role == Role.DIRECTOR and not user.is_admin_role
+
+
+def can_view_audit(user: User) -> bool:
+    """Admins read the audit trail in the app; for everyone else it does not exist."""
+    return user.is_authenticated and user.is_admin_role
+
+
+def reports_to_a_manager(user: User) -> bool:
+    """A rep writes reports to their manager and has a page about them; everyone else reads
+    reports in an inbox."""
+    return user.is_authenticated and user.role == Role.REP
+
+
+# --- Visibility ------------------------------------------------------------------------------
 
 
 def lead_scope(user: User, prefix: str = "") -> Q:
@@ -51,7 +119,7 @@ def visible_people(user: User) -> QuerySet[User]:
 
 def can_hand_off(user: User) -> bool:
     """Managers (their own team) and admins hand leads down; reps and directors do not."""
-    return user.is_authenticated and (user.role == Role.MANAGER or user.is_admin_role)
+    return _leads_a_team(user)
 
 
 def hand_off_targets(user: User, team: Team | None = None) -> QuerySet[User]:
@@ -81,6 +149,38 @@ def visible_reports(user: User) -> QuerySet[Report]:
     return Report.objects.filter(scope | Q(author=user))
 
 
+def can_manage_team(user: User, team: Team) -> bool:
+    """The team's own manager, or an admin: who answers its reports and tunes its coach."""
+    return user.is_admin_role or (user.role == Role.MANAGER and team.manager_id == user.pk)
+
+
 def can_answer_report(user: User, report: Report) -> bool:
     """The author's manager (or an admin) acknowledges, answers asks and decides on plans."""
-    return user.is_admin_role or (user.role == Role.MANAGER and report.team.manager_id == user.pk)
+    return can_manage_team(user, report.team)
+
+
+# --- Permission-checked fetches: one per object, 404 when not visible ------------------------
+
+
+def lead_get_for(user: User, pk: object) -> Lead:
+    """The lead if `user` may see it, with the people a lead page shows; 404 otherwise,
+    whatever the reason."""
+    return get_object_or_404(
+        visible_leads(user).select_related(
+            "owner", "team", "handed_by", "created_by", "team__manager"
+        ),
+        pk=pk,
+    )
+
+
+def report_get_for(user: User, pk: object, *, submitted_only: bool = False) -> Report:
+    """The report if `user` may read it (only a sent one when `submitted_only`); 404 otherwise."""
+    reports = visible_reports(user)
+    if submitted_only:
+        reports = reports.filter(state=ReportState.SUBMITTED)
+    return get_object_or_404(
+        reports.select_related(
+            "author", "team", "team__manager", "lead", "acknowledged_by", "decided_by"
+        ),
+        pk=pk,
+    )

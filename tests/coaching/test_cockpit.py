@@ -27,7 +27,7 @@ from django.utils import timezone, translation
 
 from coaching import charts, cockpit
 from coaching import services as coach
-from coaching.cockpit_views import neutralise
+from coaching.views.cockpit import neutralise
 from crm import services as crm
 from crm.models import ActivityKind, Currency, Outcome, Report, ReportKind, Role, Source, Team
 from crm.pipeline import Stage

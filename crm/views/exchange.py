@@ -25,8 +25,8 @@ from crm import audit, exports, imports, selectors, tasks
 from crm.exchange_forms import ImportMappingForm, ImportUploadForm
 from crm.forms import LeadFilterForm
 from crm.models import ImportJob, ImportState, User
-from crm.permissions import visible_people
-from crm.views import HtmxHttpRequest, _apply_errors, _user
+from crm.permissions import can_import, visible_people
+from crm.web import HtmxHttpRequest, apply_errors, current_user
 
 # --- Import ----------------------------------------------------------------------------------
 
@@ -36,15 +36,15 @@ def _job_for(request: HttpRequest, pk: int) -> ImportJob:
     return get_object_or_404(
         ImportJob.objects.select_related("team").defer("content"),
         pk=pk,
-        created_by=_user(request),
+        created_by=current_user(request),
     )
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def lead_import(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
-    if not imports.can_import(user):
+    user = current_user(request)
+    if not can_import(user):
         messages.info(request, _("Only managers and admins import leads."))
         return redirect("lead-list")
     form = ImportUploadForm(request.POST or None, request.FILES or None, user=user)
@@ -54,7 +54,7 @@ def lead_import(request: HttpRequest) -> HttpResponse:
                 actor=user, upload=form.cleaned_data["file"], team=form.cleaned_data.get("team")
             )
         except ValidationError as error:
-            _apply_errors(form, error)
+            apply_errors(form, error)
         else:
             return redirect(job)
     recent = ImportJob.objects.filter(created_by=user).defer("content", "errors", "duplicates")
@@ -80,7 +80,7 @@ def lead_import_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             job = imports.import_configure(
-                actor=_user(request),
+                actor=current_user(request),
                 job=job,
                 mapping=form.mapping(),
                 mode=form.cleaned_data["mode"],
@@ -88,7 +88,7 @@ def lead_import_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
                 default_source=form.cleaned_data["default_source"],
             )
         except ValidationError as error:
-            _apply_errors(form, error)
+            apply_errors(form, error)
         else:
             if imports.runs_in_background(job):
                 tasks.enqueue_import(job.pk)
@@ -155,10 +155,7 @@ def _filters(request: HttpRequest, user: User) -> selectors.LeadFilters | None:
     form = LeadFilterForm(request.GET or None, owners=owners)
     if request.GET and not form.is_valid():
         return None
-    data = getattr(form, "cleaned_data", {})
-    values = {name: data.get(name) or "" for name in selectors.LeadFilters.__dataclass_fields__}
-    values["sort"] = values["sort"] or selectors.DEFAULT_SORT
-    return selectors.LeadFilters(**values)
+    return selectors.LeadFilters.from_params(getattr(form, "cleaned_data", {}))
 
 
 def _in_this_language(lines: Iterator[str]) -> Iterator[str]:
@@ -176,7 +173,7 @@ def _in_this_language(lines: Iterator[str]) -> Iterator[str]:
 @login_required
 @require_GET
 def lead_export(request: HttpRequest, fmt: str) -> HttpResponseBase:
-    user = _user(request)
+    user = current_user(request)
     filters = _filters(request, user)
     if filters is None:
         messages.error(request, _("These filters are not valid; nothing was exported."))

@@ -13,29 +13,33 @@ from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, redirect
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from coaching import charts, cockpit
-from crm.models import Lead, Role, Team, User
-from crm.permissions import can_hand_off, visible_teams
-from crm.views import HtmxHttpRequest, _user
-
-# A cell starting with one of these is read as a formula by spreadsheet programs.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+from crm import exports
+from crm.models import Lead, Team, User
+from crm.permissions import (
+    can_hand_off,
+    can_view_cockpit,
+    can_view_director_page,
+    cockpit_starts_at_director_page,
+    visible_teams,
+)
+from crm.web import HtmxHttpRequest, current_user, render_region
 
 
 def neutralise(value: object) -> str:
-    """A CSV cell that a spreadsheet shows as text, never runs as a formula."""
-    text = "" if value is None else str(value)
-    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
+    """A CSV cell that a spreadsheet shows as text, never runs as a formula (crm.exports' guard,
+    for cells that are numbers or empty too)."""
+    return exports.neutralise("" if value is None else str(value))
 
 
 def _cockpit_user(request: HttpRequest) -> User:
     """Managers, directors and admins; a rep is answered 404, as for any page not theirs."""
-    user = _user(request)
-    if not (user.is_admin_role or user.role in (Role.MANAGER, Role.DIRECTOR)):
+    user = current_user(request)
+    if not can_view_cockpit(user):
         raise Http404
     return user
 
@@ -50,17 +54,12 @@ def _team_for(user: User, raw: object) -> Team | None:
         if not text.isdigit():
             raise Http404
         return get_object_or_404(teams, pk=int(text))
-    if user.role == Role.DIRECTOR and not user.is_admin_role:
+    if cockpit_starts_at_director_page(user):
         return None
     team = teams.order_by("name", "pk").first()
     if team is None:
         raise Http404
     return team
-
-
-def _partial(request: HttpRequest, template: str, name: str) -> str:
-    htmx = getattr(request, "htmx", None)
-    return f"{template}#{name}" if htmx and not htmx.boosted else template
 
 
 @login_required
@@ -95,20 +94,18 @@ def team_page(request: HtmxHttpRequest, team_id: int | None = None) -> HttpRespo
         ],
         "csv_query": urlencode({"team": team.pk, "days": days}),
         "teams": (
-            list(visible_teams(user).order_by("name"))
-            if user.is_admin_role or user.role == Role.DIRECTOR
-            else []
+            list(visible_teams(user).order_by("name")) if can_view_director_page(user) else []
         ),
         "change_days": cockpit.CHANGE_DAYS,
     }
-    return render(request, _partial(request, "coaching/team.html", "cockpit"), context)
+    return render_region(request, "coaching/team.html", context, "cockpit")
 
 
 @login_required
 def director_page(request: HtmxHttpRequest) -> HttpResponse:
     """The +2's view: the same figures with one row per team, each leading to its team page."""
     user = _cockpit_user(request)
-    if not (user.is_admin_role or user.role == Role.DIRECTOR):
+    if not can_view_director_page(user):
         raise Http404
     days = cockpit.period_from(request.GET.get("days"))
     now = timezone.now()
@@ -130,7 +127,7 @@ def director_page(request: HtmxHttpRequest) -> HttpResponse:
         ],
         "change_days": cockpit.CHANGE_DAYS,
     }
-    return render(request, _partial(request, "coaching/director.html", "cockpit"), context)
+    return render_region(request, "coaching/director.html", context, "cockpit")
 
 
 def csv_table(rows: list[cockpit.Figures], days: int) -> list[list[str]]:
@@ -211,7 +208,7 @@ def team_csv(request: HttpRequest) -> HttpResponse:
 def handoff_suggest(request: HtmxHttpRequest) -> HttpResponse:
     """Who could get the next lead, best first, with a one-line reason each. Loaded by the
     hand-out page; the manager still chooses."""
-    user = _user(request)
+    user = current_user(request)
     if not can_hand_off(user):
         raise Http404
     team = None
@@ -221,5 +218,4 @@ def handoff_suggest(request: HtmxHttpRequest) -> HttpResponse:
             raise Http404
         team = get_object_or_404(Team, pk=int(raw))
     context = {"suggestions": cockpit.handoff_suggestions(user=user, team=team)}
-    template = _partial(request, "coaching/handoff_suggest.html", "suggestion")
-    return render(request, template, context)
+    return render_region(request, "coaching/handoff_suggest.html", context, "suggestion")

@@ -1,0 +1,234 @@
+"""Lead pages: my day, the lead list (filters, sort, pages), a lead's page with its timeline and
+its two forms (log an activity, change the stage), creating and editing a lead, the pipeline
+board, and the manager's hand-out page.
+
+Leads come from crm.permissions (`lead_get_for`, `visible_leads`): a lead one may not see is a
+404. Writes go through crm.services; a refusal is shown on the form that asked.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+from django.views.decorators.http import require_http_methods, require_POST
+
+from crm import selectors, services
+from crm.forms import ActivityForm, HandOffForm, LeadFilterForm, LeadForm, StageForm
+from crm.models import Lead, Team
+from crm.permissions import (
+    can_create_leads,
+    can_hand_off,
+    hand_off_targets,
+    lead_get_for,
+    visible_people,
+)
+from crm.web import HtmxHttpRequest, apply_errors, current_user, paginate, render_region
+
+
+@login_required
+def my_day(request: HttpRequest) -> HttpResponse:
+    context = selectors.my_day(user=current_user(request))
+    return render(request, "crm/my_day.html", context)
+
+
+@login_required
+def lead_list(request: HtmxHttpRequest) -> HttpResponse:
+    user = current_user(request)
+    owners = [(str(p.pk), str(p)) for p in visible_people(user).order_by("first_name", "username")]
+    form = LeadFilterForm(request.GET or None, owners=owners)
+    form.is_valid()
+    filters = selectors.LeadFilters.from_params(getattr(form, "cleaned_data", {}))
+    page = paginate(request, selectors.lead_list(user=user, filters=filters))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {"form": form, "page": page, "query": query.urlencode(), "filters": filters}
+    return render_region(request, "crm/lead_list.html", context, "results")
+
+
+def _timeline(request: HttpRequest, lead: Lead) -> dict[str, Any]:
+    """The newest entries first (a page of them); the whole history (up to 1,000) when asked."""
+    everything = request.GET.get("timeline") == "all"
+    limit = 1000 if everything else settings.KAOPU_PAGE_SIZE
+    entries = selectors.lead_timeline(lead=lead, viewer=current_user(request), limit=limit + 1)
+    return {"timeline": entries[:limit], "timeline_more": len(entries) > limit}
+
+
+def _detail_context(
+    request: HttpRequest,
+    lead: Lead,
+    *,
+    activity_form: ActivityForm | None = None,
+    stage_form: StageForm | None = None,
+) -> dict[str, Any]:
+    return {
+        "lead": lead,
+        **_timeline(request, lead),
+        "activity_form": activity_form or ActivityForm(),
+        "stage_form": stage_form or StageForm(lead=lead),
+    }
+
+
+def _render_work(request: HttpRequest, lead: Lead, status: int = 200, **forms: Any) -> HttpResponse:
+    context = _detail_context(request, lead, **forms)
+    return render_region(request, "crm/lead_detail.html", context, "lead-work", status=status)
+
+
+@login_required
+def lead_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    lead = lead_get_for(current_user(request), pk)
+    return render(request, "crm/lead_detail.html", _detail_context(request, lead))
+
+
+@login_required
+@require_POST
+def lead_log_activity(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    user = current_user(request)
+    lead = lead_get_for(user, pk)
+    form = ActivityForm(request.POST)
+    if form.is_valid():
+        try:
+            services.activity_log(actor=user, lead=lead, **form.cleaned_data)
+        except ValidationError as error:
+            apply_errors(form, error)
+        else:
+            messages.success(request, _("Activity logged."))
+            if not request.htmx:
+                return redirect(lead)
+            return _render_work(request, lead_get_for(user, pk))
+    return _render_work(request, lead, status=422, activity_form=form)
+
+
+@login_required
+@require_POST
+def lead_change_stage(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    user = current_user(request)
+    lead = lead_get_for(user, pk)
+    form = StageForm(request.POST, lead=lead)
+    if form.is_valid():
+        try:
+            services.lead_change_stage(
+                actor=user,
+                lead=lead,
+                to_stage=form.cleaned_data["to_stage"],
+                reason=form.cleaned_data["reason"],
+            )
+        except ValidationError as error:
+            apply_errors(form, error)
+        else:
+            messages.success(request, _("Stage changed."))
+            if not request.htmx:
+                return redirect(lead)
+            return _render_work(request, lead_get_for(user, pk))
+    return _render_work(request, lead, status=422, stage_form=form)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def lead_create(request: HttpRequest) -> HttpResponse:
+    user = current_user(request)
+    if not can_create_leads(user):
+        messages.info(request, _("Directors do not create leads; a manager or rep does."))
+        return redirect("lead-list")
+    form = LeadForm(request.POST or None, user=user)
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        team: Team | None = data.pop("team", None)
+        try:
+            lead = services.lead_create(actor=user, data=data, team=team)
+        except ValidationError as error:
+            apply_errors(form, error)
+        else:
+            messages.success(request, _("Lead created."))
+            return redirect(lead)
+    status = 422 if request.method == "POST" else 200
+    return render(request, "crm/lead_form.html", {"form": form, "lead": None}, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def lead_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    user = current_user(request)
+    lead = lead_get_for(user, pk)
+    form = LeadForm(request.POST or None, instance=lead, user=user)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.lead_update(actor=user, lead=lead, data=form.cleaned_data)
+        except ValidationError as error:
+            apply_errors(form, error)
+        else:
+            messages.success(request, _("Lead saved."))
+            return redirect(lead)
+    if request.method == "POST":
+        # The form changed the instance in place while validating; show the stored lead.
+        lead.refresh_from_db()
+    status = 422 if request.method == "POST" else 200
+    return render(request, "crm/lead_form.html", {"form": form, "lead": lead}, status=status)
+
+
+@login_required
+def pipeline_board(request: HttpRequest) -> HttpResponse:
+    columns = selectors.pipeline_board(user=current_user(request))
+    return render(request, "crm/board.html", {"columns": columns})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def handoff(request: HttpRequest) -> HttpResponse:
+    """A manager hands pool leads down to the reps of their team, several at once."""
+    user = current_user(request)
+    if not can_hand_off(user):
+        messages.info(request, _("Only a manager can hand leads down."))
+        return redirect("lead-list")
+    q = request.GET.get("q", "").strip()[:100]
+    show = "all" if request.GET.get("show") == "all" else "pool"
+    reps = hand_off_targets(user)
+    page = paginate(request, selectors.handoff_candidates(user=user, q=q, show=show))
+    if request.method == "POST":
+        # Validate against every lead the manager may hand, not only the page on screen.
+        allowed = list(
+            selectors.handoff_candidates(user=user, show="all").values_list("pk", flat=True)
+        )
+        form = HandOffForm(request.POST, lead_choices=allowed, reps=reps)
+        if form.is_valid():
+            try:
+                moved = services.lead_hand_off(
+                    actor=user,
+                    lead_ids=form.cleaned_data["leads"],
+                    to_user=form.cleaned_data["to_user"],
+                    note=form.cleaned_data["note"],
+                )
+            except ValidationError as error:
+                apply_errors(form, error)
+            else:
+                messages.success(
+                    request,
+                    ngettext(
+                        "%(count)d lead handed to %(rep)s.",
+                        "%(count)d leads handed to %(rep)s.",
+                        moved,
+                    )
+                    % {"count": moved, "rep": form.cleaned_data["to_user"]},
+                )
+                return HttpResponseRedirect(request.get_full_path())
+    else:
+        form = HandOffForm(lead_choices=[], reps=reps)
+    context = {
+        "form": form,
+        "page": page,
+        "reps": selectors.rep_load(reps=reps),
+        "q": q,
+        "show": show,
+        "selected": {str(pk) for pk in request.POST.getlist("leads")},
+        "query": urlencode({"q": q, "show": show}),
+    }
+    status = 422 if request.method == "POST" else 200
+    return render(request, "crm/handoff.html", context, status=status)

@@ -1,0 +1,251 @@
+"""Report pages (汇报): writing one (autosaved as a draft, sent when the rep says so), reading
+one with its answer buttons (acknowledge, reply, answer the ask, decide on the plan), and the
+manager's inbox that refreshes itself while open.
+
+Reports come from crm.permissions (`report_get_for`): one the user may not read is a 404.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.db.models import Count, Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from crm import selectors, services
+from crm.forms import AskAnswerForm, DecisionForm, ReplyForm, ReportForm
+from crm.models import AskState, Lead, Report, ReportKind, ReportState, User
+from crm.permissions import (
+    can_answer_report,
+    can_see_rep_figures,
+    report_get_for,
+    visible_leads,
+    visible_people,
+)
+from crm.web import HtmxHttpRequest, apply_errors, current_user, paginate, render_region
+
+# The inbox shows fewer rows than the other lists: it refreshes itself every 20 seconds.
+INBOX_PAGE_SIZE = 30
+
+
+def _compose_context(form: ReportForm, report: Report | None, lead: Lead | None) -> dict[str, Any]:
+    kind = form["kind"].value() or ReportKind.PROGRESS
+    return {
+        "form": form,
+        "report": report,
+        "kind": kind,
+        "kind_label": ReportKind(kind).label if kind in ReportKind.values else "",
+        "kinds": ReportKind.choices,
+        "quality": report.quality_issue_labels() if report else [],
+        "score": report.quality_score if report else None,
+        **selectors.lead_report_facts(lead=lead),
+    }
+
+
+def _posted_kind(request: HttpRequest, report: Report | None) -> str:
+    kind = (
+        request.POST.get("kind")
+        or request.GET.get("kind")
+        or (report.kind if report else ReportKind.PROGRESS)
+    )
+    return kind if kind in ReportKind.values else ReportKind.PROGRESS
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def report_compose(request: HtmxHttpRequest, pk: int | None = None) -> HttpResponse:
+    """Write a report: autosaved as a draft while typing, sent when the rep says so."""
+    user = current_user(request)
+    report: Report | None = None
+    if pk is not None:
+        report = get_object_or_404(
+            Report.objects.select_related("lead"), pk=pk, author=user, state=ReportState.DRAFT
+        )
+    elif (draft_id := request.POST.get("report_id", "")).isdigit():
+        report = Report.objects.filter(pk=int(draft_id), author=user).first()
+        if report is not None and report.state != ReportState.DRAFT:
+            # Sent meanwhile (an autosave racing the send button): keep it as sent.
+            if request.POST.get("action") == "autosave":
+                return HttpResponse(status=204)
+            messages.info(request, _("This report is already sent."))
+            return redirect(report)
+    lead: Lead | None = report.lead if report else None
+    lead_id = request.GET.get("lead") or request.POST.get("lead")
+    if report is None and lead_id:
+        lead = get_object_or_404(visible_leads(user), pk=lead_id)
+    kind = _posted_kind(request, report)
+    if request.method == "GET":
+        initial = {"kind": kind, "report_id": report.pk if report else None}
+        if request.GET.get("share") == "1":
+            initial["share_with_director"] = True
+        form = ReportForm(instance=report, initial=initial, kind=kind)
+        return render(request, "crm/report_form.html", _compose_context(form, report, lead))
+    return _compose_post(request, user, report, lead, kind)
+
+
+def _compose_post(
+    request: HttpRequest, user: User, report: Report | None, lead: Lead | None, kind: str
+) -> HttpResponse:
+    """Save the draft (autosave or the draft button) or send it."""
+    form = ReportForm(request.POST, instance=report, kind=kind)
+    action = request.POST.get("action", "draft")
+    if form.is_valid():
+        data = {k: v for k, v in form.cleaned_data.items() if k != "report_id"}
+        try:
+            report = services.report_save_draft(author=user, data=data, report=report, lead=lead)
+            if action == "submit":
+                report = services.report_submit(author=user, report=report)
+        except ValidationError as error:
+            apply_errors(form, error)
+        else:
+            if action == "autosave":
+                return render(
+                    request,
+                    "crm/report_form.html#autosave",
+                    _compose_context(form, report, lead) | {"saved_at": timezone.now()},
+                )
+            if action == "submit":
+                messages.success(request, _("Report sent to your manager."))
+                return redirect(report)
+            messages.success(request, _("Draft saved. Finish it whenever you are ready."))
+            return redirect("report-edit", pk=report.pk)
+    if action == "autosave":
+        context = _compose_context(form, report, lead) | {"autosave_failed": True}
+        return render(request, "crm/report_form.html#autosave", context)
+    return render(request, "crm/report_form.html", _compose_context(form, report, lead), status=422)
+
+
+def _report_context(request: HttpRequest, report: Report, **forms: Any) -> dict[str, Any]:
+    return {
+        "report": report,
+        "replies": report.replies.select_related("author"),
+        "can_answer": can_answer_report(current_user(request), report),
+        # Each form has its own id prefix: two "note" fields on one page must not share an id.
+        "reply_form": forms.get("reply_form") or ReplyForm(auto_id="reply_%s"),
+        "ask_form": forms.get("ask_form") or AskAnswerForm(auto_id="ask_%s"),
+        "decision_form": forms.get("decision_form") or DecisionForm(auto_id="decision_%s"),
+    }
+
+
+@login_required
+def report_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    user = current_user(request)
+    report = report_get_for(user, pk)
+    if report.state == ReportState.DRAFT:
+        return redirect("report-edit", pk=report.pk)
+    services.report_mark_read(actor=user, report=report)
+    return render(request, "crm/report_detail.html", _report_context(request, report))
+
+
+def _report_action(
+    request: HtmxHttpRequest,
+    pk: int,
+    form_name: str,
+    form: Any,
+    run: Callable[[Report, dict[str, Any]], object],
+) -> HttpResponse:
+    """Shared shape of the report's answer buttons: validate, call the service, re-render."""
+    user = current_user(request)
+    report = report_get_for(user, pk, submitted_only=True)
+    if form is None or form.is_valid():
+        try:
+            run(report, form.cleaned_data if form is not None else {})
+        except ValidationError as error:
+            if form is None:
+                messages.error(request, " ".join(error.messages))
+            else:
+                apply_errors(form, error)
+        else:
+            if not request.htmx:
+                return redirect(report)
+            report = report_get_for(user, pk, submitted_only=True)
+            return render_region(
+                request, "crm/report_detail.html", _report_context(request, report), "report-body"
+            )
+    context = _report_context(request, report, **{form_name: form})
+    return render_region(request, "crm/report_detail.html", context, "report-body", status=422)
+
+
+@login_required
+@require_POST
+def report_acknowledge(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    user = current_user(request)
+    return _report_action(
+        request,
+        pk,
+        "",
+        None,
+        lambda report, _data: services.report_acknowledge(actor=user, report=report),
+    )
+
+
+@login_required
+@require_POST
+def report_reply(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    user = current_user(request)
+    return _report_action(
+        request,
+        pk,
+        "reply_form",
+        ReplyForm(request.POST, auto_id="reply_%s"),
+        lambda report, data: services.report_reply(actor=user, report=report, **data),
+    )
+
+
+@login_required
+@require_POST
+def report_answer_ask(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    user = current_user(request)
+    return _report_action(
+        request,
+        pk,
+        "ask_form",
+        AskAnswerForm(request.POST, auto_id="ask_%s"),
+        lambda report, data: services.report_answer_ask(actor=user, report=report, **data),
+    )
+
+
+@login_required
+@require_POST
+def report_decide(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    user = current_user(request)
+    return _report_action(
+        request,
+        pk,
+        "decision_form",
+        DecisionForm(request.POST, auto_id="decision_%s"),
+        lambda report, data: services.report_decide(actor=user, report=report, **data),
+    )
+
+
+@login_required
+def report_inbox(request: HtmxHttpRequest) -> HttpResponse:
+    """The manager's inbox: the team's reports, newest first, unread marked; it refreshes
+    itself while open."""
+    user = current_user(request)
+    show = request.GET.get("show", "all")
+    if show not in ("all", "unread", "asks", "unacknowledged"):
+        show = "all"
+    page = paginate(request, selectors.report_inbox(user=user, show=show), INBOX_PAGE_SIZE)
+    reps = visible_people(user) if can_see_rep_figures(user) else User.objects.none()
+    context = {
+        "page": page,
+        "show": show,
+        "query": urlencode({"show": show}),
+        "rep_stats": selectors.rep_report_stats(reps=reps),
+        "counts": selectors.report_inbox(user=user).aggregate(
+            unread=Count("pk", filter=Q(read_at__isnull=True)),
+            asks=Count("pk", filter=Q(ask_state=AskState.OPEN)),
+            unacknowledged=Count("pk", filter=Q(acknowledged_at__isnull=True)),
+        ),
+    }
+    return render_region(request, "crm/report_inbox.html", context, "inbox")
