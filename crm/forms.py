@@ -1,14 +1,17 @@
-"""Forms: they parse and validate input; services decide and write."""
+"""Forms: they parse and validate input; services decide and write.
+
+A business rule (a chicken-rib lead needs a reason, a lost lead a reason, no activity in the
+future, a parked lead a date...) is checked once, in the service; the view shows the service's
+refusal on the form with crm.web.apply_errors, next to the field it names.
+"""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import cast
 from zoneinfo import available_timezones
 
 from django import forms
 from django.db.models import QuerySet
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from crm.models import (
@@ -87,14 +90,6 @@ class LeadForm(forms.ModelForm):
             del self.fields["team"]
         self.fields["value"].widget.attrs["min"] = "0"
 
-    def clean(self) -> dict[str, object]:
-        data = super().clean() or {}
-        if data.get("is_chicken_rib") and not data.get("chicken_rib_reasons"):
-            self.add_error("chicken_rib_reasons", _("Say why this lead is a chicken-rib lead."))
-        if data.get("next_step_due") and not (data.get("next_step") or "").strip():
-            self.add_error("next_step", _("Say what the next step is, not only when."))
-        return data
-
 
 class ActivityForm(forms.Form):
     kind = forms.ChoiceField(label=_("Kind"), choices=ActivityKind.choices)
@@ -105,14 +100,6 @@ class ActivityForm(forms.Form):
     note = forms.CharField(
         label=_("Note"), widget=forms.Textarea(attrs={"rows": 3}), required=False
     )
-
-    def clean_happened_at(self) -> object:
-        value = self.cleaned_data.get("happened_at")
-        if value and value > timezone.now() + dt.timedelta(minutes=5):
-            raise forms.ValidationError(
-                _("An activity cannot happen in the future; plan it as the next step.")
-            )
-        return value
 
 
 class StageForm(forms.Form):
@@ -126,12 +113,6 @@ class StageForm(forms.Form):
         # The menu offers only the allowed ones.
         self.fields["to_stage"].widget.choices = next_stages(lead.stage)  # type: ignore[attr-defined]
         self.allowed = next_stages(lead.stage)
-
-    def clean(self) -> dict[str, object]:
-        data = super().clean() or {}
-        if data.get("to_stage") == Stage.LOST and not (data.get("reason") or "").strip():
-            self.add_error("reason", _("Say why the lead was lost."))
-        return data
 
 
 class HandOffForm(forms.Form):
@@ -320,11 +301,3 @@ class DecisionForm(forms.Form):
     note = forms.CharField(
         label=_("Note to the rep"), required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
-
-    def clean(self) -> dict[str, object]:
-        data = super().clean() or {}
-        if data.get("decision") == PlanDecision.PARK and not data.get("park_until"):
-            self.add_error("park_until", _("Park the lead until a date in the future."))
-        if data.get("decision") == PlanDecision.CLOSE_LOST and not data.get("note"):
-            self.add_error("note", _("Say why the lead is closed as lost."))
-        return data

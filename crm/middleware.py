@@ -5,13 +5,16 @@ Django's language cookie.
 """
 
 from collections.abc import Callable
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone, translation
 
-LANGUAGE_CODES = {code for code, _name in settings.LANGUAGES}
+
+def _chosen_language(request: HttpRequest) -> str | None:
+    """The language a visitor picked with `?lang=`, if it is one the site speaks."""
+    chosen = request.GET.get("lang")
+    return chosen if chosen in {code for code, _name in settings.LANGUAGES} else None
 
 
 class UserPreferencesMiddleware:
@@ -20,20 +23,17 @@ class UserPreferencesMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = request.user
-        chosen = request.GET.get("lang")
+        chosen = _chosen_language(request)
         if user.is_authenticated:
             translation.activate(user.language)
-            try:
-                timezone.activate(ZoneInfo(user.time_zone))
-            except (ZoneInfoNotFoundError, ValueError):
-                timezone.deactivate()
+            timezone.activate(user.zone)
         else:
             timezone.deactivate()
-            if chosen in LANGUAGE_CODES:
+            if chosen:
                 translation.activate(chosen)
         request.LANGUAGE_CODE = translation.get_language()
         response = self.get_response(request)
-        if not user.is_authenticated and chosen in LANGUAGE_CODES:
+        if not user.is_authenticated and chosen:
             response.set_cookie(
                 settings.LANGUAGE_COOKIE_NAME,
                 chosen,
