@@ -31,7 +31,6 @@ from coaching.models import (
     Nudge,
     OutboundEmail,
 )
-from coaching.preferences import user_zone
 from coaching.selectors import show
 from crm.models import User
 
@@ -168,7 +167,7 @@ def build_digests(*, now: dt.datetime | None = None) -> int:
         pref = prefs.get(user.pk) or NotificationPreference(user=user)
         if not pref.email_enabled:
             continue
-        local = now.astimezone(user_zone(user))
+        local = now.astimezone(user.zone)
         if local.time() < pref.digest_time:
             continue
         with transaction.atomic():

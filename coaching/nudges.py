@@ -30,7 +30,6 @@ from coaching.models import (
     OutboundEmail,
     Priority,
 )
-from coaching.preferences import user_zone
 from coaching.rules import NudgeSpec
 from crm.models import User
 
@@ -67,7 +66,7 @@ def _quiet_end(local: dt.datetime, pref: NotificationPreference) -> dt.datetime:
 
 def _email_at(user: User, pref: NotificationPreference, now: dt.datetime) -> dt.datetime:
     """When an instant email may go out: now, or when the user's quiet hours end."""
-    local = now.astimezone(user_zone(user))
+    local = now.astimezone(user.zone)
     return _quiet_end(local, pref) if _in_quiet_hours(local, pref) else now
 
 
@@ -76,7 +75,7 @@ def _pushed_today(recipients: dict[int, User], now: dt.datetime) -> dict[int, in
     day; 48 hours back covers every time zone)."""
     pushed: dict[int, int] = defaultdict(int)
     midnight = {
-        pk: now.astimezone(user_zone(u)).replace(hour=0, minute=0, second=0, microsecond=0)
+        pk: now.astimezone(u.zone).replace(hour=0, minute=0, second=0, microsecond=0)
         for pk, u in recipients.items()
     }
     for recipient_id, created_at in Nudge.objects.filter(

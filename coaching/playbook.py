@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import string
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -84,7 +84,6 @@ class Rule:
     action_label: dict[str, str]
     resolves: tuple[str, ...]
     source: Source
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def text(self, part: str, language: str | None, context: dict[str, Any]) -> str:
         """The rule's title or advice in `language`, with its placeholders filled."""
@@ -127,6 +126,73 @@ def _bilingual(entry: dict[str, Any], key: str, where: str) -> dict[str, str]:
     return texts
 
 
+def _trigger(entry: dict[str, Any], where: str) -> dict[str, str]:
+    trigger = entry.get("trigger") or {}
+    if (
+        not isinstance(trigger, dict)
+        or len(trigger) != 1
+        or not (isinstance(trigger.get("event"), str) or isinstance(trigger.get("scan"), str))
+    ):
+        raise PlaybookError(f"{where}: 'trigger' must be exactly one of event: or scan:")
+    return trigger
+
+
+def _thresholds(entry: dict[str, Any], where: str) -> dict[str, int]:
+    thresholds = entry.get("thresholds") or {}
+    if not isinstance(thresholds, dict) or not all(
+        isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) and v >= 0
+        for k, v in thresholds.items()
+    ):
+        raise PlaybookError(f"{where}: 'thresholds' must map names to whole numbers ≥ 0")
+    return dict(thresholds)
+
+
+def _source(entry: dict[str, Any], where: str) -> Source:
+    source = entry.get("source") or {}
+    if not isinstance(source, dict):
+        raise PlaybookError(f"{where}: 'source' must be a mapping")
+    locator = source.get("locator")
+    if not isinstance(source.get("file"), str) or not source["file"].endswith(".txt"):
+        raise PlaybookError(f"{where}: 'source.file' must name a transcript (.txt)")
+    if not isinstance(locator, str) or not locator or len(locator) > 30:
+        raise PlaybookError(f"{where}: 'source.locator' must be 1 to 30 characters")
+    ideas = source.get("ideas")
+    if not isinstance(ideas, list) or not ideas or set(ideas) - IDEAS:
+        raise PlaybookError(f"{where}: 'source.ideas' must list idea ids I1–I15")
+    return Source(file=source["file"], locator=locator, ideas=tuple(ideas))
+
+
+def _rule(entry: dict[str, Any], rule_id: str, where: str) -> Rule:
+    """One rule's entry checked, part by part in the file's order, and built."""
+    trigger = _trigger(entry, where)
+    if entry.get("audience") not in AUDIENCES:
+        raise PlaybookError(f"{where}: 'audience' must be one of {', '.join(AUDIENCES)}")
+    if entry.get("priority") not in PRIORITIES:
+        raise PlaybookError(f"{where}: 'priority' must be one of {', '.join(PRIORITIES)}")
+    thresholds = _thresholds(entry, where)
+    action = entry.get("action") or {}
+    if not isinstance(action, dict) or action.get("target") not in TARGETS:
+        raise PlaybookError(f"{where}: 'action.target' must be one of {sorted(TARGETS)}")
+    resolves = entry.get("resolves")
+    if not isinstance(resolves, list) or not resolves or set(resolves) - RESOLUTIONS:
+        raise PlaybookError(f"{where}: 'resolves' must list codes from {sorted(RESOLUTIONS)}")
+    source = _source(entry, where)
+    return Rule(
+        id=rule_id,
+        event=trigger.get("event"),
+        scan=trigger.get("scan"),
+        audience=entry["audience"],
+        priority=PRIORITIES[entry["priority"]],
+        thresholds=thresholds,
+        title=_bilingual(entry, "title", where),
+        advice=_bilingual(entry, "advice", where),
+        action_target=action["target"],
+        action_label=_bilingual(action, "label", f"{where} action"),
+        resolves=tuple(resolves),
+        source=source,
+    )
+
+
 def parse(data: Any, path: str) -> dict[str, Rule]:
     """Check the playbook's data and build its rules; raise PlaybookError on the first fault."""
     if not isinstance(data, dict) or not isinstance(data.get("rules"), list):
@@ -142,54 +208,7 @@ def parse(data: Any, path: str) -> dict[str, Rule]:
         where = f"{path}: rule '{rule_id}'"
         if rule_id in rules:
             raise PlaybookError(f"{where}: the id is used twice")
-        trigger = entry.get("trigger") or {}
-        if (
-            not isinstance(trigger, dict)
-            or len(trigger) != 1
-            or not (isinstance(trigger.get("event"), str) or isinstance(trigger.get("scan"), str))
-        ):
-            raise PlaybookError(f"{where}: 'trigger' must be exactly one of event: or scan:")
-        if entry.get("audience") not in AUDIENCES:
-            raise PlaybookError(f"{where}: 'audience' must be one of {', '.join(AUDIENCES)}")
-        if entry.get("priority") not in PRIORITIES:
-            raise PlaybookError(f"{where}: 'priority' must be one of {', '.join(PRIORITIES)}")
-        thresholds = entry.get("thresholds") or {}
-        if not isinstance(thresholds, dict) or not all(
-            isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) and v >= 0
-            for k, v in thresholds.items()
-        ):
-            raise PlaybookError(f"{where}: 'thresholds' must map names to whole numbers ≥ 0")
-        action = entry.get("action") or {}
-        if not isinstance(action, dict) or action.get("target") not in TARGETS:
-            raise PlaybookError(f"{where}: 'action.target' must be one of {sorted(TARGETS)}")
-        resolves = entry.get("resolves")
-        if not isinstance(resolves, list) or not resolves or set(resolves) - RESOLUTIONS:
-            raise PlaybookError(f"{where}: 'resolves' must list codes from {sorted(RESOLUTIONS)}")
-        source = entry.get("source") or {}
-        if not isinstance(source, dict):
-            raise PlaybookError(f"{where}: 'source' must be a mapping")
-        locator = source.get("locator")
-        if not isinstance(source.get("file"), str) or not source["file"].endswith(".txt"):
-            raise PlaybookError(f"{where}: 'source.file' must name a transcript (.txt)")
-        if not isinstance(locator, str) or not locator or len(locator) > 30:
-            raise PlaybookError(f"{where}: 'source.locator' must be 1 to 30 characters")
-        ideas = source.get("ideas")
-        if not isinstance(ideas, list) or not ideas or set(ideas) - IDEAS:
-            raise PlaybookError(f"{where}: 'source.ideas' must list idea ids I1–I15")
-        rules[rule_id] = Rule(
-            id=rule_id,
-            event=trigger.get("event"),
-            scan=trigger.get("scan"),
-            audience=entry["audience"],
-            priority=PRIORITIES[entry["priority"]],
-            thresholds=dict(thresholds),
-            title=_bilingual(entry, "title", where),
-            advice=_bilingual(entry, "advice", where),
-            action_target=action["target"],
-            action_label=_bilingual(action, "label", f"{where} action"),
-            resolves=tuple(resolves),
-            source=Source(file=source["file"], locator=locator, ideas=tuple(ideas)),
-        )
+        rules[rule_id] = _rule(entry, rule_id, where)
     if not rules:
         raise PlaybookError(f"{path}: the playbook has no rules")
     return rules

@@ -1,5 +1,6 @@
 """How loudly the coach speaks: each person's notification preferences (push budget, email,
-quiet hours, digest time, time zone) and each team's thresholds for the playbook's rules.
+quiet hours and digest time, read in their own User.zone) and each team's thresholds for the
+playbook's rules.
 
 Reads fall back to the defaults (a person without a preference row gets the model's defaults; a
 team without a rule setting gets the playbook's thresholds). Writes are keyword-only services
@@ -9,9 +10,7 @@ that check who may make them and raise ValidationError with a message the user c
 from __future__ import annotations
 
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -24,14 +23,6 @@ from crm.models import Role, Team, User
 # Teams that share a rule's thresholds: (team ids, or None for "all other teams"; team ids to
 # leave out; the thresholds).
 ThresholdGroup = tuple[list[int] | None, list[int], dict[str, int]]
-
-
-def user_zone(user: User) -> ZoneInfo:
-    """The user's own time zone, or the site's when theirs is unknown."""
-    try:
-        return ZoneInfo(user.time_zone)
-    except Exception:
-        return ZoneInfo(settings.TIME_ZONE)
 
 
 def preference_for(user: User) -> NotificationPreference:

@@ -60,7 +60,12 @@ def show(nudge: Nudge, language: str) -> ShownNudge:
     )
 
 
+# The nudge center's lists (the page's and the API's `show`): due now, snoozed, closed.
+SHOW_STATES: tuple[str, ...] = ("open", "snoozed", "closed")
+
+
 def nudges_for(*, user: User, show_state: str = "open") -> QuerySet[Nudge]:
+    """The user's nudges in one of the SHOW_STATES lists (anything else: the closed ones)."""
     nudges = Nudge.objects.filter(recipient=user).select_related("lead", "report")
     if show_state == "open":
         return nudges.filter(due_q()).order_by("-priority", "-created_at", "-id")

@@ -27,7 +27,6 @@ from coaching.preferences import (
     preference_for,
     preference_update,
     rule_setting_update,
-    user_zone,
 )
 from coaching.scans import run_scans
 from coaching.thanks import thanks_send, year_end_note_send
@@ -47,7 +46,6 @@ __all__ = [
     "rule_setting_update",
     "run_scans",
     "thanks_send",
-    "user_zone",
     "wake_snoozed",
     "year_end_note_send",
 ]

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from coaching import delivery, services
+from coaching import delivery, handlers, scans
 
 
 @shared_task(acks_late=True)
 def process_events() -> int:
-    return services.process_pending_events()
+    return handlers.process_pending_events()
 
 
 @shared_task(acks_late=True)
 def run_scans() -> dict[str, int]:
-    return services.run_scans()
+    return scans.run_scans()
 
 
 @shared_task(acks_late=True)

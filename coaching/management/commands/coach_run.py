@@ -8,15 +8,15 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from coaching import delivery, services
+from coaching import delivery, handlers, scans
 
 
 class Command(BaseCommand):
     help = "Handle pending CRM events, run the coaching scans and build due digests once."
 
     def handle(self, *args: Any, **options: Any) -> None:
-        events = services.process_pending_events(limit=100_000)
-        made = services.run_scans()
+        events = handlers.process_pending_events(limit=100_000)
+        made = scans.run_scans()
         digests = delivery.build_digests()
         self.stdout.write(
             self.style.SUCCESS(
