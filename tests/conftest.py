@@ -6,22 +6,30 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from django.test import Client
+from django.test import Client, override_settings
 from django.utils import timezone, translation
 
 from crm import services
-from crm.models import Lead, Role, Source, Team, User
-from tests.factories import make_user
+from crm.models import Lead, Role, Team, User
+from tests.factories import hand_off, lead_new, make_user
+
+# Settings every test runs with, set once for the session (a test may still change them with
+# the `settings` fixture; its change is undone after that test).
+TEST_SETTINGS: dict[str, object] = {
+    # Fixtures hash a password per user; the default hasher makes that take seconds.
+    "PASSWORD_HASHERS": ["django.contrib.auth.hashers.MD5PasswordHasher"],
+    # Tests render pages without running collectstatic first.
+    "STORAGES": {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    },
+}
 
 
 def pytest_configure(config: pytest.Config) -> None:
     # The SQLite test database is a file here, shared with real worker processes.
     (Path(__file__).resolve().parent.parent / "var").mkdir(exist_ok=True)
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings: object) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # type: ignore[attr-defined]
+    override_settings(**TEST_SETTINGS).enable()
 
 
 @pytest.fixture(autouse=True)
@@ -30,15 +38,6 @@ def _fresh_language_and_zone() -> object:
     yield
     translation.deactivate()
     timezone.deactivate()
-
-
-@pytest.fixture(autouse=True)
-def _plain_static_storage(settings: object) -> None:
-    # Tests render pages without running collectstatic first.
-    settings.STORAGES = {  # type: ignore[attr-defined]
-        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
 
 
 @dataclass
@@ -83,11 +82,6 @@ class Company:
         }
 
 
-def make_lead(actor: User, company: str = "Acme", **data: object) -> Lead:
-    payload = {"company": company, "source": Source.BRAND, "value": 1000} | data
-    return services.lead_create(actor=actor, data=payload)
-
-
 @pytest.fixture
 def company(db: None) -> Company:
     admin = make_user(username="admin", role=Role.ADMIN, is_staff=True, is_superuser=True)
@@ -103,15 +97,13 @@ def company(db: None) -> Company:
     services.rep_join_team(user=rep_a1, team=team_a)
     services.rep_join_team(user=rep_a2, team=team_a)
     services.rep_join_team(user=rep_b1, team=team_b)
-    lead_a1 = make_lead(manager_a, "Alpha Robotics")
-    lead_a2 = make_lead(manager_a, "华润科技有限公司")
-    lead_a_pool = make_lead(manager_a, "Pool Foods")
-    lead_b1 = make_lead(manager_b, "Bravo Medical")
-    services.lead_hand_off(actor=manager_a, lead_ids=[lead_a1.pk], to_user=rep_a1)
-    services.lead_hand_off(actor=manager_a, lead_ids=[lead_a2.pk], to_user=rep_a2)
-    services.lead_hand_off(actor=manager_b, lead_ids=[lead_b1.pk], to_user=rep_b1)
-    for lead in (lead_a1, lead_a2, lead_b1):
-        lead.refresh_from_db()
+    lead_a1 = lead_new(manager_a, "Alpha Robotics")
+    lead_a2 = lead_new(manager_a, "华润科技有限公司")
+    lead_a_pool = lead_new(manager_a, "Pool Foods")
+    lead_b1 = lead_new(manager_b, "Bravo Medical")
+    hand_off(manager_a, lead_a1, to=rep_a1)
+    hand_off(manager_a, lead_a2, to=rep_a2)
+    hand_off(manager_b, lead_b1, to=rep_b1)
     return Company(
         admin=admin,
         director=director,

@@ -1,5 +1,5 @@
-"""Fixtures for the coach's tests: a frozen clock (moved on with `clock.move_to`/`clock.shift`)
-and fast password hashing for the shared `company` fixture."""
+"""Fixtures for the coach's tests: a frozen clock (moved on with `clock.move_to`/`clock.shift`).
+Fast password hashing is set for the whole suite in tests/conftest.py."""
 
 from __future__ import annotations
 
@@ -9,12 +9,6 @@ import pytest
 import time_machine
 
 from tests.coaching.helpers import START
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings: object) -> None:
-    # The company fixture hashes eight passwords; the default hasher makes that take seconds.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # type: ignore[attr-defined]
 
 
 @pytest.fixture(autouse=True)

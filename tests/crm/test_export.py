@@ -15,7 +15,7 @@ from openpyxl import load_workbook
 
 from crm import exports, services
 from crm.models import AuditEntry, Lead
-from tests.conftest import make_lead
+from tests.factories import lead_new
 
 if TYPE_CHECKING:
     from django.http import HttpResponse
@@ -85,7 +85,7 @@ def test_lead_list_links_to_the_export_with_its_query(company: Company, client_f
 @pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
 def test_formula_injection_is_neutralised(company: Company, client_for: Any, start: str) -> None:
     payload = f'{start}HYPERLINK("http://evil.example","click")'
-    lead = make_lead(
+    lead = lead_new(
         company.manager_a, payload, contact_name=f"{start}1+1", notes="=cmd|' /C calc'!A0"
     )
     client = client_for(company.manager_a)
@@ -133,7 +133,7 @@ def test_export_query_count_does_not_grow_with_leads(
     company: Company, client_for: Any, django_assert_max_num_queries: Any
 ) -> None:
     for i in range(30):
-        make_lead(company.manager_a, f"Company {i}")
+        lead_new(company.manager_a, f"Company {i}")
     client = client_for(company.manager_a)
     with django_assert_max_num_queries(12):
         response = client.get(reverse("lead-export-csv"))

@@ -33,12 +33,6 @@ LOST_REASON = "Say why the lead was lost."
 FUTURE = "An activity cannot happen in the future; plan it as the next step."
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings: object) -> None:
-    # The company fixture hashes eight passwords; the default hasher makes that take seconds.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # type: ignore[attr-defined]
-
-
 def message(language: str, msgid: str, **params: object) -> str:
     """`msgid` as the user reads it in `language`, HTML-escaped as the page shows it."""
     with translation.override(language):

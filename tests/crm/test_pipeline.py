@@ -23,12 +23,6 @@ if TYPE_CHECKING:
     from tests.conftest import Company
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings: object) -> None:
-    # The company fixture hashes eight passwords; the default hasher makes that take seconds.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # type: ignore[attr-defined]
-
-
 def _put_at(lead: Lead, stage: str) -> Lead:
     """Place a lead at `stage` directly (a lost lead always carries a reason)."""
     Lead.objects.filter(pk=lead.pk).update(

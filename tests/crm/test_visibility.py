@@ -40,12 +40,6 @@ rep_b1                .        .        .            X
 """
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings: object) -> None:
-    # The company fixture hashes eight passwords; the default hasher makes that take seconds.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # type: ignore[attr-defined]
-
-
 def _parse_matrix(table: str) -> dict[str, set[str]]:
     matrix: dict[str, set[str]] = {}
     for line in table.strip().splitlines():

@@ -15,7 +15,7 @@ from coaching.models import Nudge, NudgeState
 from coaching.services import process_pending_events
 from crm import services
 from crm.models import Activity, Lead
-from tests.conftest import Company, make_lead
+from tests.conftest import Company
 from tests.e2e.helpers import (
     Browsing,
     assert_language,
@@ -24,6 +24,7 @@ from tests.e2e.helpers import (
     set_language,
     wait_htmx_idle,
 )
+from tests.factories import lead_new
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -40,7 +41,7 @@ def companies_shown(page: Page) -> list[str]:
 def many_leads(company: Company) -> list[Lead]:
     """65 "Filterable" leads in team A's pool (5 of them qualified), beside the fixture's 3."""
     manager = company.manager_a
-    leads = [make_lead(manager, f"Filterable {n:02d} Trading") for n in range(1, 66)]
+    leads = [lead_new(manager, f"Filterable {n:02d} Trading") for n in range(1, 66)]
     for lead in leads[:5]:
         services.lead_change_stage(actor=manager, lead=lead, to_stage="qualified")
     return leads
@@ -117,7 +118,7 @@ def test_next_right_after_a_search_loads_only_page_two(
 def nudges_for_rep(company: Company, names: list[str]) -> list[Nudge]:
     """Hand `names` to rep_a1 and let the coach make its hand-off nudges."""
     manager, rep = company.manager_a, company.rep_a1
-    leads = [make_lead(manager, name) for name in names]
+    leads = [lead_new(manager, name) for name in names]
     services.lead_hand_off(actor=manager, lead_ids=[lead.pk for lead in leads], to_user=rep)
     process_pending_events()
     nudges = list(Nudge.objects.filter(recipient=rep, lead__in=leads).order_by("lead_id"))

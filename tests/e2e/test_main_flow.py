@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from crm.models import Lead, Report, ReportState
-from tests.conftest import Company, make_lead
+from tests.conftest import Company
 from tests.e2e.helpers import (
     LANGS,
     Browsing,
@@ -25,6 +25,7 @@ from tests.e2e.helpers import (
     wait_htmx_idle,
     wait_until,
 )
+from tests.factories import lead_new
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -186,8 +187,8 @@ def test_handoff_escalation_win_and_thanks(
     manager, rep = company.manager_a, company.rep_a1
     set_language(lang, manager, rep)
     first_name, second_name = t["companies"].split("|")
-    first = make_lead(manager, first_name, value=250000)
-    second = make_lead(manager, second_name, value=80000)
+    first = lead_new(manager, first_name, value=250000)
+    second = lead_new(manager, second_name, value=80000)
     # The coach has caught up with the company's history before the rep opens the app.
     assert wait_until(coach_worker.drained), "the coach did not process the setup's events"
 
