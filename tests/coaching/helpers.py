@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from coaching import playbook, selectors, services
 from coaching.models import Nudge
-from crm import services as crm
 from crm.models import Lead, Report, ReportKind, Source, User
+from tests.factories import lead_new, report_sent
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 START = dt.datetime(2025, 3, 3, 10, 0, tzinfo=SHANGHAI)  # a Monday, office hours
@@ -36,12 +36,13 @@ def scan() -> dict[str, int]:
 
 def new_lead(manager: User, company: str, to: User | None = None, **data: Any) -> Lead:
     """A lead the manager creates in the team pool and (optionally) hands down to a rep."""
-    payload = {"company": company, "source": Source.TRADE_SHOW, "value": 20_000} | data
-    lead = crm.lead_create(actor=manager, data=payload)
-    if to is not None:
-        crm.lead_hand_off(actor=manager, lead_ids=[lead.pk], to_user=to, note="Please follow up")
-    lead.refresh_from_db()
-    return lead
+    return lead_new(
+        manager,
+        company,
+        to=to,
+        note="Please follow up",
+        **({"source": Source.TRADE_SHOW, "value": 20_000} | data),
+    )
 
 
 def report(
@@ -76,8 +77,7 @@ def report(
     }
     defaults = table[kind]
     data = {"kind": kind, **defaults, **parts}
-    draft = crm.report_save_draft(author=author, data=data, lead=lead)
-    return crm.report_submit(author=author, report=draft)
+    return report_sent(author, lead, **data)
 
 
 def nudges(rule_id: str, **filters: Any) -> list[Nudge]:

@@ -32,7 +32,7 @@ from crm import services as crm
 from crm.models import ActivityKind, Currency, Outcome, Report, ReportKind, Role, Source, Team
 from crm.pipeline import Stage
 from tests.coaching.helpers import START
-from tests.factories import make_user
+from tests.factories import lead_new, make_user, report_sent
 
 if TYPE_CHECKING:
     from crm.models import Lead, User
@@ -50,12 +50,7 @@ def day(n: float) -> dt.datetime:
 
 def lead_for(manager: User, company: str, to: User | None = None, **data: Any) -> Lead:
     """A lead the manager creates in the team pool and, if `to` is given, hands down."""
-    payload = {"company": company, "source": Source.TRADE_SHOW, "value": 1000} | data
-    lead = crm.lead_create(actor=manager, data=payload)
-    if to is not None:
-        crm.lead_hand_off(actor=manager, lead_ids=[lead.pk], to_user=to, note="Yours")
-    lead.refresh_from_db()
-    return lead
+    return lead_new(manager, company, to=to, note="Yours", **({"source": Source.TRADE_SHOW} | data))
 
 
 def send(author: User, lead: Lead | None, kind: str = ReportKind.PROGRESS, **parts: Any) -> Report:
@@ -81,8 +76,7 @@ def send(author: User, lead: Lead | None, kind: str = ReportKind.PROGRESS, **par
         },
     }
     base = kinds[kind]
-    draft = crm.report_save_draft(author=author, data={"kind": kind, **base, **parts}, lead=lead)
-    return crm.report_submit(author=author, report=draft)
+    return report_sent(author, lead, **({"kind": kind} | base | parts))
 
 
 def move(actor: User, lead: Lead, *stages: str) -> None:

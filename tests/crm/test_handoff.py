@@ -17,6 +17,7 @@ from django.utils.translation import gettext
 from crm import events, services
 from crm.models import Lead, LeadEvent, LeadEventKind, Outcome, Source, TeamMembership, User
 from crm.pipeline import Stage
+from tests.factories import lead_new
 
 if TYPE_CHECKING:
     from tests.conftest import Company
@@ -24,15 +25,8 @@ if TYPE_CHECKING:
 NOTE = "Practice lead — report to me weekly"
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings: object) -> None:
-    # The company fixture hashes eight passwords; the default hasher makes that take seconds.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # type: ignore[attr-defined]
-
-
 def _new_lead(actor: User, company: str, **data: Any) -> Lead:
-    payload = {"company": company, "source": Source.TRADE_SHOW, "value": 5000} | data
-    return services.lead_create(actor=actor, data=payload)
+    return lead_new(actor, company, **({"source": Source.TRADE_SHOW, "value": 5000} | data))
 
 
 def _win(lead: Lead, actor: User) -> None:

@@ -31,17 +31,12 @@ from crm.models import (
     User,
 )
 from crm.pipeline import Stage
+from tests.factories import report_sent
 
 if TYPE_CHECKING:
     from tests.conftest import Company
 
 ClientFor = Callable[..., Client]
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings: object) -> None:
-    # The company fixture hashes eight passwords; the default hasher makes that take seconds.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # type: ignore[attr-defined]
 
 
 @pytest.fixture(autouse=True)
@@ -93,8 +88,7 @@ def sent(author: User, lead: Lead | None = None, **data: Any) -> Report:
         "next_step_due": in_days(3),
         "backup_plan": "Phone the deputy.",
     } | data
-    report = services.report_save_draft(author=author, data=payload, lead=lead)
-    return services.report_submit(author=author, report=report)
+    return report_sent(author, lead, **payload)
 
 
 def escalation(company: Company, **data: Any) -> Report:

@@ -15,15 +15,10 @@ from django.utils import translation
 from crm import selectors, services
 from crm.models import AskState, Lead, Report, ReportState, User
 from crm.reporting import ReportParts, assess, report_due_days, was_on_time
+from tests.factories import report_sent
 
 if TYPE_CHECKING:
     from tests.conftest import Company
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings: object) -> None:
-    # The company fixture hashes eight passwords; the default hasher makes that take seconds.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # type: ignore[attr-defined]
 
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -261,8 +256,7 @@ def submit(
     author: User, *, lead: Lead | None = None, kind: str = "progress", **parts: Any
 ) -> Report:
     data = {"kind": kind, "status_now": "Where things stand."} | parts
-    draft = services.report_save_draft(author=author, data=data, lead=lead)
-    return services.report_submit(author=author, report=draft)
+    return report_sent(author, lead, **data)
 
 
 def test_submitted_report_keeps_its_score_and_weaknesses(clock: Any, company: Company) -> None:

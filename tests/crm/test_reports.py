@@ -28,15 +28,10 @@ from crm.models import (
     User,
 )
 from crm.pipeline import Stage
+from tests.factories import report_sent
 
 if TYPE_CHECKING:
     from tests.conftest import Company
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings: object) -> None:
-    # The company fixture hashes eight passwords; the default hasher makes that take seconds.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # type: ignore[attr-defined]
 
 
 def in_days(days: int) -> dt.date:
@@ -64,7 +59,7 @@ def draft(author: User, lead: Lead | None = None, **data: Any) -> Report:
 
 
 def sent(author: User, lead: Lead | None = None, **data: Any) -> Report:
-    return services.report_submit(author=author, report=draft(author, lead, **data))
+    return report_sent(author, lead, **(PROGRESS | {"next_step_due": in_days(3)} | data))
 
 
 def escalation(company: Company, **data: Any) -> Report:
