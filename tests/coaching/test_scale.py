@@ -14,11 +14,13 @@ from django.test.utils import CaptureQueriesContext
 
 from coaching import services
 from coaching.models import Nudge, OutboundEmail
-from crm.models import Lead, Source
+from crm.models import Source
 from crm.pipeline import Stage
 from tests.coaching.helpers import START, at, scan
+from tests.factories import bulk_leads
 
 if TYPE_CHECKING:
+    from crm.models import User
     from tests.conftest import Company
 
 pytestmark = pytest.mark.django_db
@@ -35,25 +37,25 @@ def _add_leads(company: Company, count: int, first: int) -> None:
     written directly, so that setting up ten thousand takes a moment."""
     owners = [company.rep_a1, company.rep_a2, company.rep_b1]
     managers = {company.team_a.pk: company.manager_a, company.team_b.pk: company.manager_b}
-    leads = []
-    for n in range(first, first + count):
-        owner = owners[n % len(owners)]
-        leads.append(
-            Lead(
-                company=f"Bulk Customer {n}",
-                source=Source.BRAND,
-                value=10_000,
-                stage=Stage.CONTACTED,
-                team_id=owner.team_id,
-                owner=owner,
-                handed_by=managers[owner.team_id],
-                handed_at=START,
-                created_at=START,
-                updated_at=START,
-                stage_changed_at=START,
-            )
-        )
-    Lead.objects.bulk_create(leads, batch_size=2_000)
+
+    def owner(i: int) -> User:
+        return owners[(first + i) % len(owners)]
+
+    bulk_leads(
+        count,
+        batch_size=2_000,
+        company=lambda i: f"Bulk Customer {first + i}",
+        source=Source.BRAND,
+        value=10_000,
+        stage=Stage.CONTACTED,
+        team_id=lambda i: owner(i).team_id,
+        owner=owner,
+        handed_by=lambda i: managers[owner(i).team_id],
+        handed_at=START,
+        created_at=START,
+        updated_at=START,
+        stage_changed_at=START,
+    )
 
 
 def _measure() -> tuple[dict[str, int], int]:

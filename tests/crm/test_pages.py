@@ -18,18 +18,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from crm import services
-from crm.models import ChickenRibReason, Lead, Outcome, Source, User
+from crm.models import ChickenRibReason, Lead, Outcome, Source
 from crm.permissions import visible_leads
 from crm.pipeline import Stage
+from tests.factories import bulk_leads, lead_new
 
 if TYPE_CHECKING:
     from tests.conftest import Company
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings: object) -> None:
-    # The company fixture hashes eight passwords; the default hasher makes that take seconds.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # type: ignore[attr-defined]
 
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -52,26 +47,20 @@ def section(html: str, heading_id: str) -> str:
     return html[start:end]
 
 
-def new_lead(actor: User, company: str, **data: Any) -> Lead:
-    payload = {"company": company, "source": Source.BRAND, "value": 1000} | data
-    return services.lead_create(actor=actor, data=payload)
-
-
-def bulk_leads(company: Company, count: int) -> None:
+def fill_team_a(company: Company, count: int) -> None:
+    """`count` more of rep_a2's leads in team A, each touched a minute before the last."""
     now = timezone.now()
-    Lead.objects.bulk_create(
-        Lead(
-            company=f"Bulk Lead {i:03d}",
-            source=Source.WEBSITE,
-            value=100 + i,
-            team=company.team_a,
-            owner=company.rep_a2,
-            created_by=company.manager_a,
-            created_at=now,
-            updated_at=now - dt.timedelta(minutes=i),
-            stage_changed_at=now,
-        )
-        for i in range(count)
+    bulk_leads(
+        count,
+        company=lambda i: f"Bulk Lead {i:03d}",
+        source=Source.WEBSITE,
+        value=lambda i: 100 + i,
+        team=company.team_a,
+        owner=company.rep_a2,
+        created_by=company.manager_a,
+        created_at=now,
+        updated_at=lambda i: now - dt.timedelta(minutes=i),
+        stage_changed_at=now,
     )
 
 
@@ -81,7 +70,7 @@ def bulk_leads(company: Company, count: int) -> None:
 def test_lead_list_pages_after_fifty_leads(
     company: Company, client_for: Callable[..., Client]
 ) -> None:
-    bulk_leads(company, 52)  # team A now has 55 leads
+    fill_team_a(company, 52)  # team A now has 55 leads
     manager = client_for(company.manager_a)
 
     first = manager.get(reverse("lead-list")).content.decode()
@@ -101,7 +90,7 @@ def test_lead_list_pages_after_fifty_leads(
 def test_lead_list_page_links_keep_the_filters(
     company: Company, client_for: Callable[..., Client]
 ) -> None:
-    bulk_leads(company, 52)
+    fill_team_a(company, 52)
     html = client_for(company.manager_a).get(reverse("lead-list") + "?source=website").content
     assert "source=website&amp;page=2" in html.decode()
 
@@ -111,7 +100,7 @@ def valued(company: Company) -> dict[str, Decimal]:
     """rep_a1's leads with distinct values (lead_a1 is worth 1000)."""
     values = {"Low Tide": 50, "Mid River": 700, "High Peak": 9000, "Top Summit": 12000}
     for name, value in values.items():
-        new_lead(company.rep_a1, name, value=value)
+        lead_new(company.rep_a1, name, value=value)
     return {"Alpha Robotics": Decimal(1000)} | {k: Decimal(v) for k, v in values.items()}
 
 
@@ -157,13 +146,13 @@ def assorted(company: Company) -> dict[str, Lead]:
     won = company.lead_a1
     for stage in (Stage.QUALIFIED, Stage.PROPOSAL, Stage.WON):
         services.lead_change_stage(actor=company.rep_a1, lead=won, to_stage=stage)
-    rib = new_lead(
+    rib = lead_new(
         company.rep_a2,
         "Rib Holdings",
         is_chicken_rib=True,
         chicken_rib_reasons=[ChickenRibReason.COMPETITOR],
     )
-    show = new_lead(company.manager_a, "Expo Contacts", source=Source.TRADE_SHOW)
+    show = lead_new(company.manager_a, "Expo Contacts", source=Source.TRADE_SHOW)
     return {"won": won, "rib": rib, "trade_show": show}
 
 
@@ -243,7 +232,7 @@ def test_my_day_shows_next_steps_due(company: Company, client_for: Callable[...,
         lead=company.lead_a2,
         data={"next_step": "Visit the plant", "next_step_due": today - dt.timedelta(days=2)},
     )
-    new_lead(
+    lead_new(
         company.rep_a1,
         "Later Ltd",
         next_step="Call in spring",
@@ -265,13 +254,13 @@ def test_my_day_shows_next_steps_due(company: Company, client_for: Callable[...,
 
 
 def test_my_day_shows_stalled_leads(company: Company, client_for: Callable[..., Client]) -> None:
-    planned = new_lead(
+    planned = lead_new(
         company.rep_a1,
         "Planned Co",
         next_step="Tender opens",
         next_step_due=timezone.localdate() + dt.timedelta(days=40),
     )
-    worked = new_lead(company.rep_a1, "Busy Works")
+    worked = lead_new(company.rep_a1, "Busy Works")
     rep_before = client_for(company.rep_a1).get(reverse("my-day")).content.decode()
     assert "Alpha Robotics" not in section(rep_before, "stalled-h")
 
@@ -316,7 +305,7 @@ def test_my_day_numbers_match_the_lists_they_link_to(
         data={"next_step": "Visit the plant", "next_step_due": timezone.localdate()},
     )
     with time_machine.travel(timezone.now() + dt.timedelta(days=20), tick=False):
-        new_lead(company.manager_a, "Fresh Pool Lead")
+        lead_new(company.manager_a, "Fresh Pool Lead")
         manager = client_for(company.manager_a)
         html = manager.get(reverse("my-day")).content.decode()
         links = re.findall(r'<a href="(/leads/\?[^"]+)"><strong>(\d+)</strong>', html)
@@ -344,7 +333,7 @@ def test_board_shows_counts_per_stage(company: Company, client_for: Callable[...
     )
     services.lead_change_stage(actor=company.rep_a2, lead=company.lead_a2, to_stage=Stage.CONTACTED)
     for i in range(3):
-        new_lead(company.rep_a2, f"Qualified {i}")
+        lead_new(company.rep_a2, f"Qualified {i}")
     for lead in Lead.objects.filter(company__startswith="Qualified"):
         services.lead_change_stage(actor=company.rep_a2, lead=lead, to_stage=Stage.QUALIFIED)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -28,6 +28,7 @@ from crm.models import (
     User,
 )
 from crm.pipeline import OPEN_STAGES, Stage
+from tests.factories import bulk_leads
 
 if TYPE_CHECKING:
     from tests.conftest import Company
@@ -47,12 +48,6 @@ PINNED = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings: object) -> None:
-    # The company fixture hashes eight passwords; the default hasher makes that take seconds.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # type: ignore[attr-defined]
-
-
 STAGES = Stage.values
 
 
@@ -64,33 +59,36 @@ def add_leads(
     now = timezone.now()
     today = timezone.localdate(now)
     start = Lead.objects.count()
-    leads = []
-    for i in range(count):
-        owner = owners[i % len(owners)]
-        stage = stages[i % len(stages)]
-        when = now - timedelta(days=30) if i % 2 else now
-        leads.append(
-            Lead(
-                company=f"Bulk Trading {start + i:03d}",
-                source=list(Source.values)[i % len(Source.values)],
-                value=1000 + 10 * i,
-                team=company.team_a,
-                owner=owner,
-                stage=stage,
-                lost_reason="No budget" if stage == Stage.LOST else "",
-                handed_by=company.manager_a if owner else None,
-                handed_at=when if owner else None,
-                created_by=company.manager_a,
-                created_at=when,
-                updated_at=when,
-                stage_changed_at=when,
-                next_step="Call the buyer" if i % 3 == 0 else "",
-                next_step_due=today - timedelta(days=1) if i % 3 == 0 else None,
-                is_chicken_rib=i % 5 == 0,
-                chicken_rib_reasons=[ChickenRibReason.COMPETITOR] if i % 5 == 0 else [],
-            )
-        )
-    Lead.objects.bulk_create(leads)
+
+    def owner(i: int) -> User | None:
+        return owners[i % len(owners)]
+
+    def stage(i: int) -> str:
+        return stages[i % len(stages)]
+
+    def when(i: int) -> datetime:
+        return now - timedelta(days=30) if i % 2 else now
+
+    bulk_leads(
+        count,
+        company=lambda i: f"Bulk Trading {start + i:03d}",
+        source=lambda i: list(Source.values)[i % len(Source.values)],
+        value=lambda i: 1000 + 10 * i,
+        team=company.team_a,
+        owner=owner,
+        stage=stage,
+        lost_reason=lambda i: "No budget" if stage(i) == Stage.LOST else "",
+        handed_by=lambda i: company.manager_a if owner(i) else None,
+        handed_at=lambda i: when(i) if owner(i) else None,
+        created_by=company.manager_a,
+        created_at=when,
+        updated_at=when,
+        stage_changed_at=when,
+        next_step=lambda i: "Call the buyer" if i % 3 == 0 else "",
+        next_step_due=lambda i: today - timedelta(days=1) if i % 3 == 0 else None,
+        is_chicken_rib=lambda i: i % 5 == 0,
+        chicken_rib_reasons=lambda i: [ChickenRibReason.COMPETITOR] if i % 5 == 0 else [],
+    )
     created = list(Lead.objects.filter(company__startswith="Bulk Trading").order_by("-id")[:count])
     LeadEvent.objects.bulk_create(
         LeadEvent(
