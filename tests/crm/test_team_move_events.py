@@ -16,11 +16,6 @@ if TYPE_CHECKING:
     from tests.conftest import Company
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings: object) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # type: ignore[attr-defined]
-
-
 def _outbox_after(mark: int) -> list[tuple[str, dict[str, Any]]]:
     rows = DomainEvent.objects.filter(pk__gt=mark).order_by("pk")
     return [(row.name, row.payload) for row in rows]
