@@ -18,7 +18,8 @@ from django.utils.translation import gettext as _
 
 from coaching import playbook
 from coaching.models import NotificationPreference, RuleSetting
-from crm.models import Role, Team, User
+from crm.models import Team, User
+from crm.permissions import can_manage_team
 
 # Teams that share a rule's thresholds: (team ids, or None for "all other teams"; team ids to
 # leave out; the thresholds).
@@ -64,7 +65,7 @@ def rule_setting_update(
     *, actor: User, team: Team, rule_id: str, enabled: bool, values: dict[str, int]
 ) -> RuleSetting:
     """A manager (their team) or an admin changes a rule's thresholds for a team."""
-    if not (actor.is_admin_role or (actor.role == Role.MANAGER and team.manager_id == actor.pk)):
+    if not can_manage_team(actor, team):
         raise ValidationError(_("Only the team's manager or an admin changes its coaching."))
     rule = playbook.rules().get(rule_id)
     if rule is None:

@@ -22,7 +22,7 @@ from coaching.models import (
     ThanksKind,
 )
 from crm.models import Lead, Report, ReportState, Role, Team, User
-from crm.permissions import visible_people, visible_teams
+from crm.permissions import reports_to_a_manager, visible_people, visible_teams
 
 
 def due_q(now: dt.datetime | None = None) -> Q:
@@ -78,7 +78,7 @@ def nudges_for(*, user: User, show_state: str = "open") -> QuerySet[Nudge]:
 
 def team_feed(*, user: User) -> dict[str, Any]:
     """Credit posts on the user's team(s), and the thanks they received."""
-    if user.role == Role.REP:
+    if reports_to_a_manager(user):
         teams: QuerySet[Team] = Team.objects.filter(pk=user.team_id or 0)
     else:
         teams = visible_teams(user)

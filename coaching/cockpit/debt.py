@@ -22,7 +22,8 @@ from django.db.models import (
 )
 from django.utils import timezone
 
-from crm.models import AskState, Lead, Report, ReportKind, ReportState, Role, Team, User
+from crm.models import AskState, Lead, Report, ReportKind, ReportState, Team, User
+from crm.permissions import can_manage_team
 from crm.selectors import stalled_q, with_idle_since
 
 STALLED_LIMIT = 25
@@ -60,7 +61,7 @@ def stalled_leads(
 
 def can_answer_for(user: User, team: Team) -> bool:
     """Who owes answers to this team's reports: its manager, or an admin."""
-    return user.is_admin_role or (user.role == Role.MANAGER and team.manager_id == user.pk)
+    return can_manage_team(user, team)
 
 
 def my_debt(

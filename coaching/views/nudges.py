@@ -54,7 +54,7 @@ def _nudge_page(
 @login_required
 def nudge_list(request: HttpRequest) -> HttpResponse:
     show_state = request.GET.get("show", "open")
-    if show_state not in ("open", "snoozed", "closed"):
+    if show_state not in selectors.SHOW_STATES:
         show_state = "open"
     return _nudge_page(request, show_state)
 

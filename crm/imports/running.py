@@ -39,6 +39,7 @@ from crm.models import (
     Team,
     User,
 )
+from crm.permissions import can_import, managed_team
 
 log = logging.getLogger(__name__)
 
@@ -55,16 +56,12 @@ def background_rows() -> int:
     return int(settings.KAOPU_IMPORT_BACKGROUND_ROWS)
 
 
-def can_import(user: User) -> bool:
-    """Managers (into their team's pool) and admins (into a team they choose) import leads."""
-    return user.is_authenticated and (user.role == Role.MANAGER or user.is_admin_role)
-
-
 def runs_in_background(job: ImportJob) -> bool:
     return job.row_count > background_rows()
 
 
-def _megabytes(size: int) -> str:
+def megabytes(size: int) -> str:
+    """A file size as people read it ("10 MB"), for the limits the import page states."""
     return str(filesizeformat(size)).replace("\xa0", " ")
 
 
@@ -87,7 +84,7 @@ def _upload_team(actor: User, team: Team | None) -> Team:
     if not can_import(actor):
         raise ValidationError(_("Only managers and admins import leads."))
     if actor.role == Role.MANAGER:
-        team = Team.objects.filter(manager=actor).first()
+        team = managed_team(actor)
         if team is None:
             raise ValidationError(_("You do not manage a team yet; ask an admin to set it up."))
     elif team is None:
@@ -105,14 +102,14 @@ def _upload_content(upload: UploadedFile) -> bytes:
                 "file": _(
                     "The file is %(size)s; the limit is %(limit)s. Split it into smaller files."
                 )
-                % {"size": _megabytes(size), "limit": _megabytes(limit)}
+                % {"size": megabytes(size), "limit": megabytes(limit)}
             },
             code="too_big",
         )
     content = upload.read(limit + 1)
     if len(content) > limit:
         raise ValidationError(
-            {"file": _("The file is bigger than %(limit)s.") % {"limit": _megabytes(limit)}}
+            {"file": _("The file is bigger than %(limit)s.") % {"limit": megabytes(limit)}}
         )
     return content
 

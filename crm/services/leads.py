@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 
 from crm import audit, events, history
 from crm.models import ChickenRibReason, Lead, Role, Team, User
-from crm.permissions import can_hand_off, visible_leads
+from crm.permissions import can_hand_off, managed_team, visible_leads
 from crm.pipeline import Stage, can_move
 
 # The fields a person may set on a lead through a form or the API. Owner, team, stage and the
@@ -83,7 +83,7 @@ def lead_pool_team(*, actor: User, team: Team | None = None) -> Team:
     other), or the team an admin chose. Raises ValidationError (keyed `team` when the choice
     is the problem) for anyone else or a missing team."""
     if actor.role == Role.MANAGER:
-        own = Team.objects.filter(manager=actor).first()
+        own = managed_team(actor)
         if own is None:
             raise ValidationError(_("You do not manage a team yet; ask an admin to set it up."))
         if team is not None and team.pk != own.pk:

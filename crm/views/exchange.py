@@ -61,7 +61,7 @@ def lead_import(request: HttpRequest) -> HttpResponse:
     context = {
         "form": form,
         "recent": recent[:10],
-        "max_size": imports._megabytes(imports.max_bytes()),
+        "max_size": imports.megabytes(imports.max_bytes()),
         "max_rows": f"{imports.max_rows():,}",
     }
     status = 422 if request.method == "POST" else 200
