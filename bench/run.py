@@ -708,6 +708,7 @@ def bench_wrk(
     base = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_DEBUG"}
     env |= {
+        "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY", "kaopu-bench-only-key"),
         "DATABASE_URL": os.environ["DATABASE_URL"],
         "DJANGO_SETTINGS_MODULE": "bench.settings",
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1",

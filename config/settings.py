@@ -27,13 +27,11 @@ def env_list(name: str, default: str = "") -> list[str]:
 
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
-if not SECRET_KEY:
-    if not DEBUG:
-        # Tests and management commands may run without a key; a real deployment must set one.
-        SECRET_KEY = "insecure-kaopu-development-key-set-DJANGO_SECRET_KEY-in-production"
-    else:
-        SECRET_KEY = "insecure-kaopu-development-key"
+# Without DJANGO_SECRET_KEY the key below is public (it is in the repository): fine for `make run`,
+# the tests and one-off commands, never for a server. With DEBUG off the web server and the
+# workers refuse to start without a key (config/production.py) and `check --deploy` reports it.
+KAOPU_SECRET_KEY_MISSING = not os.environ.get("DJANGO_SECRET_KEY")
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or "insecure-kaopu-development-key"
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 
@@ -183,12 +181,18 @@ SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = int(os.environ.get("DJANGO_SESSION_SECONDS", str(14 * 24 * 3600)))
 CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cookie
-SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", False)
-SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", False)
+# One switch for "this runs behind HTTPS": secure cookies, HSTS for a year and the redirect to
+# https together. Behind a proxy that ends TLS, DJANGO_BEHIND_PROXY=1 trusts its
+# X-Forwarded-Proto. Each DJANGO_SECURE_* variable still overrides its part.
+KAOPU_HTTPS = env_bool("DJANGO_HTTPS", False)
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", KAOPU_HTTPS)
+SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", KAOPU_HTTPS)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_SECURE_HSTS_SECONDS", "0"))
+SECURE_HSTS_SECONDS = int(
+    os.environ.get("DJANGO_SECURE_HSTS_SECONDS", "31536000" if KAOPU_HTTPS else "0")
+)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
-SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", SECURE_HSTS_SECONDS >= 31_536_000)
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", False)
 if env_bool("DJANGO_BEHIND_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 

@@ -219,6 +219,8 @@ def process_env(*, redis_url: str, smtp_port: int, **extra: str) -> dict[str, st
     }
     env |= {
         "DJANGO_SETTINGS_MODULE": "config.settings",
+        # As in production: a worker refuses to start on the public development key.
+        "DJANGO_SECRET_KEY": "kaopu-integration-tests-only-key",
         "PYTHONPATH": str(ROOT),
         "DATABASE_URL": database_url(),
         "REDIS_URL": redis_url,
