@@ -38,6 +38,11 @@ def action_url(nudge: Nudge, target: str) -> str:
         return reverse("coach-year-end")
     if target == "handoff":
         return reverse("lead-handoff")
+    if target == "feed":
+        return reverse("coach-feed")
+    if target == "team_page":
+        team_id = (nudge.context or {}).get("team_id")
+        return reverse("coach-team-detail", args=[team_id]) if team_id else reverse("coach-team")
     if target == "team_leads" and nudge.subject_user_id:
         return f"{reverse('lead-list')}?{urlencode({'owner': nudge.subject_user_id})}"
     if lead_id:

@@ -2,8 +2,19 @@
 
 A broken playbook raises PlaybookError naming the file and the entry, so the app will not start
 with advice it cannot give. This module checks the file's shape; whether each rule's scan and
-event is one the coach can run is checked against the scan and handler registries at start-up
+events are ones the coach can run is checked against the scan and handler registries at start-up
 (coaching.receivers.connect).
+
+A rule is triggered by one or more CRM events (`trigger: {event: name}` or a list of names), by
+a scan (`trigger: {scan: name}`), or by a moment in the coach's own services
+(`trigger: {moment: thanks_sent}`). Rules caused by what a person just did (events and moments)
+are `instant`: they are pushed at once, not rationed like scan findings. A rule's `kind` is
+"advice" (asks for an action) or "update" (tells what someone did; seen is done).
+
+Texts may vary with the nudge's context: `variants` is a list of `{when: {key: value}, title:,
+advice:}`; the first variant whose `when` matches the context and that gives the part wins, so a
+text about chicken-rib leads is only shown for them. Every rule has a `name` and a label for each
+threshold, in words, for the settings and numbers pages.
 """
 
 from __future__ import annotations
@@ -16,6 +27,7 @@ from typing import Any
 
 import yaml
 from django.conf import settings
+from django.utils import translation
 
 LANGUAGES = ("en", "zh-hans")
 AUDIENCES = ("rep", "manager", "director")
@@ -35,6 +47,8 @@ TARGETS = frozenset(
         "year_end_thanks",
         "handoff",
         "team_leads",
+        "feed",
+        "team_page",
     }
 )
 RESOLUTIONS = frozenset(
@@ -52,9 +66,19 @@ RESOLUTIONS = frozenset(
         "report_acknowledged",
         "plan_decided",
         "dismissed",
+        "report_seen",
+        "seen",
+        "feed_seen",
+        "next_step_set",
+        "first_plan_sent",
     }
 )
-PLACEHOLDERS = frozenset({"company", "days", "rep", "count", "date"})
+PLACEHOLDERS = frozenset(
+    {"company", "days", "rep", "count", "date", "manager", "note", "value", "until"}
+)
+# Moments in the coach's own services that trigger rules (coaching.thanks).
+MOMENTS = frozenset({"thanks_sent", "credit_posted"})
+KINDS = ("advice", "update")
 IDEAS = frozenset(f"I{n}" for n in range(1, 16))
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]{2,59}$")
 
@@ -71,6 +95,24 @@ class Source:
 
 
 @dataclass(frozen=True)
+class Variant:
+    """Texts used instead of the rule's own when the nudge's context matches `when`."""
+
+    when: dict[str, Any]
+    texts: dict[str, dict[str, str]]
+
+    def matches(self, context: dict[str, Any]) -> bool:
+        for key, wanted in self.when.items():
+            value = context.get(key)
+            if isinstance(wanted, bool):
+                if bool(value) != wanted:
+                    return False
+            elif value != wanted:
+                return False
+        return True
+
+
+@dataclass(frozen=True)
 class Rule:
     id: str
     event: str | None
@@ -84,15 +126,48 @@ class Rule:
     action_label: dict[str, str]
     resolves: tuple[str, ...]
     source: Source
+    events: tuple[str, ...] = ()
+    moment: str | None = None
+    kind: str = "advice"
+    name: dict[str, str] | None = None
+    threshold_labels: dict[str, dict[str, str]] | None = None
+    variants: tuple[Variant, ...] = ()
+    # The grouped card's title (coaching.cards), {count} = how many subjects it holds.
+    card_title: dict[str, str] | None = None
+
+    @property
+    def instant(self) -> bool:
+        """Caused by what a person just did (an event or a moment), not found by a scan."""
+        return bool(self.events or self.moment)
 
     def text(self, part: str, language: str | None, context: dict[str, Any]) -> str:
-        """The rule's title or advice in `language`, with its placeholders filled."""
+        """The rule's title or advice in `language`, with its placeholders filled; a variant
+        whose `when` matches the context replaces the rule's own text."""
         texts: dict[str, str] = getattr(self, part)
+        for variant in self.variants:
+            if part in variant.texts and variant.matches(context):
+                texts = variant.texts[part]
+                break
         lang = language if language in texts else "en"
         return string.Formatter().vformat(texts[lang], (), _Fill(context))
 
     def label(self, language: str | None) -> str:
         return self.action_label.get(language or "en", self.action_label["en"])
+
+    def name_in(self, language: str | None) -> str:
+        """The rule's name in words (for the settings and numbers pages)."""
+        names = self.name or {}
+        return names.get(language or "en") or names.get("en") or self.id
+
+    @property
+    def name_text(self) -> str:
+        """The rule's name in the active language (for templates)."""
+        return self.name_in(translation.get_language())
+
+    def threshold_label(self, threshold: str, language: str | None) -> str:
+        """A threshold's label in words, in `language`."""
+        labels = (self.threshold_labels or {}).get(threshold) or {}
+        return labels.get(language or "en") or labels.get("en") or threshold
 
 
 class _Fill(dict[str, Any]):
@@ -126,15 +201,26 @@ def _bilingual(entry: dict[str, Any], key: str, where: str) -> dict[str, str]:
     return texts
 
 
-def _trigger(entry: dict[str, Any], where: str) -> dict[str, str]:
+def _trigger(entry: dict[str, Any], where: str) -> tuple[tuple[str, ...], str | None, str | None]:
+    """(events, scan, moment): exactly one of them given."""
     trigger = entry.get("trigger") or {}
-    if (
-        not isinstance(trigger, dict)
-        or len(trigger) != 1
-        or not (isinstance(trigger.get("event"), str) or isinstance(trigger.get("scan"), str))
-    ):
-        raise PlaybookError(f"{where}: 'trigger' must be exactly one of event: or scan:")
-    return trigger
+    message = (
+        f"{where}: 'trigger' must be exactly one of event: (a name or a list), scan: or moment:"
+    )
+    if not isinstance(trigger, dict) or len(trigger) != 1:
+        raise PlaybookError(message)
+    event, scan, moment = trigger.get("event"), trigger.get("scan"), trigger.get("moment")
+    if isinstance(event, str):
+        return (event,), None, None
+    if isinstance(event, list) and event and all(isinstance(e, str) for e in event):
+        return tuple(event), None, None
+    if isinstance(scan, str):
+        return (), scan, None
+    if isinstance(moment, str):
+        if moment not in MOMENTS:
+            raise PlaybookError(f"{where}: 'moment' must be one of {sorted(MOMENTS)}")
+        return (), None, moment
+    raise PlaybookError(message)
 
 
 def _thresholds(entry: dict[str, Any], where: str) -> dict[str, int]:
@@ -162,9 +248,44 @@ def _source(entry: dict[str, Any], where: str) -> Source:
     return Source(file=source["file"], locator=locator, ideas=tuple(ideas))
 
 
+def _threshold_labels(
+    entry: dict[str, Any], thresholds: dict[str, int], where: str
+) -> dict[str, dict[str, str]]:
+    labels = entry.get("threshold_labels") or {}
+    if not isinstance(labels, dict) or set(labels) != set(thresholds):
+        raise PlaybookError(f"{where}: 'threshold_labels' must label each threshold in words")
+    return {name: _bilingual(labels, name, f"{where} threshold_labels") for name in thresholds}
+
+
+def _variants(entry: dict[str, Any], where: str) -> tuple[Variant, ...]:
+    raw = entry.get("variants") or []
+    if not isinstance(raw, list):
+        raise PlaybookError(f"{where}: 'variants' must be a list")
+    variants: list[Variant] = []
+    for index, item in enumerate(raw):
+        at = f"{where} variant #{index + 1}"
+        if not isinstance(item, dict) or not isinstance(item.get("when"), dict) or not item["when"]:
+            raise PlaybookError(f"{at}: needs a 'when' mapping of context keys to values")
+        parts = [part for part in ("title", "advice") if part in item]
+        if not parts:
+            raise PlaybookError(f"{at}: gives neither a title nor an advice")
+        texts = {part: _bilingual(item, part, at) for part in parts}
+        variants.append(Variant(when=dict(item["when"]), texts=texts))
+    return tuple(variants)
+
+
+def _card_title(entry: dict[str, Any], where: str) -> dict[str, str] | None:
+    card = entry.get("card")
+    if card is None:
+        return None
+    if not isinstance(card, dict):
+        raise PlaybookError(f"{where}: 'card' must be a mapping with a 'title'")
+    return _bilingual(card, "title", f"{where} card")
+
+
 def _rule(entry: dict[str, Any], rule_id: str, where: str) -> Rule:
     """One rule's entry checked, part by part in the file's order, and built."""
-    trigger = _trigger(entry, where)
+    events, scan, moment = _trigger(entry, where)
     if entry.get("audience") not in AUDIENCES:
         raise PlaybookError(f"{where}: 'audience' must be one of {', '.join(AUDIENCES)}")
     if entry.get("priority") not in PRIORITIES:
@@ -177,10 +298,19 @@ def _rule(entry: dict[str, Any], rule_id: str, where: str) -> Rule:
     if not isinstance(resolves, list) or not resolves or set(resolves) - RESOLUTIONS:
         raise PlaybookError(f"{where}: 'resolves' must list codes from {sorted(RESOLUTIONS)}")
     source = _source(entry, where)
+    if entry.get("kind", "advice") not in KINDS:
+        raise PlaybookError(f"{where}: 'kind' must be one of {', '.join(KINDS)}")
     return Rule(
         id=rule_id,
-        event=trigger.get("event"),
-        scan=trigger.get("scan"),
+        event=events[0] if events else None,
+        events=events,
+        moment=moment,
+        kind=entry.get("kind", "advice"),
+        name=_bilingual(entry, "name", where),
+        threshold_labels=_threshold_labels(entry, thresholds, where),
+        variants=_variants(entry, where),
+        card_title=_card_title(entry, where),
+        scan=scan,
         audience=entry["audience"],
         priority=PRIORITIES[entry["priority"]],
         thresholds=thresholds,

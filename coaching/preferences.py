@@ -60,6 +60,18 @@ def threshold_groups(rule: playbook.Rule) -> list[ThresholdGroup]:
     return groups
 
 
+def thresholds_for(rule: playbook.Rule, team_id: int | None) -> dict[str, int]:
+    """The rule's thresholds for one team: the playbook's, with the team's own values over
+    them (one query)."""
+    thresholds = dict(rule.thresholds)
+    if team_id is None:
+        return thresholds
+    setting = RuleSetting.objects.filter(rule_id=rule.id, team_id=team_id).first()
+    if setting is not None:
+        thresholds |= {k: int(v) for k, v in setting.thresholds.items() if k in thresholds}
+    return thresholds
+
+
 @transaction.atomic
 def rule_setting_update(
     *, actor: User, team: Team, rule_id: str, enabled: bool, values: dict[str, int]

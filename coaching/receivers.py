@@ -7,8 +7,9 @@ or dead broker never slows a page down, and an event is never lost between a com
 signal.
 
 `connect()` runs at start-up (CoachingConfig.ready): a playbook rule that listens to an event
-the CRM never sends or no handler answers, or that names a scan no function is registered for,
-stops the app with a PlaybookError naming the file and the rule.
+(any of its events) the CRM never sends or no handler answers, or that names a scan no function
+is registered for, stops the app with a PlaybookError naming the file and the rule. A rule
+triggered by a `moment` is made by the coach's own services (coaching.thanks).
 """
 
 from __future__ import annotations
@@ -26,13 +27,14 @@ def connect() -> None:
     sent = set(events.NAMES.values())
     for rule in playbook.rules().values():
         where = f"{settings.KAOPU_PLAYBOOK}: rule '{rule.id}'"
-        if rule.event and rule.event not in sent:
-            raise playbook.PlaybookError(f"{where} listens to unknown event '{rule.event}'")
-        if rule.event and rule.event not in handlers.HANDLERS:
-            raise playbook.PlaybookError(
-                f"{where} listens to event '{rule.event}', which no handler answers; "
-                f"handled: {sorted(handlers.HANDLERS)}"
-            )
+        for event in rule.events:
+            if event not in sent:
+                raise playbook.PlaybookError(f"{where} listens to unknown event '{event}'")
+            if event not in handlers.HANDLERS:
+                raise playbook.PlaybookError(
+                    f"{where} listens to event '{event}', which no handler answers; "
+                    f"handled: {sorted(handlers.HANDLERS)}"
+                )
         if rule.scan and rule.scan not in scans.SCANS:
             raise playbook.PlaybookError(
                 f"{where} names unknown scan '{rule.scan}'; known: {sorted(scans.SCANS)}"

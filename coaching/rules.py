@@ -20,6 +20,7 @@ from django.db.models import (
     F,
     IntegerField,
     Max,
+    Min,
     OuterRef,
     Q,
     QuerySet,
@@ -34,6 +35,8 @@ from crm.pipeline import OPEN_STAGES, Stage
 
 # A scan's result: plain rows (dicts) of just the columns the nudge needs.
 Rows = QuerySet[Any, Any]
+# crm.reporting's weakness code for an ask that hands the work back to the manager.
+HANDS_WORK_BACK = "hands_work_back"
 
 
 @dataclass(frozen=True)
@@ -64,19 +67,164 @@ class NudgeSpec:
 # --- Event rules: pure -------------------------------------------------------------------------
 
 
+def add_working_days(start: dt.date, days: int) -> dt.date:
+    """The date `days` working days (Monday to Friday) after `start`."""
+    day = start
+    left = max(days, 0)
+    while left:
+        day += dt.timedelta(days=1)
+        if day.weekday() < 5:
+            left -= 1
+    return day
+
+
+def due_context(start: dt.date, working_days: int) -> dict[str, Any]:
+    """A due date N working days on, for a nudge's context: shown (`date`) and comparable in
+    SQL (`due`, the date's ordinal)."""
+    due = add_working_days(start, working_days)
+    return {"date": due.isoformat(), "due": due.toordinal()}
+
+
+NOTE_CHARS = 140
+
+
 def on_lead_handed_down(
-    *, lead_id: int, company: str, to_user_id: int | None, event_id: int, chicken_rib: bool
+    *,
+    lead_id: int,
+    company: str,
+    to_user_id: int | None,
+    event_id: int,
+    chicken_rib: bool,
+    note: str = "",
+    handed_on: dt.date | None = None,
+    working_days: int = 2,
 ) -> list[NudgeSpec]:
-    """A lead handed to a rep: acknowledge and send a first plan (a chicken-rib lead is a test)."""
+    """A lead handed to a rep: acknowledge and send a first plan by a date N working days on
+    (the team's threshold), with the manager's note; a chicken-rib lead is a test."""
     if to_user_id is None:
         return []
+    note = " ".join(note.split())
+    if len(note) > NOTE_CHARS:
+        note = note[: NOTE_CHARS - 1] + "…"
+    context: dict[str, Any] = {"company": company, "chicken_rib": chicken_rib, "note": note}
+    if handed_on is not None:
+        context |= due_context(handed_on, working_days)
     return [
         NudgeSpec(
             "handoff_first_plan",
             to_user_id,
             period=f"e{event_id}",
             lead_id=lead_id,
-            context={"company": company, "chicken_rib": chicken_rib},
+            context=context,
+        )
+    ]
+
+
+def on_chicken_rib_flagged(
+    *,
+    lead_id: int,
+    company: str,
+    owner_id: int | None,
+    event_id: int,
+    flagged_on: dt.date,
+    working_days: int,
+) -> list[NudgeSpec]:
+    """A lead just flagged chicken-rib: its owner is asked for a plan within N working days."""
+    if owner_id is None:
+        return []
+    return [
+        NudgeSpec(
+            "chicken_rib_plan",
+            owner_id,
+            period=f"e{event_id}",
+            lead_id=lead_id,
+            context={"company": company, "chicken_rib": True}
+            | due_context(flagged_on, working_days),
+        )
+    ]
+
+
+def answer_code(event_name: str, payload: dict[str, Any]) -> str:
+    """What the manager's answer was, as the key of report_answered's text variants."""
+    if event_name == "report_acknowledged":
+        return "acknowledged"
+    if event_name == "report_replied":
+        return "replied"
+    if event_name == "ask_answered":
+        return f"ask_{payload.get('state', '')}"
+    return str(payload.get("decision", "decided"))
+
+
+def on_report_answered(
+    *,
+    event_id: int,
+    report_id: int,
+    author_id: int | None,
+    actor_id: int | None,
+    manager: str,
+    company: str,
+    answer: str,
+    until: str | None = None,
+) -> list[NudgeSpec]:
+    """The manager (or a +2) answered a report: the author hears it at once, one update per
+    answer, until they open the report."""
+    if author_id is None or actor_id == author_id:
+        return []
+    context: dict[str, Any] = {"manager": manager, "company": company, "answer": answer}
+    if until:
+        context["until"] = until
+    return [
+        NudgeSpec(
+            "report_answered",
+            author_id,
+            period=f"e{event_id}",
+            report_id=report_id,
+            context=context,
+        )
+    ]
+
+
+def on_handed_lead_closed(
+    *,
+    lead_id: int,
+    company: str,
+    owner_id: int | None,
+    owner_name: str,
+    handed_by_id: int | None,
+    outcome: str,
+) -> list[NudgeSpec]:
+    """A lead a manager handed down was won or lost: the manager hears how it ended."""
+    if handed_by_id is None or owner_id is None or handed_by_id == owner_id:
+        return []
+    return [
+        NudgeSpec(
+            "handed_lead_closed",
+            handed_by_id,
+            period=outcome,
+            lead_id=lead_id,
+            context={"company": company, "rep": owner_name, "outcome": outcome},
+        )
+    ]
+
+
+def on_first_plan(
+    *,
+    report_id: int,
+    company: str,
+    author_id: int,
+    author_name: str,
+    handed_by_id: int | None,
+    first_plan: bool,
+) -> list[NudgeSpec]:
+    """The first plan on a lead a manager handed down reaches that manager."""
+    if not first_plan or handed_by_id is None or handed_by_id == author_id:
+        return []
+    return [
+        NudgeSpec(
+            "handed_lead_first_plan",
+            handed_by_id,
+            report_id=report_id,
+            context={"company": company, "rep": author_name},
         )
     ]
 
@@ -204,18 +352,27 @@ def stalled(leads: QuerySet[Lead], *, now: dt.datetime, today: dt.date, t: dict[
         )
         .filter(idle_since__lt=F("cut"))
         .exclude(next_step_due__gte=today)
-        .values("pk", "owner_id", "company", "idle_since")
+        .values("pk", "owner_id", "company", "idle_since", "is_chicken_rib")
     )
 
 
 def deadline_near(
     leads: QuerySet[Lead], *, now: dt.datetime, today: dt.date, t: dict[str, int]
 ) -> Rows:
-    """Open leads whose tender or expected close falls within `days`."""
-    end = today + dt.timedelta(days=t.get("days", 7))
+    """Open leads whose tender or expected close falls within `days`, unless the owner has
+    reported on the lead within those last `days` (the coach reads before it speaks)."""
+    days = t.get("days", 7)
+    end = today + dt.timedelta(days=days)
     tender_near = Q(tender_date__range=(today, end))
+    reported = Report.objects.filter(
+        lead=OuterRef("pk"),
+        author=OuterRef("owner_id"),
+        state=ReportState.SUBMITTED,
+        submitted_at__gte=now - dt.timedelta(days=days),
+    )
     return (
         leads.filter(tender_near | Q(expected_close__range=(today, end)))
+        .exclude(Exists(reported))
         .annotate(
             deadline=Case(
                 When(tender_near, then=F("tender_date")),
@@ -274,7 +431,12 @@ def only_help(reps: QuerySet[User], *, now: dt.datetime, today: dt.date, t: dict
     nth = Subquery(mine.values("submitted_at")[last_n - 1 : last_n], output_field=DateTimeField())
     latest = Subquery(mine.values("pk")[:1], output_field=IntegerField())
     recent = Q(reports__state=ReportState.SUBMITTED, reports__submitted_at__gte=F("nth"))
-    planned = ~Q(reports__next_step="") & ~Q(reports__kind=ReportKind.QUESTION)
+    # A plan that hands the work back ("can you call them?") is an ask for help, not a plan.
+    planned = (
+        ~Q(reports__next_step="")
+        & ~Q(reports__kind=ReportKind.QUESTION)
+        & ~Q(reports__quality_issues__icontains=f'"{HANDS_WORK_BACK}"')
+    )
     return (
         reps.annotate(nth=nth, latest=latest)
         .filter(nth__isnull=False)
@@ -336,3 +498,75 @@ def uneven(counts: dict[int, int], *, t: dict[str, int]) -> list[tuple[int, int,
     return [
         (rep, n, median) for rep, n in counts.items() if n > median * ratio or n < median / ratio
     ]
+
+
+# --- The +2's signals and the late first plan ---------------------------------------------------
+
+
+def waiting_for_manager(
+    reports: QuerySet[Report], *, now: dt.datetime, today: dt.date, t: dict[str, int]
+) -> Rows:
+    """Per team with a director: how many reports wait past `days` for the manager (not
+    acknowledged, or an escalation plan with no decision), the oldest and the biggest lead."""
+    plan_open = Q(kind=ReportKind.ESCALATION, lead__isnull=False, decision="")
+    return (
+        reports.filter(
+            Q(acknowledged_at__isnull=True) | plan_open,
+            state=ReportState.SUBMITTED,
+            submitted_at__lt=now - dt.timedelta(days=t.get("days", 3)),
+            team__manager__isnull=False,
+            team__director__isnull=False,
+        )
+        .values("team_id", "team__manager_id", "team__director_id")
+        .annotate(count=Count("pk"), oldest=Min("submitted_at"), biggest=Max("lead__value"))
+        .order_by()
+    )
+
+
+def big_deals_stalled(
+    leads: QuerySet[Lead], *, now: dt.datetime, today: dt.date, t: dict[str, int]
+) -> Rows:
+    """Open leads worth at least `value`, idle for `days` with no next step planned and not
+    parked, in teams with a director: one row per lead (there are few)."""
+    return (
+        leads.filter(value__gte=t.get("value", 1_000_000), team__director__isnull=False)
+        .annotate(idle_since=Coalesce("last_activity_at", "handed_at", "created_at"))
+        .filter(idle_since__lt=now - dt.timedelta(days=t.get("days", 14)))
+        .exclude(next_step_due__gte=today)
+        .exclude(parked_until__gte=today)
+        .values(
+            "pk",
+            "company",
+            "value",
+            "currency",
+            "idle_since",
+            "team_id",
+            "team__manager_id",
+            "team__director_id",
+        )
+    )
+
+
+def silent_reps(
+    reps: QuerySet[User], *, now: dt.datetime, today: dt.date, t: dict[str, int]
+) -> Rows:
+    """Reps in teams with a director who sent no report for `days`: one row per rep."""
+    return (
+        reps.filter(team__director__isnull=False, team__manager__isnull=False)
+        .annotate(
+            last_report=Max(
+                "reports__submitted_at", filter=Q(reports__state=ReportState.SUBMITTED)
+            ),
+            reference=Coalesce("last_report", "date_joined"),
+        )
+        .filter(reference__lt=now - dt.timedelta(days=t.get("days", 14)))
+        .values(
+            "pk",
+            "display_name",
+            "username",
+            "reference",
+            "team_id",
+            "team__manager_id",
+            "team__director_id",
+        )
+    )

@@ -2,7 +2,9 @@
 year-end note to the managers and seniors who helped.
 
 Each service writes its rows in one transaction and resolves the nudge that asked for it, so
-the advice closes the moment it is followed.
+the advice closes the moment it is followed. Thanks and public credit are heard at once: the
+thanked manager gets a thanks_received update and anyone else named in the post a credit_named
+one (the playbook's `moment` rules).
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from coaching.models import CreditPost, Thanks, ThanksKind
-from coaching.nudges import resolve
+from coaching.nudges import create_nudges, resolve
+from coaching.rules import NudgeSpec
 from crm.models import Lead, User
 from crm.permissions import visible_leads
 
@@ -47,14 +50,39 @@ def thanks_send(
         body=body,
         reward_note=reward_note.strip(),
     )
+    named: list[int] = []
     if public_post.strip():
         post = CreditPost.objects.create(
             team=lead.team, author=author, lead=lead, body=public_post.strip()
         )
         people = [u for u in credited if u.pk != author.pk]
         post.credited.set(people or [lead.handed_by_id])
+        named = [u.pk for u in people] or [lead.handed_by_id]
     resolve("thanks_sent", recipient_id=author.pk, lead_id=lead.pk)
+    create_nudges(_heard(author=author, lead=lead, thanks=thanks, named=named))
     return thanks
+
+
+def _heard(*, author: User, lead: Lead, thanks: Thanks, named: Sequence[int]) -> list[NudgeSpec]:
+    """The thanked manager hears it at once (credited in public too, when so); everyone else
+    named in the public post hears that they were credited."""
+    context = {"company": lead.company, "rep": str(author)}
+    manager_id = thanks.recipient_id
+    specs = [
+        NudgeSpec(
+            "thanks_received",
+            manager_id,
+            period=f"t{thanks.pk}",
+            lead_id=lead.pk,
+            context=context | {"public": manager_id in named},
+        )
+    ]
+    specs += [
+        NudgeSpec("credit_named", pk, period=f"t{thanks.pk}", lead_id=lead.pk, context=context)
+        for pk in dict.fromkeys(named)
+        if pk not in (manager_id, author.pk)
+    ]
+    return specs
 
 
 @transaction.atomic

@@ -52,8 +52,8 @@ def _save_thresholds(request: HttpRequest, user: User, team: Team) -> dict[str, 
 
 
 def _rule_rows(request: HttpRequest, team: Team, errors: dict[str, str]) -> list[dict[str, Any]]:
-    """One row per playbook rule: its title, whether it is on, and each threshold (current and
-    the playbook's default)."""
+    """One row per playbook rule: its name in words, whether it is on, and each threshold
+    (its label in words, the team's value and the playbook's default)."""
     settings_by_rule = {s.rule_id: s for s in RuleSetting.objects.filter(team=team)}
     language = translation.get_language() or "en"
     rows = []
@@ -63,12 +63,17 @@ def _rule_rows(request: HttpRequest, team: Team, errors: dict[str, str]) -> list
         rows.append(
             {
                 "rule": rule,
-                "title": rule.text("title", language, {}),
+                "title": rule.name_in(language),
                 "enabled": setting.enabled if setting else True,
                 "values": [
-                    (name, current.get(name), rule.thresholds[name]) for name in rule.thresholds
+                    (name, rule.threshold_label(name, language), current.get(name), default)
+                    for name, default in rule.thresholds.items()
                 ],
                 "failed": request.POST.get("rule") == rule.id and errors,
+                "errors": {
+                    rule.threshold_label(name, language): message
+                    for name, message in errors.items()
+                },
             }
         )
     return rows

@@ -35,7 +35,10 @@ def _tables(client, user: User) -> tuple[dict[str, list[str]], dict[str, list[st
             cells = [c.strip() for c in CELL.findall(row)]
             rows[cells[0]] = cells[1:]
         tables.append(rows)
-    return tables[0], tables[1]
+    # The rules table names each rule in words (the client reads English); key it by rule id.
+    ids = {rule.name_in("en"): rule.id for rule in playbook.rules().values()}
+    assert set(tables[1]) <= set(ids), "a rule is shown by its id, not its name"
+    return tables[0], {ids[name]: cells for name, cells in tables[1].items()}
 
 
 @pytest.fixture

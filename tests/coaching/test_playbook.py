@@ -26,9 +26,9 @@ def real_data() -> dict[str, Any]:
 
 def test_the_real_playbook_loads() -> None:
     rules = playbook.load(REAL)
-    assert len(rules) == 16
+    assert len(rules) == 26
     assert rules == playbook.rules()
-    assert all(r.event or r.scan for r in rules.values())
+    assert all(r.events or r.scan or r.moment for r in rules.values())
 
 
 def test_every_locator_is_a_short_exact_quote_of_its_transcript() -> None:
