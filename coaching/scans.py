@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from django.db.models import Count, F, Model, QuerySet
+from django.db.models import Count, F, Min, Model, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -317,6 +317,48 @@ def first_plan_overdue(s: ScanInput) -> list[NudgeSpec]:
             },
         )
         for r in late
+    ]
+
+
+@scan("report_due_ignored")
+def report_due_ignored(s: ScanInput) -> list[NudgeSpec]:
+    """The manager hears, once a week per rep, of a rep who has left report-due nudges open for
+    `days_ignored`: how many leads, and the longest silence. Settled by the scan once the rep
+    has none left open that long."""
+    ignored = s.in_teams(
+        Nudge.objects.active().filter(
+            rule_id="report_due",
+            created_at__lt=s.now - dt.timedelta(days=s.t.get("days_ignored", 3)),
+            lead__stage__in=rules.OPEN_STAGES,
+            lead__owner_id=F("recipient_id"),
+            recipient__team__manager__isnull=False,
+        ),
+        "lead__team_id",
+    )
+    rows = (
+        ignored.values("recipient_id", "recipient__team__manager_id")
+        .annotate(count=Count("pk"), since=Min("created_at"))
+        .order_by()
+    )
+    found = {r["recipient_id"]: r for r in rows}
+    stale = s.in_teams(
+        Nudge.objects.active().filter(rule_id=s.rule.id), "subject_user__team_id"
+    ).exclude(subject_user_id__in=list(found))
+    stale.update(state=NudgeState.DONE, acted_at=s.now, resolved_by="cleared")
+    names = _names(set(found))
+    return [
+        NudgeSpec(
+            s.rule.id,
+            r["recipient__team__manager_id"],
+            period=_week(s.today),
+            subject_user_id=rep_id,
+            context={
+                "rep": names.get(rep_id, ""),
+                "count": r["count"],
+                "days": (s.now - r["since"]).days,
+            },
+        )
+        for rep_id, r in found.items()
     ]
 
 

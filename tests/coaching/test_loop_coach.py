@@ -400,3 +400,34 @@ def test_the_handoff_nudge_carries_the_managers_note(company: Company) -> None:
     en, zh = _titles(nudge)
     assert "Their CTO knows us; call him first." in en
     assert "主管留言" in zh and "Their CTO knows us" in zh
+
+
+# --- A rep who stops reporting reaches the manager within days, once per rep -------------------
+
+
+def test_the_manager_hears_of_a_rep_who_leaves_report_reminders_open(
+    company: Company, clock: time_machine.Traveller
+) -> None:
+    second = new_lead(company.manager_a, "Canton Valves", to=company.rep_a2)
+    clock.move_to(at(days=8))
+    scan()
+    assert nudges("report_due", recipient=company.rep_a2)
+    report(company.rep_a1, company.lead_a1)  # rep_a1 answers the reminder
+    process()
+    clock.move_to(at(days=10))
+    scan()
+    assert nudges("report_due_ignored") == []  # not yet ignored for 3 days
+    clock.move_to(at(days=11, hours=1))
+    scan()
+    scan()
+    nudge = only_nudge("report_due_ignored", company.manager_a, recipient=company.manager_a)
+    assert nudge.subject_user == company.rep_a2 and nudge.context["count"] == 2
+    other = only_nudge("report_due_ignored", company.manager_b, recipient=company.manager_b)
+    assert other.subject_user == company.rep_b1
+    check_texts(nudge, "rep_a2")
+    report(company.rep_a2, company.lead_a2)
+    report(company.rep_a2, second)
+    process()
+    clock.move_to(at(days=12))
+    scan()
+    assert state_of(nudge) == NudgeState.DONE
