@@ -21,16 +21,26 @@ from django.dispatch import Signal
 lead_created = Signal()  # lead_id, actor_id — counted by import checks and the import bench
 lead_updated = Signal()  # lead_id, actor_id, changed (field names) — no reader yet; playbook-ready
 lead_handed_down = Signal()  # lead_id, actor_id, to_user_id, from_user_id, note — the coach
-activity_logged = Signal()  # lead_id, actor_id, activity_id, kind, outcome — the coach
+# lead_id, actor_id, activity_id, kind, outcome, next_step_due — the coach
+activity_logged = Signal()
 lead_stage_changed = Signal()  # lead_id, actor_id, from_stage, to_stage — no reader yet
 lead_won = Signal()  # lead_id, actor_id, handed_by_id — the coach
 lead_lost = Signal()  # lead_id, actor_id, reason — the coach
 rep_moved_team = Signal()  # user_id, actor_id, from_team_id, to_team_id — no reader yet
-report_submitted = Signal()  # report_id, author_id, lead_id, kind, has_plan, has_ask, shared
-report_acknowledged = Signal()  # report_id, actor_id, author_id — the coach
-report_replied = Signal()  # report_id, actor_id, author_id — no reader yet
-ask_answered = Signal()  # report_id, actor_id, author_id, state — no reader yet
-plan_decided = Signal()  # report_id, actor_id, author_id, lead_id, decision — the coach
+lead_next_step_set = Signal()  # lead_id, actor_id, owner_id, next_step_due, parked_until,
+# source ("report" | "decision" | "activity"), report_id — the coach closes stalled nudges
+# report_id, author_id, lead_id, kind, has_plan, has_ask, shared, team_id, ask_kind,
+# quality_score, quality_issues, handed_by_id, first_plan_on_lead, next_step_due — the coach
+report_submitted = Signal()
+report_acknowledged = Signal()  # report_id, actor_id, author_id, lead_id — the coach
+# report_id, actor_id, author_id, lead_id, reply_id, by_author — the coach (an update for the
+# rep when the manager replies)
+report_replied = Signal()
+# report_id, actor_id, author_id, lead_id, state, previous_state, ask_kind — the coach
+ask_answered = Signal()
+# report_id, actor_id, author_id, lead_id, decision, until — the coach
+plan_decided = Signal()
+report_seen = Signal()  # report_id, author_id, lead_id — the author saw new answers
 
 # The stable names stored in the outbox; listeners match on these.
 NAMES: dict[Signal, str] = {
@@ -47,6 +57,8 @@ NAMES: dict[Signal, str] = {
     report_replied: "report_replied",
     ask_answered: "ask_answered",
     plan_decided: "plan_decided",
+    lead_next_step_set: "lead_next_step_set",
+    report_seen: "report_seen",
 }
 
 

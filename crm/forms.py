@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from crm.models import (
     ActivityKind,
+    AskKind,
     AskState,
     ChickenRibReason,
     Language,
@@ -30,6 +31,7 @@ from crm.models import (
 )
 from crm.pipeline import Stage, next_stages
 from crm.services import EDITABLE_FIELDS
+from crm.services.reports import ASK_STEPS
 
 COMMON_TIME_ZONES = [
     "Asia/Shanghai",
@@ -92,6 +94,9 @@ class LeadForm(forms.ModelForm):
 
 
 class ActivityForm(forms.Form):
+    """An activity, and the lead's next step after it (pre-filled with the lead's own, as in
+    Pipedrive; left as it is, the lead's next step does not change)."""
+
     kind = forms.ChoiceField(label=_("Kind"), choices=ActivityKind.choices)
     outcome = forms.ChoiceField(label=_("Outcome"), choices=Outcome.choices)
     happened_at = forms.DateTimeField(
@@ -100,6 +105,18 @@ class ActivityForm(forms.Form):
     note = forms.CharField(
         label=_("Note"), widget=forms.Textarea(attrs={"rows": 3}), required=False
     )
+    next_step = forms.CharField(
+        label=_("Next step"),
+        max_length=300,
+        required=False,
+        help_text=_("What will you do next, and by when? You may leave it as it is."),
+    )
+    next_step_due = forms.DateField(label=_("Next step by"), required=False, widget=DateInput())
+
+    def __init__(self, *args: object, lead: Lead | None = None, **kwargs: object) -> None:
+        if lead is not None and not args and "initial" not in kwargs:
+            kwargs["initial"] = {"next_step": lead.next_step, "next_step_due": lead.next_step_due}
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
 
 
 class StageForm(forms.Form):
@@ -210,6 +227,7 @@ REPORT_LABELS: dict[str, dict[str, object]] = {
         "next_step": _("Next step"),
         "next_step_due": _("Next step by"),
         "backup_plan": _("Backup plan if it fails"),
+        "ask_kind": _("Kind of ask"),
         "ask": _("What I need from my manager (optional)"),
         "ask_due": _("Needed by"),
     },
@@ -217,6 +235,7 @@ REPORT_LABELS: dict[str, dict[str, object]] = {
         "status_now": _("1. The facts"),
         "next_step": _("2. Given the facts, what I will do"),
         "next_step_due": _("By when"),
+        "ask_kind": _("Kind of ask"),
         "ask": _("3. What I need from you"),
         "ask_due": _("Needed by"),
     },
@@ -234,6 +253,28 @@ REPORT_LABELS: dict[str, dict[str, object]] = {
 }
 
 
+# The optional parts folded under the main ones: the big-deal parts (I14) on a lead's progress
+# report or plan, and "what I learned" (I12) on the weekly update (a progress report on no lead).
+BIG_DEAL_PARTS: dict[str, object] = {
+    "concessions": _("Terms or price conceded"),
+    "departments": _("Departments to align with"),
+}
+BIG_DEAL_HELP: dict[str, object] = {
+    "concessions": _(
+        "Which terms, service or price have you offered or conceded? Your manager answers for them."
+    ),
+    "departments": _(
+        "Which departments must agree or deliver (finance, legal, delivery…), and where do "
+        "they stand?"
+    ),
+}
+LEARNING_PART: dict[str, object] = {"learning": _("What I learned (思想汇报)")}
+LEARNING_HELP = _(
+    "Optional: what you learned this week, from a customer, a colleague or your manager, and "
+    "what you will do differently."
+)
+
+
 class ReportForm(forms.ModelForm):
     """The report's parts; the author, team, lead and state are never posted."""
 
@@ -248,8 +289,12 @@ class ReportForm(forms.ModelForm):
             "next_step",
             "next_step_due",
             "backup_plan",
+            "ask_kind",
             "ask",
             "ask_due",
+            "concessions",
+            "departments",
+            "learning",
             "share_with_director",
         )
         widgets = {
@@ -259,23 +304,52 @@ class ReportForm(forms.ModelForm):
             "next_step": forms.Textarea(attrs={"rows": 2}),
             "backup_plan": forms.Textarea(attrs={"rows": 2}),
             "ask": forms.Textarea(attrs={"rows": 2}),
+            "concessions": forms.Textarea(attrs={"rows": 2}),
+            "departments": forms.Textarea(attrs={"rows": 2}),
+            "learning": forms.Textarea(attrs={"rows": 3}),
             "next_step_due": DateInput(),
             "ask_due": DateInput(),
+            "ask_kind": forms.RadioSelect,
         }
 
-    def __init__(self, *args: object, kind: str, **kwargs: object) -> None:
+    def __init__(self, *args: object, kind: str, on_lead: bool = True, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        labels = REPORT_LABELS.get(kind, REPORT_LABELS[ReportKind.PROGRESS])
+        labels = dict(REPORT_LABELS.get(kind, REPORT_LABELS[ReportKind.PROGRESS]))
+        if not on_lead:
+            labels.pop("ask_kind", None)  # a joint visit is asked for on a lead
+        self.folded: dict[str, object] = {}
+        if on_lead and kind in (ReportKind.PROGRESS, ReportKind.ESCALATION):
+            self.folded = dict(BIG_DEAL_PARTS)
+        elif not on_lead and kind == ReportKind.PROGRESS:
+            self.folded = dict(LEARNING_PART)
+        shown = labels | self.folded
         for name in list(self.fields):
             if name in ("kind", "report_id", "share_with_director"):
                 continue
-            if name not in labels:
+            if name not in shown:
                 del self.fields[name]
             else:
-                self.fields[name].label = labels[name]  # type: ignore[assignment]
+                self.fields[name].label = shown[name]  # type: ignore[assignment]
+        for name, text in BIG_DEAL_HELP.items():
+            if name in self.fields:
+                self.fields[name].help_text = text  # type: ignore[assignment]
+        if "learning" in self.fields:
+            self.fields["learning"].help_text = LEARNING_HELP  # type: ignore[assignment]
+        if "ask_kind" in self.fields:
+            field = cast(forms.ChoiceField, self.fields["ask_kind"])
+            field.choices = AskKind.choices
+            field.required = False
         # Order the visible parts as the kind reads them.
-        order = ["kind", "report_id", *labels, "share_with_director"]
+        order = ["kind", "report_id", *labels, *self.folded, "share_with_director"]
         self.order_fields(order)
+
+    def main_fields(self) -> list[forms.BoundField]:
+        """The parts shown open."""
+        return [f for f in self.visible_fields() if f.name not in self.folded]
+
+    def folded_fields(self) -> list[forms.BoundField]:
+        """The optional parts shown in a fold (big-deal parts, or what I learned)."""
+        return [f for f in self.visible_fields() if f.name in self.folded]
 
 
 class ReplyForm(forms.Form):
@@ -284,20 +358,48 @@ class ReplyForm(forms.Form):
     )
 
 
+# The manager's answers to an ask, in the order an ask moves.
+ASK_ANSWERS: list[tuple[str, object]] = [
+    (AskState.ACCEPTED, _("Accepted")),
+    (AskState.IN_PROGRESS, _("I'll handle it (我来办)")),
+    (AskState.DONE, _("Done")),
+    (AskState.DECLINED, _("Decline")),
+]
+
+
 class AskAnswerForm(forms.Form):
-    state = forms.ChoiceField(
-        label=_("Answer"),
-        choices=[(AskState.DONE, _("Done")), (AskState.DECLINED, _("Decline"))],
-        widget=forms.RadioSelect,
-    )
+    """Answer an ask: accepted, in progress, done or declined (only later steps than now)."""
+
+    state = forms.ChoiceField(label=_("Answer"), choices=ASK_ANSWERS, widget=forms.RadioSelect)
     note = forms.CharField(label=_("Note (needed to decline)"), required=False, max_length=2000)
+
+    def __init__(self, *args: object, current: str = "", **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        if current:
+            field = cast(forms.ChoiceField, self.fields["state"])
+            field.choices = [
+                (value, label)
+                for value, label in ASK_ANSWERS
+                if ASK_STEPS[value] > ASK_STEPS.get(current, 0)
+            ]
 
 
 class DecisionForm(forms.Form):
+    """The manager's decision on a plan; the date is "until" for keep pushing and parking, the
+    visit's day for "I'll come with you"."""
+
     decision = forms.ChoiceField(
         label=_("Decision"), choices=PlanDecision.choices, widget=forms.RadioSelect
     )
-    park_until = forms.DateField(label=_("Park until"), required=False, widget=DateInput())
+    until = forms.DateField(
+        label=_("Date"),
+        required=False,
+        widget=DateInput(),
+        help_text=_(
+            "Keep pushing until, the day of the joint visit, or park until (needed to park or "
+            "to visit)."
+        ),
+    )
     note = forms.CharField(
         label=_("Note to the rep"), required=False, widget=forms.Textarea(attrs={"rows": 2})
     )

@@ -104,6 +104,33 @@ def stage_changed(
     )
 
 
+def next_step(
+    *,
+    lead: Lead,
+    actor: User,
+    source: str,
+    report_id: int | None = None,
+    parked_until: dt.date | None = None,
+    at: dt.datetime | None = None,
+) -> LeadEvent:
+    """The lead's next step (and its date) was set by a sent report, a manager's decision on a
+    plan or an activity logged with a next step. `changes` keeps the new step, its date, where it
+    came from (`source`, `report_id`) and the parking date, as facts the timeline words in each
+    reader's language."""
+    facts: dict[str, Any] = {
+        "next_step": lead.next_step,
+        "next_step_due": lead.next_step_due.isoformat() if lead.next_step_due else None,
+        "source": source,
+    }
+    if report_id is not None:
+        facts["report_id"] = report_id
+    if parked_until is not None:
+        facts["parked_until"] = parked_until.isoformat()
+    return _entry(
+        lead=lead, kind=LeadEventKind.NEXT_STEP, actor=actor, changes=facts, created_at=at
+    )
+
+
 def write(entries: Iterable[LeadEvent]) -> list[LeadEvent]:
     """Save history entries, however many, in one INSERT (none when there are none)."""
     return LeadEvent.objects.bulk_create(list(entries))

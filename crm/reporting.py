@@ -2,12 +2,15 @@
 
 The shape comes from the coach's talks: status now · what I did · next step (with a date) ·
 backup plan · what I need (saying what and by when). An escalation plan is the facts · what I
-will do · what I need; a plan with only the facts filled is not a plan.
+will do · what I need; a plan with only the facts filled is not a plan. An ask that hands the
+work back to the manager ("can you call them?", "下一步怎么办") costs points: the talks want the
+rep's own plan and one clear thing only the manager can give.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 
 from django.utils.translation import gettext_lazy
@@ -27,7 +30,46 @@ ISSUES: dict[str, object] = {
     ),
     "no_question": gettext_lazy("Write the question you want your manager's advice on."),
     "no_lesson": gettext_lazy("Say what you would do differently next time."),
+    "hands_work_back": gettext_lazy(
+        "Asks the manager to do the work: say what you will do yourself, and ask only for what "
+        "you cannot do alone."
+    ),
 }
+
+# Points an ask that hands the work back costs (the score never goes below 0).
+HANDS_BACK_PENALTY = 20
+
+# Asks that give the rep's work to the manager, in English and Chinese. Asking for a joint
+# visit ("come with me") or for a resource is not handing work back.
+_HANDS_BACK_EN = re.compile(
+    r"\b(?:can|could|would|will)\s+you\s+(?:please\s+|just\s+)?"
+    r"(?:call|phone|ring|contact|e-?mail|talk\s+to|speak\s+to|reach\s+out|handle|deal\s+with"
+    r"|follow\s+up|take\s+care\s+of|sort\s+(?:it|this|them)\s+out)\b"
+    r"|\bplease\s+(?:call|phone|contact|handle|deal\s+with|talk\s+to)\b"
+    r"|\bwhat\s+(?:do|should|shall|can)\s+i\s+do\b"
+    r"|\bwhat(?:'s|\s+is)\s+(?:my|the)\s+next\s+step\b"
+    r"|\bwhat\s+now\b"
+    r"|\bi\s+don'?t\s+know\s+what\s+to\s+do\b"
+    r"|\btell\s+me\s+what\s+to\s+do\b",
+    re.IGNORECASE,
+)
+_HANDS_BACK_ZH = re.compile(
+    r"(?:你|您)来?帮我?(?:打|联系|沟通|搞定|处理|跟进|谈|问)"
+    r"|帮我(?:打|联系|沟通|搞定|处理|跟进|谈一下)"
+    r"|(?:你|您)来?(?:打个电话|联系一下|沟通一下|处理一下|跟进一下|谈一下)"
+    r"|怎么办"
+    r"|(?:该|要|应该)怎么(?:做|弄|搞|跟)"
+    r"|下一步(?:该|要)?(?:做什么|干什么|干嘛)"
+    r"|不知道(?:该|要)?怎么"
+)
+
+
+def hands_work_back(text: str) -> bool:
+    """True when an ask gives the rep's own work to the manager ("can you call them?",
+    "what do I do next?", "下一步怎么办", "你帮我打个电话", "您帮我联系一下")."""
+    text = " ".join((text or "").split())
+    return bool(text) and bool(_HANDS_BACK_EN.search(text) or _HANDS_BACK_ZH.search(text))
+
 
 # Each kind's parts and their weight (out of 100).
 WEIGHTS: dict[str, dict[str, int]] = {
@@ -115,7 +157,24 @@ def assess(parts: ReportParts) -> Quality:
     ):
         issues.insert(0, "facts_only")
         score = min(score, weights["status_now"])
+    if ask_given and hands_work_back(parts.ask):
+        issues.append("hands_work_back")
+        score = max(0, score - HANDS_BACK_PENALTY)
     return Quality(score=score, issues=issues)
+
+
+# A lead worth at least this much is a big deal: the report form opens its big-deal parts
+# (concessions, departments to align with) by itself. The coach's big-deal rule has its own
+# per-team threshold; this default matches the playbook's.
+BIG_DEAL_VALUE = 1_000_000
+
+
+def is_big_deal(lead: object) -> bool:
+    """True for a lead worth at least `settings.KAOPU_BIG_DEAL_VALUE` (default 1,000,000)."""
+    from django.conf import settings
+
+    threshold = getattr(settings, "KAOPU_BIG_DEAL_VALUE", BIG_DEAL_VALUE)
+    return (getattr(lead, "value", 0) or 0) >= threshold
 
 
 def issue_label(code: str) -> str:

@@ -17,7 +17,7 @@ from ninja.responses import Status
 from api.caller import caller, lead_visible, page_of
 from api.schemas import Id, Paging, Text, responds
 from crm import selectors, services
-from crm.models import Report, ReportKind
+from crm.models import AskKind, Report, ReportKind
 from crm.permissions import visible_reports
 
 router = Router()
@@ -37,6 +37,10 @@ class ReportOut(Schema):
     backup_plan: str
     ask: str
     ask_due: dt.date | None
+    ask_kind: str
+    concessions: str
+    departments: str
+    learning: str
     share_with_director: bool
     quality_score: int
     quality_issues: list[str]
@@ -45,6 +49,8 @@ class ReportOut(Schema):
     created_at: dt.datetime
     submitted_at: dt.datetime | None
     acknowledged_at: dt.datetime | None
+    answered_at: dt.datetime | None
+    decision: str
 
 
 class ReportPage(Schema):
@@ -70,6 +76,10 @@ class ReportIn(Schema):
     backup_plan: Text = ""
     ask: Text = ""
     ask_due: dt.date | None = None
+    ask_kind: AskKind = AskKind.GENERAL
+    concessions: Text = ""
+    departments: Text = ""
+    learning: Text = ""
     share_with_director: bool = False
 
 

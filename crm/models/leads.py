@@ -246,5 +246,6 @@ class LeadEvent(models.Model):
 
     def changed_labels(self) -> list[str]:
         """The edited fields' names in the reader's language."""
-        fields = [Lead._meta.get_field(name) for name in self.changes]
+        names = {field.name: field for field in Lead._meta.fields}
+        fields = [names[name] for name in self.changes if name in names]
         return [str(getattr(field, "verbose_name", field.name)) for field in fields]

@@ -6,14 +6,14 @@ from crm.permissions; "stalled" is defined once here (stalled_q) and reused by t
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from itertools import chain
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models import Case, Count, F, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -44,7 +44,8 @@ def stalled_since(now: dt.datetime | None = None) -> dt.datetime:
 
 
 def stalled_q(now: dt.datetime | None = None) -> Q:
-    """Open leads with no activity for the stalled threshold and no future next step."""
+    """Open leads with no activity for the stalled threshold, no future next step, and not
+    parked by the manager (a lead parked until a date leaves the stalled lists until then)."""
     now = now or timezone.now()
     today = timezone.localdate(now)
     since = stalled_since(now)
@@ -54,7 +55,9 @@ def stalled_q(now: dt.datetime | None = None) -> Q:
         | Q(last_activity_at__isnull=True, handed_at__lt=since)
         | Q(last_activity_at__isnull=True, handed_at__isnull=True, created_at__lt=since)
     )
-    return Q(stage__in=OPEN_STAGES) & idle & ~Q(next_step_due__gte=today)
+    return (
+        Q(stage__in=OPEN_STAGES) & idle & ~Q(next_step_due__gte=today) & ~Q(parked_until__gt=today)
+    )
 
 
 def with_idle_since(leads: QuerySet[Lead]) -> QuerySet[Lead]:
@@ -167,12 +170,14 @@ class BoardColumn:
     label: str
     count: int
     totals: list[tuple[str, Decimal]]
-    leads: list[Lead]
+    leads: Sequence[Lead]
 
 
 def pipeline_board(*, user: User, per_column: int = 20) -> list[BoardColumn]:
-    """The visible leads by stage: count and value per currency, and the biggest leads."""
+    """The visible leads by stage: count and value per currency, and the biggest leads, each
+    marked `rotting` when it is stalled (stalled_q: a parked lead is not)."""
     leads = visible_leads(user)
+    rotting = Case(When(stalled_q(), then=Value(True)), default=Value(False))
     rows = leads.values("stage", "currency").annotate(n=Count("pk"), total=Sum("value"))
     counts: dict[str, int] = {}
     totals: dict[str, list[tuple[str, Decimal]]] = {}
@@ -182,7 +187,10 @@ def pipeline_board(*, user: User, per_column: int = 20) -> list[BoardColumn]:
     columns = []
     for stage, label in Stage.choices:
         top = list(
-            leads.filter(stage=stage).select_related("owner").order_by("-value", "-id")[:per_column]
+            leads.filter(stage=stage)
+            .select_related("owner")
+            .annotate(rotting=rotting)
+            .order_by("-value", "-id")[:per_column]
         )
         columns.append(
             BoardColumn(
@@ -207,9 +215,9 @@ def lead_timeline(*, lead: Lead, viewer: User, limit: int = 200) -> list[Timelin
     """One timeline of activities, hand-offs, stage changes and the reports the viewer may
     read, newest first."""
     activities = Activity.objects.filter(lead=lead).select_related("author")[:limit]
-    history = LeadEvent.objects.filter(lead=lead).select_related("actor", "from_user", "to_user")[
-        :limit
-    ]
+    history = list(
+        LeadEvent.objects.filter(lead=lead).select_related("actor", "from_user", "to_user")[:limit]
+    )
     reports = (
         visible_reports(viewer)
         .filter(lead=lead, state=ReportState.SUBMITTED)

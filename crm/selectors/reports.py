@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db.models import Avg, Count, Max, Min, Q, QuerySet
+from django.db.models import Avg, Case, Count, F, Max, Min, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from crm.models import Activity, AskState, Lead, Report, ReportState, User
@@ -48,26 +48,42 @@ def rep_report_stats(*, reps: QuerySet[User], days: int = 30) -> QuerySet[User]:
     ).order_by("display_name", "username")
 
 
+# Answers the author has not seen: answered after they last looked (or never looked).
+UNSEEN = Q(answered_at__isnull=False) & (
+    Q(author_seen_at__isnull=True) | Q(author_seen_at__lt=F("answered_at"))
+)
+# Asks the manager has not finished: not answered yet, accepted, or "I'll handle it".
+ASKS_WAITING = (AskState.OPEN, AskState.ACCEPTED, AskState.IN_PROGRESS)
+
+
 def my_manager(*, user: User) -> dict[str, Any]:
-    """A rep's side of the relationship: how long since I last reported, what I am waiting for."""
+    """A rep's side of the relationship: how long since I last reported, what I am waiting for,
+    and the reports with answers I have not seen yet (first, and counted)."""
     mine = Report.objects.filter(author=user)
     submitted = mine.filter(state=ReportState.SUBMITTED)
-    last = submitted.order_by("-submitted_at").values_list("submitted_at", flat=True).first()
+    # One query for both figures: the last report's time and how many have unseen answers.
+    figures = submitted.aggregate(last=Max("submitted_at"), unseen=Count("pk", filter=UNSEEN))
+    last = figures["last"]
     now = timezone.now()
+    reports = list(
+        submitted.select_related("lead", "acknowledged_by")
+        .annotate(
+            reply_count=Count("replies"),
+            is_new=Case(When(UNSEEN, then=Value(True)), default=Value(False)),
+        )
+        .order_by("-is_new", F("answered_at").desc(nulls_last=True), "-submitted_at")[:30]
+    )
     return {
         "last_report_at": last,
         "days_since_report": (now - last).days if last else None,
         "open_asks": list(
-            submitted.filter(ask_state=AskState.OPEN)
+            submitted.filter(ask_state__in=ASKS_WAITING)
             .select_related("lead")
             .order_by("submitted_at")
         ),
         "drafts": list(mine.filter(state=ReportState.DRAFT).select_related("lead")),
-        "reports": list(
-            submitted.select_related("lead", "acknowledged_by")
-            .annotate(reply_count=Count("replies"))
-            .order_by("-submitted_at")[:30]
-        ),
+        "reports": reports,
+        "unseen_count": figures["unseen"],
         "manager": user.team.manager if user.team_id else None,  # type: ignore[union-attr]
         "now": now,
     }

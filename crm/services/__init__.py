@@ -10,12 +10,14 @@ from crm.services.activities import activity_log
 from crm.services.handoffs import lead_hand_off
 from crm.services.leads import (
     EDITABLE_FIELDS,
+    NextStepSource,
     lead_build,
     lead_bulk_create,
     lead_change_stage,
     lead_create,
     lead_pool_team,
     lead_return_to_pool,
+    lead_set_next_step,
     lead_update,
     returned_payload,
 )
@@ -26,6 +28,7 @@ from crm.services.reports import (
     report_answer_ask,
     report_decide,
     report_mark_read,
+    report_mark_seen,
     report_reply,
     report_save_draft,
     report_submit,
@@ -34,6 +37,7 @@ from crm.services.reports import (
 __all__ = [
     "EDITABLE_FIELDS",
     "REPORT_FIELDS",
+    "NextStepSource",
     "activity_log",
     "lead_build",
     "lead_bulk_create",
@@ -42,6 +46,7 @@ __all__ = [
     "lead_hand_off",
     "lead_pool_team",
     "lead_return_to_pool",
+    "lead_set_next_step",
     "lead_update",
     "profile_update",
     "rep_join_team",
@@ -50,6 +55,7 @@ __all__ = [
     "report_answer_ask",
     "report_decide",
     "report_mark_read",
+    "report_mark_seen",
     "report_reply",
     "report_save_draft",
     "report_submit",

@@ -1,6 +1,8 @@
 """Activities: what a rep did on a lead (a call, visit, meeting, email, doorstep wait or note),
 logged now or afterwards. Logging one keeps the lead's `last_activity_at` and sends
-`activity_logged` for the coach.
+`activity_logged` for the coach. As in Pipedrive, the same form asks for the lead's next step
+and its date: given, it becomes the lead's next step (crm.services.leads.lead_set_next_step).
+A lead the manager parked is un-parked by an activity: someone is working it again.
 """
 
 from __future__ import annotations
@@ -15,6 +17,34 @@ from django.utils.translation import gettext as _
 from crm import events
 from crm.models import Activity, ActivityKind, Lead, Outcome, User
 from crm.permissions import visible_leads
+from crm.services.leads import NextStepSource, lead_set_next_step
+
+
+def _check(
+    *,
+    kind: str,
+    outcome: str,
+    happened_at: dt.datetime,
+    now: dt.datetime,
+    next_step: str,
+    next_step_due: dt.date | None,
+    new_step: bool,
+) -> None:
+    errors: dict[str, str] = {}
+    if kind not in ActivityKind.values:
+        errors["kind"] = _("Unknown kind of activity.")
+    if outcome not in Outcome.values:
+        errors["outcome"] = _("Unknown outcome.")
+    if happened_at > now + dt.timedelta(minutes=5):
+        errors["happened_at"] = _(
+            "An activity cannot happen in the future; plan it as the next step."
+        )
+    if next_step_due is not None and not next_step:
+        errors["next_step"] = _("Say what the next step is, not only when.")
+    if new_step and next_step_due is not None and next_step_due < timezone.localdate(now):
+        errors["next_step_due"] = _("The next step's date is in the past.")
+    if errors:
+        raise ValidationError(errors)
 
 
 @transaction.atomic
@@ -26,22 +56,30 @@ def activity_log(
     outcome: str = Outcome.NO_OUTCOME,
     happened_at: dt.datetime | None = None,
     note: str = "",
+    next_step: str = "",
+    next_step_due: dt.date | None = None,
 ) -> Activity:
-    """Log a call, visit, meeting, email, doorstep wait or note on a lead (may be in the past)."""
+    """Log a call, visit, meeting, email, doorstep wait or note on a lead (may be in the past).
+
+    `next_step` (with `next_step_due`) is the lead's next step after it; empty keeps the lead's
+    as it is (the form pre-fills the lead's own, so an unchanged one is not a new step)."""
     lead = visible_leads(actor).select_for_update().get(pk=lead.pk)
     now = timezone.now()
     happened_at = happened_at or now
-    errors: dict[str, str] = {}
-    if kind not in ActivityKind.values:
-        errors["kind"] = _("Unknown kind of activity.")
-    if outcome not in Outcome.values:
-        errors["outcome"] = _("Unknown outcome.")
-    if happened_at > now + dt.timedelta(minutes=5):
-        errors["happened_at"] = _(
-            "An activity cannot happen in the future; plan it as the next step."
-        )
-    if errors:
-        raise ValidationError(errors)
+    next_step = " ".join(next_step.split())
+    # The form pre-fills the lead's own next step: left as it is, it is not a new one.
+    new_step = bool(next_step) and (
+        next_step != " ".join(lead.next_step.split()) or next_step_due != lead.next_step_due
+    )
+    _check(
+        kind=kind,
+        outcome=outcome,
+        happened_at=happened_at,
+        now=now,
+        next_step=next_step,
+        next_step_due=next_step_due,
+        new_step=new_step,
+    )
     activity = Activity.objects.create(
         lead=lead,
         author=actor,
@@ -55,6 +93,17 @@ def activity_log(
         lead.last_activity_at = happened_at
     lead.updated_at = now
     lead.save(update_fields=["last_activity_at", "updated_at"])
+    if new_step:
+        lead_set_next_step(
+            actor=actor,
+            lead=lead,
+            next_step=next_step,
+            due=next_step_due,
+            source=NextStepSource.ACTIVITY,
+        )
+    elif lead.parked_until is not None:
+        lead.parked_until = None
+        lead.save(update_fields=["parked_until"])
     events.emit(
         events.activity_logged,
         lead_id=lead.pk,
@@ -62,5 +111,6 @@ def activity_log(
         activity_id=activity.pk,
         kind=kind,
         outcome=outcome,
+        next_step_due=next_step_due.isoformat() if new_step and next_step_due else None,
     )
     return activity

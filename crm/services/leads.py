@@ -274,6 +274,67 @@ def lead_change_stage(*, actor: User, lead: Lead, to_stage: str, reason: str = "
     return lead
 
 
+class NextStepSource:
+    """Where a lead's next step came from (the history row and the event say it)."""
+
+    REPORT = "report"
+    DECISION = "decision"
+    ACTIVITY = "activity"
+
+
+# A report's next step is free text; the lead keeps a line of it.
+_NEXT_STEP_MAX = Lead._meta.get_field("next_step").max_length or 300
+
+
+def lead_set_next_step(
+    *,
+    actor: User,
+    lead: Lead,
+    next_step: str,
+    due: dt.date | None,
+    source: str,
+    report_id: int | None = None,
+    parked_until: dt.date | None = None,
+) -> Lead:
+    """Make `next_step` (by `due`) the lead's next step, because of a sent report, a manager's
+    decision or an activity. The lead is parked until `parked_until` when given; any other new
+    next step un-parks it (the lead is being worked again). Writes a NEXT_STEP history row
+    saying where the step came from and sends `lead_next_step_set`. Runs inside the caller's
+    transaction; the caller has checked that `actor` may act on the lead."""
+    step = " ".join(next_step.split())
+    if len(step) > _NEXT_STEP_MAX:
+        step = step[: _NEXT_STEP_MAX - 1] + "…"
+    now = timezone.now()
+    lead.next_step = step
+    lead.next_step_due = due
+    lead.parked_until = parked_until
+    lead.updated_at = now
+    lead.save(update_fields=["next_step", "next_step_due", "parked_until", "updated_at"])
+    history.write(
+        [
+            history.next_step(
+                lead=lead,
+                actor=actor,
+                source=source,
+                report_id=report_id,
+                parked_until=parked_until,
+                at=now,
+            )
+        ]
+    )
+    events.emit(
+        events.lead_next_step_set,
+        lead_id=lead.pk,
+        actor_id=actor.pk,
+        owner_id=lead.owner_id,
+        next_step_due=due.isoformat() if due else None,
+        parked_until=parked_until.isoformat() if parked_until else None,
+        source=source,
+        report_id=report_id,
+    )
+    return lead
+
+
 def returned_payload(
     *, lead_id: int, actor: User, from_user_id: int, note: str = ""
 ) -> dict[str, Any]:

@@ -1,7 +1,13 @@
 """Report (汇报) services: a rep drafts and sends a report; the manager reads, acknowledges,
 replies, answers the ask and decides on an escalation plan (which may park the lead, take it
-back into the pool or close it as lost, through the lead services). Each answer is audited
-and sends its domain event.
+back into the pool or close it as lost, through the lead services). Each answer is audited,
+stamps `Report.answered_at` (what is "new" for the rep until they open the report:
+report_mark_seen) and sends its domain event.
+
+A plan moves the lead: a sent progress report or plan with a next step and its date becomes
+the lead's next step; the manager's "keep pushing until", "I'll come with you" and "park until"
+set the lead's date (crm.services.leads.lead_set_next_step, with a history row naming the
+report).
 """
 
 from __future__ import annotations
@@ -12,11 +18,13 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm import audit, events
 from crm.models import (
+    AskKind,
     AskState,
     Lead,
     PlanDecision,
@@ -30,7 +38,12 @@ from crm.models import (
 from crm.permissions import can_answer_report, visible_leads, visible_reports
 from crm.pipeline import Stage
 from crm.reporting import ReportParts, assess, report_due_days, was_on_time
-from crm.services.leads import lead_change_stage, lead_return_to_pool, lead_update
+from crm.services.leads import (
+    NextStepSource,
+    lead_change_stage,
+    lead_return_to_pool,
+    lead_set_next_step,
+)
 
 REPORT_FIELDS: tuple[str, ...] = (
     "kind",
@@ -41,7 +54,26 @@ REPORT_FIELDS: tuple[str, ...] = (
     "backup_plan",
     "ask",
     "ask_due",
+    "ask_kind",
+    "concessions",
+    "departments",
+    "learning",
     "share_with_director",
+)
+
+# An ask moves forward only: open → accepted → in progress → done / declined (final).
+ASK_STEPS: dict[str, int] = {
+    AskState.OPEN: 0,
+    AskState.ACCEPTED: 1,
+    AskState.IN_PROGRESS: 2,
+    AskState.DONE: 3,
+    AskState.DECLINED: 3,
+}
+ASK_FINAL = frozenset({AskState.DONE, AskState.DECLINED})
+
+# The decisions that keep the lead with the rep and need a date.
+DATED_DECISIONS = frozenset(
+    {PlanDecision.KEEP_PUSHING, PlanDecision.JOINT_VISIT, PlanDecision.PARK}
 )
 
 
@@ -85,6 +117,8 @@ def report_save_draft(
             setattr(report, field, value.strip() if isinstance(value, str) else value)
     if report.kind not in ReportKind.values:
         raise ValidationError({"kind": _("Unknown kind of report.")})
+    if report.ask_kind not in AskKind.values:
+        raise ValidationError({"ask_kind": _("Unknown kind of ask.")})
     quality = assess(_report_parts(report))
     report.quality_score = quality.score
     report.quality_issues = quality.issues
@@ -103,14 +137,8 @@ def _previous_report_time(report: Report) -> dt.datetime | None:
     return last
 
 
-@transaction.atomic
-def report_submit(*, author: User, report: Report) -> Report:
-    """Send a draft to the manager. Its quality and whether it came on time are saved with it."""
-    report = Report.objects.select_for_update(of=("self",)).select_related("lead").get(pk=report.pk)
-    if report.author_id != author.pk:
-        raise ValidationError(_("Only the author can send this report."))
-    if report.state != ReportState.DRAFT:
-        raise ValidationError(_("This report is already sent."))
+def _submit_errors(report: Report, today: dt.date) -> dict[str, str]:
+    """What stops a draft from being sent, keyed by the field to fix."""
     errors: dict[str, str] = {}
     if not report.status_now.strip() and report.kind != ReportKind.QUESTION:
         errors["status_now"] = _("Say where things stand now before sending.")
@@ -118,13 +146,73 @@ def report_submit(*, author: User, report: Report) -> Report:
         errors["ask"] = _("Write your question before sending.")
     if report.kind == ReportKind.LOSS_REVIEW and report.lead is None:
         errors["kind"] = _("A loss review is written on a lead.")
-    if report.kind == ReportKind.ESCALATION and report.lead is None:
-        errors["kind"] = _("An escalation plan is written on a lead.")
-    today = timezone.localdate()
+    if report.kind == ReportKind.ESCALATION:
+        if report.lead is None:
+            errors["kind"] = _("An escalation plan is written on a lead.")
+        # A plan is three layers: the facts alone are not a plan.
+        if not report.next_step.strip():
+            errors["next_step"] = _(
+                "A plan says what you will do, given the facts: fill in part 2 before sending."
+            )
+        if not report.ask.strip():
+            errors["ask"] = _(
+                "A plan says what you need from your manager: fill in part 3 before sending."
+            )
     if report.next_step_due and report.next_step_due < today:
         errors["next_step_due"] = _("The next step's date is in the past.")
     if report.ask_due and report.ask_due < today:
         errors["ask_due"] = _("The date you need it by is in the past.")
+    return errors
+
+
+def _move_lead(*, author: User, report: Report) -> bool:
+    """A sent progress report or plan with a next step and its date becomes the lead's next
+    step, when the lead is still the author's and open. Returns whether it did."""
+    if (
+        report.lead_id is None
+        or report.kind not in (ReportKind.PROGRESS, ReportKind.ESCALATION)
+        or not report.next_step.strip()
+        or report.next_step_due is None
+    ):
+        return False
+    lead = Lead.objects.select_for_update().get(pk=report.lead_id)
+    if lead.owner_id != author.pk or not lead.is_open:
+        return False
+    lead_set_next_step(
+        actor=author,
+        lead=lead,
+        next_step=report.next_step,
+        due=report.next_step_due,
+        source=NextStepSource.REPORT,
+        report_id=report.pk,
+    )
+    return True
+
+
+def _is_first_plan(report: Report) -> bool:
+    """True when no earlier sent report on the report's lead had a next step."""
+    if report.lead_id is None or not report.has_plan:
+        return False
+    earlier = (
+        Report.objects.filter(lead_id=report.lead_id, state=ReportState.SUBMITTED)
+        .exclude(pk=report.pk)
+        .exclude(next_step="")
+    )
+    return not earlier.exists()
+
+
+@transaction.atomic
+def report_submit(*, author: User, report: Report) -> Report:
+    """Send a draft to the manager. Its quality and whether it came on time are saved with it;
+    its next step and date become the lead's next step. An escalation plan with only the facts
+    is refused, naming the missing parts."""
+    report = Report.objects.select_for_update(of=("self",)).select_related("lead").get(pk=report.pk)
+    if report.author_id != author.pk:
+        raise ValidationError(_("Only the author can send this report."))
+    if report.state != ReportState.DRAFT:
+        raise ValidationError(_("This report is already sent."))
+    today = timezone.localdate()
+    errors = _submit_errors(report, today)
     if errors:
         raise ValidationError(errors)
     now = timezone.now()
@@ -145,7 +233,11 @@ def report_submit(*, author: User, report: Report) -> Report:
     report.submitted_at = now
     report.updated_at = now
     report.ask_state = AskState.OPEN if report.ask.strip() else AskState.NONE
+    if not report.ask.strip():
+        report.ask_kind = AskKind.GENERAL
     report.save()
+    first_plan = _is_first_plan(report)
+    _move_lead(author=author, report=report)
     events.emit(
         events.report_submitted,
         report_id=report.pk,
@@ -155,6 +247,13 @@ def report_submit(*, author: User, report: Report) -> Report:
         has_plan=report.has_plan,
         has_ask=bool(report.ask.strip()),
         shared=report.share_with_director,
+        team_id=report.team_id,
+        ask_kind=report.ask_kind,
+        quality_score=report.quality_score,
+        quality_issues=list(report.quality_issues),
+        handed_by_id=lead.handed_by_id if lead is not None else None,
+        first_plan_on_lead=first_plan,
+        next_step_due=report.next_step_due.isoformat() if report.next_step_due else None,
     )
     return report
 
@@ -178,6 +277,27 @@ def report_mark_read(*, actor: User, report: Report) -> None:
 
 
 @transaction.atomic
+def report_mark_seen(*, author: User, report: Report) -> bool:
+    """The author opened their report: the answers on it are no longer new to them. Sends
+    `report_seen` only when there was something new (not on every visit). Returns whether it
+    was new."""
+    if report.author_id != author.pk or report.answered_at is None:
+        return False
+    now = timezone.now()
+    updated = (
+        Report.objects.filter(pk=report.pk, answered_at__isnull=False)
+        .filter(Q(author_seen_at__isnull=True) | Q(author_seen_at__lt=F("answered_at")))
+        .update(author_seen_at=now)
+    )
+    report.author_seen_at = now
+    if updated:
+        events.emit(
+            events.report_seen, report_id=report.pk, author_id=author.pk, lead_id=report.lead_id
+        )
+    return bool(updated)
+
+
+@transaction.atomic
 def report_acknowledge(*, actor: User, report: Report) -> Report:
     """The manager has read the report and says so to the rep."""
     report = _answerable(actor, report)
@@ -187,13 +307,15 @@ def report_acknowledge(*, actor: User, report: Report) -> Report:
     report.acknowledged_at = now
     report.acknowledged_by = actor
     report.read_at = report.read_at or now
-    report.save(update_fields=["acknowledged_at", "acknowledged_by", "read_at"])
+    report.answered_at = now
+    report.save(update_fields=["acknowledged_at", "acknowledged_by", "read_at", "answered_at"])
     audit.record(actor=actor, action="report.acknowledged", obj=report)
     events.emit(
         events.report_acknowledged,
         report_id=report.pk,
         actor_id=actor.pk,
         author_id=report.author_id,
+        lead_id=report.lead_id,
     )
     return report
 
@@ -201,7 +323,8 @@ def report_acknowledge(*, actor: User, report: Report) -> Report:
 @transaction.atomic
 def report_reply(*, actor: User, report: Report, body: str) -> ReportReply:
     """Add a message to the thread under a report (the rep, the manager, or a +2 it is shared
-    with)."""
+    with). Anyone's reply but the author's is an answer the rep has not seen yet; the author's
+    own reply means they have seen the thread."""
     report = (
         visible_reports(actor).select_for_update().get(pk=report.pk, state=ReportState.SUBMITTED)
     )
@@ -209,41 +332,138 @@ def report_reply(*, actor: User, report: Report, body: str) -> ReportReply:
     if not body:
         raise ValidationError({"body": _("Write something before replying.")})
     reply = ReportReply.objects.create(report=report, author=actor, body=body)
+    now = reply.created_at
+    by_author = actor.pk == report.author_id
+    fields: list[str] = []
     if can_answer_report(actor, report) and report.read_at is None:
-        report.read_at = timezone.now()
-        report.save(update_fields=["read_at"])
+        report.read_at = now
+        fields.append("read_at")
+    if by_author:
+        report.author_seen_at = now
+        fields.append("author_seen_at")
+    else:
+        report.answered_at = now
+        fields.append("answered_at")
+    report.save(update_fields=fields)
     events.emit(
-        events.report_replied, report_id=report.pk, actor_id=actor.pk, author_id=report.author_id
+        events.report_replied,
+        report_id=report.pk,
+        actor_id=actor.pk,
+        author_id=report.author_id,
+        lead_id=report.lead_id,
+        reply_id=reply.pk,
+        by_author=by_author,
     )
     return reply
 
 
-@transaction.atomic
-def report_answer_ask(*, actor: User, report: Report, state: str, note: str = "") -> Report:
-    """Close the rep's ask: done, or declined with a reason. Its response time is kept."""
-    report = _answerable(actor, report)
-    if report.ask_state != AskState.OPEN:
+def _check_ask_step(report: Report, state: str, note: str) -> None:
+    previous = report.ask_state
+    if previous not in ASK_STEPS or previous in ASK_FINAL:
         raise ValidationError(_("This ask is already answered."))
-    note = note.strip()
-    if state not in (AskState.DONE, AskState.DECLINED):
-        raise ValidationError({"state": _("Choose done or declined.")})
+    if state not in ASK_STEPS or state == AskState.OPEN:
+        raise ValidationError({"state": _("Choose one of the answers.")})
+    if ASK_STEPS[state] <= ASK_STEPS[previous]:
+        raise ValidationError(
+            {
+                "state": _("The ask is already “%(state)s”; choose a later step.")
+                % {"state": AskState(previous).label}
+            }
+        )
     if state == AskState.DECLINED and not note:
         raise ValidationError({"note": _("Say why you decline, so the rep can plan around it.")})
+
+
+@transaction.atomic
+def report_answer_ask(*, actor: User, report: Report, state: str, note: str = "") -> Report:
+    """Answer the rep's ask: accepted, in progress ("I'll handle it" / 我来办), done, or
+    declined with a reason. An ask moves forward only and done/declined are final; the rep is
+    told each step. The first answer's time is kept as the response time."""
+    report = _answerable(actor, report)
+    note = note.strip()
+    _check_ask_step(report, state, note)
+    previous = report.ask_state
     now = timezone.now()
     report.ask_state = state
-    report.ask_resolved_at = now
-    report.ask_resolution_note = note
+    report.ask_resolved_at = report.ask_resolved_at or now
+    if note:
+        report.ask_resolution_note = note
     report.read_at = report.read_at or now
-    report.save(update_fields=["ask_state", "ask_resolved_at", "ask_resolution_note", "read_at"])
+    report.answered_at = now
+    report.save(
+        update_fields=[
+            "ask_state",
+            "ask_resolved_at",
+            "ask_resolution_note",
+            "read_at",
+            "answered_at",
+        ]
+    )
     audit.record(actor=actor, action="report.ask_answered", obj=report, summary=state)
     events.emit(
         events.ask_answered,
         report_id=report.pk,
         actor_id=actor.pk,
         author_id=report.author_id,
+        lead_id=report.lead_id,
         state=state,
+        previous_state=previous,
+        ask_kind=report.ask_kind,
     )
     return report
+
+
+def _check_decision(
+    report: Report, decision: str, note: str, until: dt.date | None, today: dt.date
+) -> None:
+    if report.kind != ReportKind.ESCALATION or report.lead is None:
+        raise ValidationError(_("Only an escalation plan on a lead takes a decision."))
+    if report.decision:
+        raise ValidationError(_("This plan already has a decision."))
+    if decision not in PlanDecision.values:
+        raise ValidationError({"decision": _("Choose one of the decisions.")})
+    if decision == PlanDecision.PARK and (until is None or until <= today):
+        raise ValidationError({"until": _("Park the lead until a date in the future.")})
+    if decision in (PlanDecision.KEEP_PUSHING, PlanDecision.JOINT_VISIT) and (
+        until is not None and until < today
+    ):
+        raise ValidationError({"until": _("The date is in the past.")})
+    if decision == PlanDecision.JOINT_VISIT and until is None:
+        raise ValidationError({"until": _("Give the date of the joint visit.")})
+    if decision == PlanDecision.CLOSE_LOST and not note:
+        raise ValidationError({"note": _("Say why the lead is closed as lost.")})
+
+
+def _apply_decision(
+    *, actor: User, report: Report, decision: str, note: str, until: dt.date | None
+) -> None:
+    """What the decision does to the lead."""
+    lead = report.lead
+    assert lead is not None
+    if decision == PlanDecision.HAND_BACK:
+        lead_return_to_pool(actor=actor, lead=lead, note=note)
+        return
+    if decision == PlanDecision.CLOSE_LOST:
+        lead_change_stage(actor=actor, lead=lead, to_stage=Stage.LOST, reason=note)
+        return
+    lead = visible_leads(actor).select_for_update().get(pk=lead.pk)
+    if decision == PlanDecision.PARK:
+        step = _("Parked by the manager: pick it up again.")
+    elif decision == PlanDecision.JOINT_VISIT:
+        step = _("Joint visit with %(manager)s") % {"manager": actor}
+    else:
+        if until is None:
+            return  # keep pushing, with no new date: the lead's next step stays.
+        step = report.next_step or lead.next_step or _("Keep pushing")
+    lead_set_next_step(
+        actor=actor,
+        lead=lead,
+        next_step=str(step),
+        due=until,
+        source=NextStepSource.DECISION,
+        report_id=report.pk,
+        parked_until=until if decision == PlanDecision.PARK else None,
+    )
 
 
 @transaction.atomic
@@ -253,53 +473,37 @@ def report_decide(
     report: Report,
     decision: str,
     note: str = "",
+    until: dt.date | None = None,
     park_until: dt.date | None = None,
 ) -> Report:
-    """The manager's answer to an escalation plan: keep pushing, park the lead until a date,
-    take it back into the team pool, or close it as lost."""
+    """The manager's answer to an escalation plan: keep pushing (until a date: the lead's next
+    step date), "I'll come with you" (a joint visit on a date: the lead's next step), park the
+    lead until a date (it leaves the stalled lists until then), take it back into the team
+    pool, or close it as lost. `park_until` is the older name of `until` for parking."""
     report = _answerable(actor, report)
-    if report.kind != ReportKind.ESCALATION or report.lead is None:
-        raise ValidationError(_("Only an escalation plan on a lead takes a decision."))
-    if report.decision:
-        raise ValidationError(_("This plan already has a decision."))
-    if decision not in PlanDecision.values:
-        raise ValidationError({"decision": _("Choose one of the decisions.")})
+    until = until or park_until
     note = note.strip()
-    lead = report.lead
-    if decision == PlanDecision.PARK:
-        if park_until is None or park_until <= timezone.localdate():
-            raise ValidationError({"park_until": _("Park the lead until a date in the future.")})
-        lead_update(
-            actor=actor,
-            lead=lead,
-            data={
-                "next_step": _("Parked by the manager: pick it up again."),
-                "next_step_due": park_until,
-            },
-        )
-    elif decision == PlanDecision.HAND_BACK:
-        lead_return_to_pool(actor=actor, lead=lead, note=note)
-    elif decision == PlanDecision.CLOSE_LOST:
-        if not note:
-            raise ValidationError({"note": _("Say why the lead is closed as lost.")})
-        lead_change_stage(actor=actor, lead=lead, to_stage=Stage.LOST, reason=note)
+    _check_decision(report, decision, note, until, timezone.localdate())
+    _apply_decision(actor=actor, report=report, decision=decision, note=note, until=until)
     now = timezone.now()
     report.decision = decision
     report.decision_note = note
-    report.park_until = park_until if decision == PlanDecision.PARK else None
+    report.park_until = until if decision in DATED_DECISIONS else None
     report.decided_at = now
     report.decided_by = actor
     audit.record(actor=actor, action="report.plan_decided", obj=report, summary=decision)
     report.read_at = report.read_at or now
     report.acknowledged_at = report.acknowledged_at or now
     report.acknowledged_by = report.acknowledged_by or actor
+    report.answered_at = now
     report.save()
     events.emit(
         events.plan_decided,
         report_id=report.pk,
         actor_id=actor.pk,
         author_id=report.author_id,
-        lead_id=lead.pk,
+        lead_id=report.lead_id,
         decision=decision,
+        until=until.isoformat() if until and decision in DATED_DECISIONS else None,
     )
     return report

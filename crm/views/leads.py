@@ -17,6 +17,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
@@ -71,8 +72,9 @@ def _detail_context(
 ) -> dict[str, Any]:
     return {
         "lead": lead,
+        "today": timezone.localdate(),
         **_timeline(request, lead),
-        "activity_form": activity_form or ActivityForm(),
+        "activity_form": activity_form or ActivityForm(lead=lead),
         "stage_form": stage_form or StageForm(lead=lead),
     }
 
@@ -220,7 +222,10 @@ def handoff(request: HttpRequest) -> HttpResponse:
                 )
                 return HttpResponseRedirect(request.get_full_path())
     else:
-        form = HandOffForm(lead_choices=[], reps=reps)
+        # "Pick" on the coach's suggestion (a link without JavaScript) preselects the rep.
+        picked = request.GET.get("rep", "")
+        initial = {"to_user": int(picked)} if picked.isdigit() else {}
+        form = HandOffForm(lead_choices=[], reps=reps, initial=initial)
     context = {
         "form": form,
         "page": page,

@@ -31,6 +31,7 @@ from crm.permissions import (
     visible_leads,
     visible_people,
 )
+from crm.reporting import is_big_deal
 from crm.web import HtmxHttpRequest, apply_errors, current_user, paginate, render_region
 
 # The inbox shows fewer rows than the other lists: it refreshes itself every 20 seconds.
@@ -39,7 +40,10 @@ INBOX_PAGE_SIZE = 30
 
 def _compose_context(form: ReportForm, report: Report | None, lead: Lead | None) -> dict[str, Any]:
     kind = form["kind"].value() or ReportKind.PROGRESS
+    folded_filled = any(str(field.value() or "").strip() for field in form.folded_fields())
     return {
+        # The big-deal parts open by themselves on a big lead (or once something is in them).
+        "fold_open": folded_filled or (lead is not None and is_big_deal(lead)),
         "form": form,
         "report": report,
         "kind": kind,
@@ -87,7 +91,7 @@ def report_compose(request: HtmxHttpRequest, pk: int | None = None) -> HttpRespo
         initial = {"kind": kind, "report_id": report.pk if report else None}
         if request.GET.get("share") == "1":
             initial["share_with_director"] = True
-        form = ReportForm(instance=report, initial=initial, kind=kind)
+        form = ReportForm(instance=report, initial=initial, kind=kind, on_lead=lead is not None)
         return render(request, "crm/report_form.html", _compose_context(form, report, lead))
     return _compose_post(request, user, report, lead, kind)
 
@@ -96,7 +100,7 @@ def _compose_post(
     request: HttpRequest, user: User, report: Report | None, lead: Lead | None, kind: str
 ) -> HttpResponse:
     """Save the draft (autosave or the draft button) or send it."""
-    form = ReportForm(request.POST, instance=report, kind=kind)
+    form = ReportForm(request.POST, instance=report, kind=kind, on_lead=lead is not None)
     action = request.POST.get("action", "draft")
     if form.is_valid():
         data = {k: v for k, v in form.cleaned_data.items() if k != "report_id"}
@@ -124,14 +128,26 @@ def _compose_post(
     return render(request, "crm/report_form.html", _compose_context(form, report, lead), status=422)
 
 
-def _report_context(request: HttpRequest, report: Report, **forms: Any) -> dict[str, Any]:
+def _report_context(
+    request: HttpRequest, report: Report, seen_before: Any = None, **forms: Any
+) -> dict[str, Any]:
+    """The report page. `seen_before` is when its author last looked before this visit: what
+    the manager answered after it is marked "new" for the author."""
+    user = current_user(request)
+    is_author = report.author_id == user.pk
     return {
         "report": report,
         "replies": report.replies.select_related("author"),
-        "can_answer": can_answer_report(current_user(request), report),
+        "can_answer": can_answer_report(user, report),
+        "is_author": is_author,
+        "seen_before": seen_before,
+        "new_for_author": is_author
+        and report.answered_at is not None
+        and (seen_before is None or report.answered_at > seen_before),
         # Each form has its own id prefix: two "note" fields on one page must not share an id.
         "reply_form": forms.get("reply_form") or ReplyForm(auto_id="reply_%s"),
-        "ask_form": forms.get("ask_form") or AskAnswerForm(auto_id="ask_%s"),
+        "ask_form": forms.get("ask_form")
+        or AskAnswerForm(auto_id="ask_%s", current=report.ask_state),
         "decision_form": forms.get("decision_form") or DecisionForm(auto_id="decision_%s"),
     }
 
@@ -143,7 +159,10 @@ def report_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     if report.state == ReportState.DRAFT:
         return redirect("report-edit", pk=report.pk)
     services.report_mark_read(actor=user, report=report)
-    return render(request, "crm/report_detail.html", _report_context(request, report))
+    seen_before = report.author_seen_at
+    services.report_mark_seen(author=user, report=report)
+    context = _report_context(request, report, seen_before=seen_before)
+    return render(request, "crm/report_detail.html", context)
 
 
 def _report_action(
@@ -209,7 +228,11 @@ def report_answer_ask(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         request,
         pk,
         "ask_form",
-        AskAnswerForm(request.POST, auto_id="ask_%s"),
+        AskAnswerForm(
+            request.POST,
+            auto_id="ask_%s",
+            current=report_get_for(user, pk, submitted_only=True).ask_state,
+        ),
         lambda report, data: services.report_answer_ask(actor=user, report=report, **data),
     )
 

@@ -44,7 +44,7 @@ PINNED = {
     "my-day manager": 7,
     "lead-board": 11,
     "lead-handoff": 6,
-    "lead-detail": 7,
+    "lead-detail": 8,  # +1 since issue 15: the coach's nudges block on the lead page
 }
 
 

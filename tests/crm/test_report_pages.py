@@ -525,7 +525,7 @@ def test_decide_park_moves_the_leads_next_step(company: Company, client_for: Cli
     until = in_days(21)
 
     response = decide(
-        client_for(company.manager_a), report, decision="park", park_until=until.isoformat()
+        client_for(company.manager_a), report, decision="park", until=until.isoformat()
     )
 
     assert response.status_code == 302
@@ -541,7 +541,7 @@ def test_decide_park_in_the_past_is_refused(company: Company, client_for: Client
         client_for(company.manager_a),
         report,
         decision="park",
-        park_until=in_days(-2).isoformat(),
+        until=in_days(-2).isoformat(),  # the form's date is `until` since issue 15
     )
 
     assert response.status_code == 422

@@ -433,7 +433,8 @@ def test_park_needs_a_future_date(company: Company, until: int | None) -> None:
             park_until=None if until is None else in_days(until),
         )
 
-    assert "park_until" in refused.value.message_dict
+    # The date field is `until` since issue 15: it serves keep pushing, joint visit and park.
+    assert "until" in refused.value.message_dict
     assert snapshot(report) == before
 
 
@@ -567,7 +568,15 @@ def test_each_step_writes_its_event_with_ids(company: Company) -> None:
     )
 
     rows = {e.name: e.payload for e in DomainEvent.objects.filter(pk__gt=mark).order_by("pk")}
-    assert list(rows) == ["report_submitted", "report_acknowledged", "ask_answered", "plan_decided"]
+    # Since issue 15 the sent plan's next step moves the lead (lead_next_step_set, before the
+    # report_submitted row) and every payload carries more for the coach (crm/events.py).
+    assert list(rows) == [
+        "lead_next_step_set",
+        "report_submitted",
+        "report_acknowledged",
+        "ask_answered",
+        "plan_decided",
+    ]
     rep, manager, lead = company.rep_a1.pk, company.manager_a.pk, company.lead_a1.pk
     assert rows["report_submitted"] == {
         "report_id": report.pk,
@@ -577,17 +586,28 @@ def test_each_step_writes_its_event_with_ids(company: Company) -> None:
         "has_plan": True,
         "has_ask": True,
         "shared": True,
+        "team_id": company.team_a.pk,
+        "ask_kind": "",
+        "quality_score": report.quality_score,
+        "quality_issues": report.quality_issues,
+        "handed_by_id": manager,
+        "first_plan_on_lead": True,
+        "next_step_due": in_days(3).isoformat(),
     }
     assert rows["report_acknowledged"] == {
         "report_id": report.pk,
         "actor_id": manager,
         "author_id": rep,
+        "lead_id": lead,
     }
     assert rows["ask_answered"] == {
         "report_id": report.pk,
         "actor_id": manager,
         "author_id": rep,
+        "lead_id": lead,
         "state": "done",
+        "previous_state": "open",
+        "ask_kind": "",
     }
     assert rows["plan_decided"] == {
         "report_id": report.pk,
@@ -595,6 +615,7 @@ def test_each_step_writes_its_event_with_ids(company: Company) -> None:
         "author_id": rep,
         "lead_id": lead,
         "decision": "keep_pushing",
+        "until": None,
     }
 
 

@@ -1,0 +1,1 @@
+"""Template filters the CRM's and the coach's pages share (`{% load kaopu_text %}`)."""
