@@ -42,6 +42,8 @@ class ActivityIn(Schema):
     outcome: Outcome = Outcome.NO_OUTCOME
     happened_at: Moment | None = Field(None, description="Empty means now.")
     note: Text = ""
+    next_step: Text = Field("", description="The lead's next step after this; empty keeps it.")
+    next_step_due: dt.date | None = Field(None, description="By when (with `next_step`).")
 
 
 @router.get(
@@ -65,5 +67,7 @@ def log_activity(request: HttpRequest, lead_id: Id, payload: ActivityIn) -> Stat
         outcome=payload.outcome,
         happened_at=aware(payload.happened_at),
         note=payload.note,
+        next_step=payload.next_step,
+        next_step_due=payload.next_step_due,
     )
     return Status(201, activity)

@@ -46,7 +46,7 @@ PEOPLE: list[dict[str, Any]] = [
     {"username": "zhao.min", "display_name": "赵敏", "role": Role.DIRECTOR, "language": "zh-hans"},
     {
         "username": "li.ge",
-        "display_name": "李哥 (Li Ge)",
+        "display_name": "李哥",
         "role": Role.MANAGER,
         "language": "zh-hans",
     },
