@@ -59,6 +59,7 @@ test-postgres: messages
 
 bench: messages
 	$(PY) bench/run.py
+	$(PY) bench/simulate.py --summary
 
 clean:
 	rm -rf $(VENV) var staticfiles db.sqlite3 .pytest_cache .mypy_cache .ruff_cache
