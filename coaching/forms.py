@@ -1,3 +1,7 @@
+"""The coach's forms: snooze and dismiss, thanks after a win, the year-end note, the ask for
+the next lead, and one's notification preferences. Each says what is wrong in the user's
+language; the services decide."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -39,8 +43,21 @@ class ThanksForm(forms.Form):
     body = forms.CharField(
         label=_("Private note to your manager"), widget=forms.Textarea(attrs={"rows": 4})
     )
+    loyalty = forms.CharField(
+        label=_("A word of loyalty (optional)"),
+        help_text=_(
+            "Added at the end of your private note. Keep it, put it in your own words, or "
+            "clear it if it doesn't sound like you."
+        ),
+        required=False,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
     reward_note = forms.CharField(
         label=_("Sharing the reward (optional)"),
+        help_text=_(
+            "For example: when the commission comes in, dinner for you and the team is on me."
+        ),
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
     )
@@ -96,3 +113,12 @@ def snooze_until(period: str, until: dt.date | None, now: dt.datetime) -> dt.dat
         return now + dt.timedelta(days=days)
     assert until is not None
     return dt.datetime.combine(until, dt.time(8, 0), tzinfo=now.tzinfo)
+
+
+class NextLeadAskForm(forms.Form):
+    note = forms.CharField(
+        label=_("A word to your manager (optional)"),
+        required=False,
+        max_length=300,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )

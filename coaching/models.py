@@ -156,7 +156,7 @@ class NotificationPreference(models.Model):
         related_name="notification_preference",
     )
     daily_push_budget = models.PositiveSmallIntegerField(
-        _("nudges pushed per day at most"), default=3
+        _("urgent scan findings pushed per day"), default=3
     )
     email_enabled = models.BooleanField(_("send me email"), default=True)
     quiet_start = models.TimeField(_("quiet hours from"), default=dt.time(21, 0))
@@ -303,3 +303,60 @@ class OutboundEmail(models.Model):
     @property
     def message_id(self) -> str:
         return f"<kaopu.email.{self.pk}@{settings.KAOPU_MAIL_DOMAIN}>"
+
+
+class NextLeadAsk(models.Model):
+    """A rep who meets the team's reliability bar asks for the next good lead (ideas I9, I15).
+
+    It stays open until the manager hands that rep a lead (answered_at, answered_by and the
+    lead are then filled in) or the rep withdraws it; the manager sees the open ones beside the
+    hand-off suggestion."""
+
+    rep = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("rep"),
+        on_delete=models.CASCADE,
+        related_name="next_lead_asks",
+    )
+    team = models.ForeignKey(
+        "crm.Team", verbose_name=_("team"), on_delete=models.CASCADE, related_name="+"
+    )
+    note = models.CharField(_("note"), max_length=300, blank=True)
+    created_at = models.DateTimeField(_("asked at"), default=timezone.now)
+    answered_at = models.DateTimeField(_("answered at"), null=True, blank=True)
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("answered by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    lead = models.ForeignKey(
+        "crm.Lead",
+        verbose_name=_("lead handed"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = _("ask for the next lead")
+        verbose_name_plural = _("asks for the next lead")
+        indexes = [models.Index(fields=["team", "answered_at"], name="next_lead_ask_open")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["rep"],
+                condition=Q(answered_at__isnull=True),
+                name="one_open_next_lead_ask_per_rep",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rep} → {self.team}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.answered_at is None

@@ -1,14 +1,16 @@
-"""Reads for the nudge center, the team feed and the coaching numbers."""
+"""Reads for the nudge center, the team feed, the year-end letter and the coaching numbers."""
 
 from __future__ import annotations
 
 import datetime as dt
 import statistics
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import pgettext
 
 from coaching import playbook
 from coaching.links import action_url
@@ -21,8 +23,20 @@ from coaching.models import (
     Thanks,
     ThanksKind,
 )
-from crm.models import Lead, Report, ReportState, Role, Team, User
+from crm.models import (
+    AskKind,
+    AskState,
+    Lead,
+    PlanDecision,
+    Report,
+    ReportReply,
+    ReportState,
+    Role,
+    Team,
+    User,
+)
 from crm.permissions import reports_to_a_manager, visible_people, visible_teams
+from crm.pipeline import Stage
 
 
 def due_q(now: dt.datetime | None = None) -> Q:
@@ -92,32 +106,129 @@ def team_feed(*, user: User) -> dict[str, Any]:
     return {"posts": posts, "received": received, "sent": sent}
 
 
-def year_end_candidates(*, user: User, year: int) -> list[dict[str, Any]]:
-    """Managers and seniors who handed the user leads this year, with how each lead ended."""
-    start = dt.datetime(year, 1, 1, tzinfo=dt.UTC)
-    leads = (
-        Lead.objects.filter(owner=user, handed_by__isnull=False, handed_at__gte=start)
-        .exclude(handed_by=user)
-        .select_related("handed_by")
-        .order_by("handed_by_id", "-value")
+# What someone did for a win, in the order the year-end letter names it.
+HELP_KINDS: tuple[str, ...] = ("handoff", "joint_visit", "decision", "ask", "advice", "credited")
+
+
+def help_label(kind: str) -> str:
+    """What a helper did for a win, as a phrase after "you" in the reader's language."""
+    labels = {
+        "handoff": pgettext("year-end letter: what you did", "handed the lead to me"),
+        "joint_visit": pgettext("year-end letter: what you did", "came with me to the customer"),
+        "decision": pgettext("year-end letter: what you did", "decided on my plan"),
+        "ask": pgettext("year-end letter: what you did", "gave me what I asked for"),
+        "advice": pgettext("year-end letter: what you did", "advised me on it"),
+        "credited": pgettext("year-end letter: what you did", "helped me win it"),
+    }
+    return labels.get(kind, kind)
+
+
+@dataclass
+class Helper:
+    """Someone who helped the user this year: the wins they helped with and what they did on
+    each (never a loss), and whether the user has thanked them yet."""
+
+    person: User
+    wins: dict[int, tuple[Lead, set[str]]] = field(default_factory=dict)
+    added: bool = False
+    thanked: bool = False
+    draft: str = ""
+
+    def helped(self, lead: Lead, kind: str) -> None:
+        self.wins.setdefault(lead.pk, (lead, set()))[1].add(kind)
+
+    @property
+    def lines(self) -> list[tuple[Lead, list[str]]]:
+        """Each win, biggest first, with what they did in HELP_KINDS order."""
+        ordered = sorted(self.wins.values(), key=lambda w: (-(w[0].value or 0), w[0].company))
+        return [(lead, [k for k in HELP_KINDS if k in kinds]) for lead, kinds in ordered]
+
+    @property
+    def described(self) -> list[tuple[Lead, list[str]]]:
+        """The same wins, with what they did in words (the active language)."""
+        return [(lead, [help_label(k) for k in kinds]) for lead, kinds in self.lines]
+
+
+def _report_helps(user: User, wins: dict[int, Lead]) -> list[tuple[int, int, str]]:
+    """(person id, lead id, kind) for the answers to the user's reports on those wins: the
+    joint visits, decisions, asks answered and replies of anyone but the user."""
+    found: list[tuple[int, int, str]] = []
+    reports = Report.objects.filter(
+        author=user, lead_id__in=wins, state=ReportState.SUBMITTED
+    ).values("lead_id", "decision", "decided_by_id", "ask_state", "ask_kind", "team__manager_id")
+    for r in reports:
+        if r["decided_by_id"] and r["decision"]:
+            kind = "joint_visit" if r["decision"] == PlanDecision.JOINT_VISIT else "decision"
+            found.append((r["decided_by_id"], r["lead_id"], kind))
+        if r["ask_state"] == AskState.DONE and r["team__manager_id"]:
+            kind = "joint_visit" if r["ask_kind"] == AskKind.JOINT_VISIT else "ask"
+            found.append((r["team__manager_id"], r["lead_id"], kind))
+    replies = (
+        ReportReply.objects.filter(report__author=user, report__lead_id__in=wins)
+        .exclude(author=user)
+        .values_list("author_id", "report__lead_id")
+        .distinct()
     )
-    people: dict[int, dict[str, Any]] = {}
-    for lead in leads:
-        entry = people.setdefault(
-            lead.handed_by_id or 0, {"person": lead.handed_by, "leads": [], "won": 0}
+    found += [(person, lead, "advice") for person, lead in replies]
+    credited = CreditPost.credited.through.objects.filter(
+        creditpost__author=user, creditpost__lead_id__in=wins
+    ).values_list("user_id", "creditpost__lead_id")
+    found += [(person, lead, "credited") for person, lead in credited]
+    return found
+
+
+def year_end_candidates(*, user: User, year: int, added: Sequence[int] = ()) -> list[Helper]:
+    """The people who helped the user win deals this year, with each win and what they did
+    (hand-off, joint visit, decision, ask answered, advice, public credit) — never a loss —;
+    the user's own manager always; and the active colleagues the user `added` by hand."""
+    start = dt.datetime(year, 1, 1, tzinfo=dt.UTC)
+    end = dt.datetime(year + 1, 1, 1, tzinfo=dt.UTC)
+    wins = {
+        lead.pk: lead
+        for lead in Lead.objects.filter(
+            owner=user, stage=Stage.WON, closed_at__gte=start, closed_at__lt=end
         )
-        entry["leads"].append(lead)
-        entry["won"] += lead.stage == "won"
-    if user.team_id and user.team and user.team.manager_id not in people:
-        people[user.team.manager_id] = {"person": user.team.manager, "leads": [], "won": 0}
+    }
+    helps = [(lead.handed_by_id, lead.pk, "handoff") for lead in wins.values() if lead.handed_by_id]
+    helps += _report_helps(user, wins)
+    ids = {person for person, _lead, _kind in helps if person != user.pk}
+    manager_id = user.team.manager_id if user.team_id and user.team else None
+    wanted = ids | set(added) | ({manager_id} if manager_id else set())
+    wanted.discard(user.pk)
+    people = {
+        u.pk: Helper(person=u)
+        for u in User.objects.filter(pk__in=wanted, is_active=True).order_by(
+            "display_name", "username"
+        )
+    }
+    for person, lead_id, kind in helps:
+        if person in people:
+            people[person].helped(wins[lead_id], kind)
+    for pk in added:
+        if pk in people and pk not in ids and pk != manager_id:
+            people[pk].added = True
     already = set(
         Thanks.objects.filter(
-            author=user, kind=ThanksKind.YEAR_END, created_at__gte=start
+            author=user, kind=ThanksKind.YEAR_END, created_at__gte=start, created_at__lt=end
         ).values_list("recipient_id", flat=True)
     )
-    for pk, entry in people.items():
-        entry["thanked"] = pk in already
-    return list(people.values())
+    for pk, helper in people.items():
+        helper.thanked = pk in already
+    return sorted(
+        people.values(),
+        key=lambda h: (h.added, h.person.pk != manager_id, -len(h.wins), str(h.person)),
+    )
+
+
+def colleagues(*, user: User) -> QuerySet[User]:
+    """Everyone active in the company but the user: the seniors and peers a rep may add to
+    their year-end thanks."""
+    return (
+        User.objects.filter(is_active=True)
+        .exclude(pk=user.pk)
+        .select_related("team")
+        .order_by("display_name", "username")
+    )
 
 
 def rule_stats(*, scope: QuerySet[Nudge]) -> list[dict[str, Any]]:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from coaching.views import cockpit, credit, nudges, settings
+from coaching.views import cockpit, credit, nudges, reliability, settings
 
 urlpatterns = [
     path("", nudges.nudge_list, name="coach-nudges"),
@@ -18,4 +18,7 @@ urlpatterns = [
     path("team/export.csv", cockpit.team_csv, name="coach-team-csv"),
     path("team/suggest/", cockpit.handoff_suggest, name="coach-handoff-suggest"),
     path("director/", cockpit.director_page, name="coach-director"),
+    path("me/", reliability.my_reliability, name="coach-me"),
+    path("me/withdraw/", reliability.my_ask_withdraw, name="coach-me-withdraw"),
+    path("rep/<int:rep_id>/", reliability.rep_page, name="coach-rep"),
 ]

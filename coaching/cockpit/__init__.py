@@ -2,7 +2,8 @@
 (or per team for the +2), the manager's own debt, and the hand-off suggestion.
 
 One module per part — figures (rep and team rows), pipeline (stage rows), debt (stalled leads
-and what the manager owes), suggestions (whom to hand a lead to) — re-exported here, so callers
+and what the manager owes), suggestions (whom to hand a lead to), ranking (the director's
+sortable table of reps) — re-exported here, so callers
 keep `from coaching import cockpit` and `cockpit.rep_rows(...)`. Every figure is a SQL
 aggregate, so the number of queries depends on neither the number of leads nor of reps.
 """
@@ -14,7 +15,9 @@ from coaching.cockpit.figures import (
     PERIODS,
     Figures,
     period_from,
+    rep_figures,
     rep_rows,
+    reps_across,
     team_rows,
 )
 from coaching.cockpit.pipeline import (
@@ -56,7 +59,9 @@ __all__ = [
     "period_from",
     "pipelines",
     "reason_for",
+    "rep_figures",
     "rep_rows",
+    "reps_across",
     "stalled_leads",
     "team_rows",
 ]

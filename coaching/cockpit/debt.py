@@ -9,6 +9,7 @@ import datetime as dt
 from typing import Any
 
 from django.db.models import (
+    BooleanField,
     Count,
     DateTimeField,
     DurationField,
@@ -53,6 +54,9 @@ def stalled_leads(
             idle_for=_age(now, "idle_since"),
             open_plan_id=Subquery(plans.values("pk")[:1], output_field=IntegerField()),
             open_plan_at=Subquery(plans.values("submitted_at")[:1], output_field=DateTimeField()),
+            open_plan_shared=Subquery(
+                plans.values("share_with_director")[:1], output_field=BooleanField()
+            ),
         )
         .select_related("owner")
         .order_by(F("idle_since").asc(), "pk")[:limit]

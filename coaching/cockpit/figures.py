@@ -17,7 +17,8 @@ from typing import Any
 from django.db.models import Avg, Count, Exists, F, Max, Min, OuterRef, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
 
-from coaching.models import Thanks, ThanksKind
+from coaching import playbook, rules
+from coaching.models import Nudge, NudgeState, RuleSetting, Thanks, ThanksKind
 from crm.models import (
     AskState,
     Lead,
@@ -80,6 +81,12 @@ class Figures:
     handed_out_rib: int = 0
     reps: int = 0
     manager: str = ""
+    team_id: int | None = None
+    team_name: str = ""
+    nudges: int = 0
+    nudges_done: int = 0
+    only_asks_help: bool = False
+    next_lead_ask: Any = None  # the rep's open ask for the next lead, set by the team page
 
     @property
     def rib_share(self) -> int | None:
@@ -99,6 +106,11 @@ class Figures:
     def thanks_share(self) -> int | None:
         """Wins (of handed-down leads) followed by a thank-you note, in percent."""
         return _share(self.wins_thanked, self.handed_won)
+
+    @property
+    def nudges_share(self) -> int | None:
+        """The coach's nudges (made in the period) the rep acted on, in percent."""
+        return _share(self.nudges_done, self.nudges)
 
     @property
     def handed_out_rib_share(self) -> int | None:
@@ -213,38 +225,82 @@ def _fill(
     return row
 
 
-def rep_rows(*, team: Team, days: int, now: dt.datetime | None = None) -> list[Figures]:
-    """One row per active rep of the team: their open leads in this team, their reports to
-    this team's manager, and how the leads handed down to them ended (in the last `days`)."""
-    now = now or timezone.now()
-    since = now - dt.timedelta(days=days)
-    reps = list(
-        User.objects.filter(role=Role.REP, team=team, is_active=True)
-        .annotate(
-            oldest_stalled_id=_oldest_stalled("owner", now, "pk"),
-            oldest_stalled_company=_oldest_stalled("owner", now, "company"),
-        )
-        .order_by("display_name", "username", "pk")
+def _nudge_figures(rep_ids: list[int], *, since: dt.datetime) -> dict[int, dict[str, int]]:
+    """The coach's nudges to each rep made since `since`, and how many they acted on."""
+    rows = (
+        Nudge.objects.filter(recipient_id__in=rep_ids, created_at__gte=since)
+        .order_by()
+        .values("recipient")
+        .annotate(nudges=Count("pk"), nudges_done=Count("pk", filter=Q(state=NudgeState.DONE)))
     )
+    return {
+        row["recipient"]: {"nudges": row["nudges"], "nudges_done": row["nudges_done"]}
+        for row in rows
+    }
+
+
+HELP_RULE = "only_asks_for_help"
+
+
+def _help_only(reps: list[User], *, now: dt.datetime) -> set[int]:
+    """The reps whose last messages to their manager were all asks for help or problems (the
+    only_asks_for_help rule's pattern, with each team's own `last` threshold). One query per
+    distinct threshold, plus one for the teams' settings. The rule's own query, so the page
+    and the coach agree."""
+    rule = playbook.rules().get(HELP_RULE)
+    default = dict(rule.thresholds) if rule else {"last": 3}
+    team_ids = {rep.team_id for rep in reps if rep.team_id}
+    special = {
+        setting.team_id: default | {k: int(v) for k, v in setting.thresholds.items()}
+        for setting in RuleSetting.objects.filter(rule_id=HELP_RULE, team_id__in=team_ids)
+    }
+    by_threshold: dict[int, list[int]] = {}
+    for rep in reps:
+        last = (special.get(rep.team_id or 0) or default).get("last", 3)
+        by_threshold.setdefault(int(last), []).append(rep.pk)
+    found: set[int] = set()
+    today = timezone.localdate(now)
+    for last, ids in by_threshold.items():
+        reps_here = User.objects.filter(pk__in=ids)
+        rows = rules.only_help(reps_here, now=now, today=today, t={"last": last})
+        found.update(row["pk"] for row in rows)
+    return found
+
+
+def _rep_figures(
+    reps: list[User], team_ids: list[int], *, days: int, now: dt.datetime
+) -> list[Figures]:
+    """The rows for `reps` (annotated with their oldest stalled lead), counting their leads in
+    and reports to the teams `team_ids`."""
+    since = now - dt.timedelta(days=days)
     ids = [rep.pk for rep in reps]
-    leads = Lead.objects.filter(team=team, owner_id__in=ids)
+    leads = Lead.objects.filter(team_id__in=team_ids, owner_id__in=ids)
     lead_rows = _lead_figures(leads, "owner", since=since, now=now)
     values = _open_values(leads, "owner")
     report_rows = _report_figures(
-        Report.objects.filter(team=team, author_id__in=ids), "author", since=since
+        Report.objects.filter(team_id__in=team_ids, author_id__in=ids), "author", since=since
     )
     handed = _handed_out(
-        LeadEvent.objects.filter(lead__team=team, to_user_id__in=ids, created_at__gte=since),
+        LeadEvent.objects.filter(
+            lead__team_id__in=team_ids, to_user_id__in=ids, created_at__gte=since
+        ),
         "to_user",
     )
+    nudges = _nudge_figures(ids, since=since)
+    helpless = _help_only(reps, now=now) if reps else set()
     rows = []
     for rep in reps:
         row = Figures(
             key=rep.pk,
             name=str(rep),
+            team_id=rep.team_id,
+            team_name=rep.team.name if rep.team_id and rep.team else "",
             oldest_stalled_id=rep.oldest_stalled_id,  # type: ignore[attr-defined]
             oldest_stalled_company=rep.oldest_stalled_company or "",  # type: ignore[attr-defined]
+            only_asks_help=rep.pk in helpless,
         )
+        for name, value in nudges.get(rep.pk, {}).items():
+            setattr(row, name, value)
         rows.append(
             _fill(
                 row,
@@ -256,6 +312,43 @@ def rep_rows(*, team: Team, days: int, now: dt.datetime | None = None) -> list[F
             )
         )
     return rows
+
+
+def _reps(reps: QuerySet[User], now: dt.datetime) -> list[User]:
+    return list(
+        reps.select_related("team")
+        .annotate(
+            oldest_stalled_id=_oldest_stalled("owner", now, "pk"),
+            oldest_stalled_company=_oldest_stalled("owner", now, "company"),
+        )
+        .order_by("display_name", "username", "pk")
+    )
+
+
+def rep_rows(*, team: Team, days: int, now: dt.datetime | None = None) -> list[Figures]:
+    """One row per active rep of the team: their open leads in this team, their reports to
+    this team's manager, and how the leads handed down to them ended (in the last `days`)."""
+    now = now or timezone.now()
+    reps = _reps(User.objects.filter(role=Role.REP, team=team, is_active=True), now)
+    return _rep_figures(reps, [team.pk], days=days, now=now)
+
+
+def reps_across(
+    *, teams: QuerySet[Team], days: int, now: dt.datetime | None = None
+) -> list[Figures]:
+    """One row per active rep of any of `teams` (the director's ranking): the same figures as
+    a team page's rows, in a number of queries that grows with neither reps nor teams."""
+    now = now or timezone.now()
+    team_ids = list(teams.order_by().values_list("pk", flat=True))
+    reps = _reps(User.objects.filter(role=Role.REP, team_id__in=team_ids, is_active=True), now)
+    return _rep_figures(reps, team_ids, days=days, now=now)
+
+
+def rep_figures(*, rep: User, days: int, now: dt.datetime | None = None) -> Figures:
+    """One rep's row, as their manager sees it on the team page (the rep's own team)."""
+    now = now or timezone.now()
+    reps = _reps(User.objects.filter(pk=rep.pk), now)
+    return _rep_figures(reps, [rep.team_id or 0], days=days, now=now)[0]
 
 
 def team_rows(*, teams: QuerySet[Team], days: int, now: dt.datetime | None = None) -> list[Figures]:

@@ -34,6 +34,7 @@ class Suggestion:
     rib_this_month: int
     score: float = 0.0
     reason: str = ""
+    ask: Any = None  # the rep's open ask for the next lead (coaching.models.NextLeadAsk)
 
     @property
     def reliability(self) -> float:

@@ -12,19 +12,23 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from coaching import charts, cockpit
+from coaching import charts, cockpit, next_lead
+from coaching.cockpit import ranking
 from crm import exports
 from crm.models import Lead, Team, User
 from crm.permissions import (
     can_hand_off,
+    can_manage_team,
     can_view_cockpit,
     can_view_director_page,
     cockpit_starts_at_director_page,
+    hand_off_targets,
     visible_teams,
 )
 from crm.web import HtmxHttpRequest, current_user, render_region
@@ -74,12 +78,16 @@ def team_page(request: HtmxHttpRequest, team_id: int | None = None) -> HttpRespo
     days = cockpit.period_from(request.GET.get("days"))
     now = timezone.now()
     rows = cockpit.rep_rows(team=team, days=days, now=now)
+    asking = {ask.rep_id: ask for ask in next_lead.open_asks([team.pk])}
+    for row in rows:
+        row.next_lead_ask = asking.get(row.key)
     total = cockpit.team_rows(teams=Team.objects.filter(pk=team.pk), days=days, now=now)[0]
     pipes = cockpit.pipelines(leads=Lead.objects.filter(team=team), key="team", now=now)
     pipeline = pipes.get(team.pk) or cockpit.empty_pipeline()
     keep = {} if from_path or "team" not in request.GET else {"team": team.pk}
     context: dict[str, Any] = {
         "team": team,
+        "sees_all_reports": can_manage_team(user, team),
         "days": days,
         "periods": [(n, urlencode(keep | {"days": n})) for n in cockpit.PERIODS],
         "rows": rows,
@@ -101,22 +109,76 @@ def team_page(request: HtmxHttpRequest, team_id: int | None = None) -> HttpRespo
     return render_region(request, "coaching/team.html", context, "cockpit")
 
 
+# The ranking's columns, in the table's order: (column of ranking.SORTS, is a number).
+RANKING_COLUMNS: tuple[tuple[str, bool], ...] = (
+    ("name", False),
+    ("team", False),
+    ("on_time", True),
+    ("quality", True),
+    ("nudges", True),
+    ("conversion", True),
+    ("thanks", True),
+    ("open_leads", True),
+    ("stalled", True),
+    ("last_report", True),
+    ("help", False),
+)
+
+
+def _ranking_label(column: str) -> str:
+    return {
+        "name": _("Rep"),
+        "team": _("Team"),
+        "on_time": _("Reports on time"),
+        "quality": _("Average quality"),
+        "nudges": _("Answers to nudges"),
+        "conversion": _("Conversion"),
+        "thanks": _("Thanks after wins"),
+        "open_leads": _("Open leads"),
+        "stalled": _("Stalled"),
+        "last_report": _("Last report"),
+        "help": _("Only asks for help"),
+    }[column]
+
+
+def sort_headers(sort: ranking.Sort, days: int) -> list[dict[str, Any]]:
+    """Each column's heading: its label, and the link that sorts by it (the period kept, the
+    direction flipped on the column sorted now). Plain links, so sorting works without JS."""
+    return [
+        {
+            "column": column,
+            "label": _ranking_label(column),
+            "num": num,
+            "current": column == sort.column,
+            "query": urlencode({"days": days, "sort": sort.toggled(column)}),
+        }
+        for column, num in RANKING_COLUMNS
+    ]
+
+
 @login_required
 def director_page(request: HtmxHttpRequest) -> HttpResponse:
-    """The +2's view: the same figures with one row per team, each leading to its team page."""
+    """The +2's view: one row per team, each leading to its team page, and every rep of those
+    teams ranked by the reliability measures (sortable by any column), each rep's own figures
+    one click away."""
     user = _cockpit_user(request)
     if not can_view_director_page(user):
         raise Http404
     days = cockpit.period_from(request.GET.get("days"))
+    sort = ranking.sort_from(request.GET.get("sort"))
     now = timezone.now()
     teams = visible_teams(user)
     rows = cockpit.team_rows(teams=teams, days=days, now=now)
+    reps = ranking.ranked(cockpit.reps_across(teams=teams, days=days, now=now), sort)
     pipes = cockpit.pipelines(leads=Lead.objects.filter(team__in=teams), key="team", now=now)
     combined = cockpit.combined_pipeline(pipes.values())
     context: dict[str, Any] = {
         "days": days,
-        "periods": [(n, urlencode({"days": n})) for n in cockpit.PERIODS],
+        "periods": [(n, urlencode({"days": n, "sort": sort.param})) for n in cockpit.PERIODS],
         "rows": rows,
+        "reps": reps,
+        "sort": sort,
+        "sort_headers": sort_headers(sort, days),
         "stages": cockpit.empty_pipeline(),
         "team_pipes": [(row, pipes.get(row.key) or cockpit.empty_pipeline()) for row in rows],
         "pipeline": combined,
@@ -204,6 +266,14 @@ def team_csv(request: HttpRequest) -> HttpResponse:
     return response
 
 
+def _asking_teams(user: User, team: Team | None) -> QuerySet[Team]:
+    """The teams whose reps' asks for the next lead the hand-off page shows: the team chosen
+    (an admin), or the teams `user` hands leads down in."""
+    if team is not None:
+        return Team.objects.filter(pk=team.pk)
+    return Team.objects.filter(members__in=hand_off_targets(user)).distinct()
+
+
 @login_required
 def handoff_suggest(request: HtmxHttpRequest) -> HttpResponse:
     """Who could get the next lead, best first, with a one-line reason each. Loaded by the
@@ -217,5 +287,10 @@ def handoff_suggest(request: HtmxHttpRequest) -> HttpResponse:
         if not raw.isdigit():
             raise Http404
         team = get_object_or_404(Team, pk=int(raw))
-    context = {"suggestions": cockpit.handoff_suggestions(user=user, team=team)}
+    suggestions = cockpit.handoff_suggestions(user=user, team=team)
+    asks = list(next_lead.open_asks(_asking_teams(user, team)))
+    asking = {ask.rep_id: ask for ask in asks}
+    for suggestion in suggestions:
+        suggestion.ask = asking.get(suggestion.rep.pk)
+    context = {"suggestions": suggestions, "asks": asks}
     return render_region(request, "coaching/handoff_suggest.html", context, "suggestion")
