@@ -5,6 +5,12 @@ a Message-ID derived from the row, and marks it sent. SMTP errors retry with bac
 last attempt the row is marked failed with the error, for the admin to see. A row left in
 "sending" by a killed worker is claimed again after a timeout: the one resend no design can rule
 out (a crash between the SMTP server's accept and our commit) carries the same Message-ID.
+
+What a message says: an instant email is one push — a nudge, or a burst of one rule to one
+person that folded into it while it waited, shown as one card that says how many; a digest is
+the person's open cards (coaching.cards) as at most seven one-sentence lines with their links,
+the most important first, then "and N more". A digest is made only when something changed
+since the last one.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 
+from coaching import cards
 from coaching.models import (
     Delivery,
     EmailKind,
@@ -31,7 +38,7 @@ from coaching.models import (
     Nudge,
     OutboundEmail,
 )
-from coaching.selectors import show
+from coaching.selectors import due_q
 from crm.models import User
 
 log = logging.getLogger(__name__)
@@ -57,8 +64,55 @@ def _claim(limit: int, now: dt.datetime) -> list[int]:
     return claimed
 
 
+def burst_of(email: OutboundEmail, now: dt.datetime | None = None) -> list[Nudge]:
+    """An instant email's nudge and the ones of the same rule to the same person that folded
+    into it while it waited (made since, pushed, with no email of their own), oldest first."""
+    nudge = email.nudge
+    if nudge is None:
+        return []
+    until = email.claimed_at or now or timezone.now()
+    return list(
+        Nudge.objects.active()
+        .filter(
+            recipient_id=nudge.recipient_id,
+            rule_id=nudge.rule_id,
+            delivery=Delivery.PUSH,
+            created_at__gte=nudge.created_at,
+            created_at__lte=until,
+        )
+        .filter(Q(pk=nudge.pk) | Q(email__isnull=True))
+        .select_related("lead", "report", "report__lead", "report__author")
+        .order_by("created_at", "id")
+    )
+
+
+def digest_lines(*, user: User, now: dt.datetime | None = None) -> tuple[list[cards.Line], int]:
+    """The digest's lines for a person (in their language): one sentence per card with its
+    link, the most important first, at most seven, and how many cards did not fit."""
+    with translation.override(user.language):
+        return cards.card_lines(cards.cards_for(user=user, language=user.language, now=now))
+
+
+def _instant_context(email: OutboundEmail) -> dict[str, Any]:
+    """One push: the nudge alone, or a burst shown as one card ("5 leads handed to you")."""
+    assert email.nudge is not None
+    burst = burst_of(email) or [email.nudge]
+    card = cards.build_cards(burst, language=email.recipient.language)[0]
+    return {"card": card, "subject": card.title}
+
+
+def _digest_context(email: OutboundEmail) -> dict[str, Any]:
+    lines, more = digest_lines(user=email.recipient)
+    subject = translation.gettext("Your Kaopu coaching digest for %(date)s") % {
+        "date": email.digest_date
+    }
+    return {"lines": lines, "more": more, "more_label": cards.more_label(more), "subject": subject}
+
+
 def render(email: OutboundEmail) -> EmailMultiAlternatives:
-    """The message in the recipient's language: plain text and HTML, a link to preferences."""
+    """The message in the recipient's language: plain text and HTML, a link to preferences.
+    An instant email is one card (a burst of one rule says how many); a digest is at most
+    seven one-sentence lines, grouped by card, the most important first."""
     user = email.recipient
     site = settings.KAOPU_SITE_URL
     with translation.override(user.language):
@@ -69,22 +123,15 @@ def render(email: OutboundEmail) -> EmailMultiAlternatives:
             "nudges_url": site + reverse("coach-nudges"),
         }
         if email.kind == EmailKind.INSTANT and email.nudge is not None:
-            shown = show(email.nudge, user.language)
-            context |= {"items": [shown], "subject": shown.title}
-            subject = shown.title
+            context |= _instant_context(email)
+            template = "coaching/email/message"
         else:
-            nudges = list(email.digest_nudges.order_by("-priority", "-created_at"))
-            items = [show(n, user.language) for n in nudges]
-            context |= {"items": items, "digest_date": email.digest_date}
-            subject = str(
-                translation.gettext("Your Kaopu coaching digest for %(date)s")
-                % {"date": email.digest_date}
-            )
-            context["subject"] = subject
-        text = render_to_string("coaching/email/message.txt", context)
-        html = render_to_string("coaching/email/message.html", context)
+            context |= _digest_context(email) | {"digest_date": email.digest_date}
+            template = "coaching/email/digest"
+        text = render_to_string(f"{template}.txt", context)
+        html = render_to_string(f"{template}.html", context)
     message = EmailMultiAlternatives(
-        subject=subject,
+        subject=context["subject"],
         body=text,
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[user.email],
@@ -118,8 +165,8 @@ def deliver_due(*, limit: int = 200, now: dt.datetime | None = None) -> dict[str
 
 def _send_one(email: OutboundEmail, mailer: Any) -> str:
     attempts = email.attempts + 1
-    if email.nudge is not None and not email.nudge.is_active:
-        # Resolved before we got to it: nothing worth an email any more.
+    if email.nudge is not None and not burst_of(email):
+        # Resolved before we got to it (and all that folded into it): nothing worth an email.
         OutboundEmail.objects.filter(pk=email.pk, state=EmailState.SENDING).update(
             state=EmailState.SENT, sent_at=timezone.now(), last_error="skipped: nudge closed"
         )
@@ -150,12 +197,13 @@ def _send_one(email: OutboundEmail, mailer: Any) -> str:
 
 
 def build_digests(*, now: dt.datetime | None = None) -> int:
-    """One digest per person per local day, at their digest time (08:30 by default), with the
-    nudges that were not pushed; skipped when there is nothing to say. Idempotent: the
+    """One digest per person per local day, at their digest time (08:30 by default): their open
+    cards as at most seven lines. Skipped when nothing changed since the last one (no new
+    advice waiting for a digest). The new nudges are attached to it. Idempotent: the
     (recipient, local date) pair is unique, so two beats or retries make one digest."""
     now = now or timezone.now()
     waiting = (
-        Nudge.objects.active()
+        Nudge.objects.filter(due_q(now))
         .filter(delivery=Delivery.DIGEST, digest__isnull=True, recipient__is_active=True)
         .values_list("recipient_id", flat=True)
         .distinct()
@@ -179,7 +227,7 @@ def build_digests(*, now: dt.datetime | None = None) -> int:
             )
             if not created:
                 continue
-            Nudge.objects.active().filter(
+            Nudge.objects.filter(due_q(now)).filter(
                 recipient=user, delivery=Delivery.DIGEST, digest__isnull=True
             ).update(digest=email)
             made += 1

@@ -2,9 +2,14 @@
 when its lead changes hands or closes, snoozed or dismissed by its recipient, woken again.
 
 `create_nudges` is the one way in: a nudge's key is unique, so re-runs, retries and concurrent
-scans make each nudge once. Pushes are rationed per person and local day (the push budget);
-high-priority pushes are also emailed, but not in the person's quiet hours: the outbox row waits
-for them to end. Everything else waits for the daily digest (coaching.delivery).
+scans make each nudge once. Events before scans: what a person caused (a rule triggered by an
+event) is pushed and emailed at once on its own allowance, a burst of one rule to one person
+folding into one email that says how many; scan findings never spend it: only the urgent ones
+(high priority) are pushed, up to the person's daily_push_budget, and the rest wait for the
+daily digest as grouped cards (coaching.cards, coaching.delivery). No email goes out in the
+person's quiet hours: the outbox row waits for them to end.
+
+Card actions (`card_snooze`, `card_dismiss`) act on every due nudge of one rule for one person.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -24,6 +30,7 @@ from coaching import playbook
 from coaching.models import (
     Delivery,
     EmailKind,
+    EmailState,
     NotificationPreference,
     Nudge,
     NudgeState,
@@ -34,6 +41,11 @@ from coaching.rules import NudgeSpec
 from crm.models import User
 
 CHUNK = 400  # keys per IN (...) list: well under SQLite's variable limit
+# The allowance of what people cause (hand-offs, answers, wins...): emails a person gets at
+# once per local day; a burst of one rule counts once. Past it, event nudges wait for the digest.
+EVENT_EMAILS_PER_DAY = 20
+# Events of one rule to one person this close together are one push that says how many.
+BURST = dt.timedelta(minutes=10)
 
 
 def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
@@ -70,22 +82,54 @@ def _email_at(user: User, pref: NotificationPreference, now: dt.datetime) -> dt.
     return _quiet_end(local, pref) if _in_quiet_hours(local, pref) else now
 
 
-def _pushed_today(recipients: dict[int, User], now: dt.datetime) -> dict[int, int]:
-    """Nudges pushed to each person since their own local midnight (the budget is per local
-    day; 48 hours back covers every time zone)."""
-    pushed: dict[int, int] = defaultdict(int)
-    midnight = {
+def _local_midnights(recipients: dict[int, User], now: dt.datetime) -> dict[int, dt.datetime]:
+    return {
         pk: now.astimezone(u.zone).replace(hour=0, minute=0, second=0, microsecond=0)
         for pk, u in recipients.items()
     }
-    for recipient_id, created_at in Nudge.objects.filter(
-        recipient_id__in=list(recipients),
-        delivery=Delivery.PUSH,
-        created_at__gte=now - dt.timedelta(hours=48),
-    ).values_list("recipient_id", "created_at"):
+
+
+@dataclass
+class _Allowances:
+    """What each person has been pushed today (their own local day; 48 hours back covers every
+    time zone), kept apart per allowance: scan findings pushed, event emails sent or queued,
+    and the (person, rule) pairs whose event email still waits to go (a burst folds into it)."""
+
+    scan_pushed: dict[int, int]
+    event_emails: dict[int, int]
+    pending: set[tuple[int, str]]
+
+
+def _pushed_today(
+    recipients: dict[int, User], now: dt.datetime, event_rules: set[str]
+) -> _Allowances:
+    midnight = _local_midnights(recipients, now)
+    since = now - dt.timedelta(hours=48)
+    scan_pushed: dict[int, int] = defaultdict(int)
+    for recipient_id, created_at in (
+        Nudge.objects.filter(
+            recipient_id__in=list(recipients), delivery=Delivery.PUSH, created_at__gte=since
+        )
+        .exclude(rule_id__in=event_rules)
+        .values_list("recipient_id", "created_at")
+    ):
         if created_at >= midnight[recipient_id]:
-            pushed[recipient_id] += 1
-    return pushed
+            scan_pushed[recipient_id] += 1
+    event_emails: dict[int, int] = defaultdict(int)
+    pending: set[tuple[int, str]] = set()
+    for recipient_id, created_at, state, not_before, rule_id in OutboundEmail.objects.filter(
+        Q(created_at__gte=since) | Q(state=EmailState.PENDING),
+        recipient_id__in=list(recipients),
+        kind=EmailKind.INSTANT,
+        nudge__rule_id__in=event_rules,
+    ).values_list("recipient_id", "created_at", "state", "not_before", "nudge__rule_id"):
+        if created_at >= midnight[recipient_id]:
+            event_emails[recipient_id] += 1
+        # A burst: the email of the same rule still waits, made minutes ago or held by quiet
+        # hours (the night's hand-offs go out as one email in the morning).
+        if state == EmailState.PENDING and (created_at >= now - BURST or not_before > now):
+            pending.add((recipient_id, rule_id))
+    return _Allowances(scan_pushed, event_emails, pending)
 
 
 # --- Making nudges -----------------------------------------------------------------------------
@@ -130,13 +174,20 @@ def _nudge_from(
 def _plan(
     fresh: list[NudgeSpec], rulebook: dict[str, playbook.Rule], *, now: dt.datetime
 ) -> tuple[list[Nudge], list[tuple[str, dt.datetime]]]:
-    """The nudges to make, each pushed or left for the digest by its recipient's budget, and
-    the (nudge key, send at) of the instant emails to queue."""
+    """The nudges to make, each pushed or left for the digest, and the (nudge key, send at) of
+    the instant emails to queue.
+
+    Two allowances: what a person caused (a rule with an event trigger) is pushed and emailed
+    at once, up to EVENT_EMAILS_PER_DAY emails, and a burst of one rule to one person folds
+    into the email still waiting to go; scan findings never spend that: only high-priority
+    ones are pushed, up to the person's daily_push_budget, and the rest wait for the digest."""
     recipients = {u.pk: u for u in User.objects.filter(pk__in={s.recipient_id for s in fresh})}
     prefs = {
         p.user_id: p for p in NotificationPreference.objects.filter(user_id__in=list(recipients))
     }
-    pushed_today = _pushed_today(recipients, now)
+    # Caused by a person (a CRM event or a coach moment such as a thanks), not a scan finding.
+    event_rules = {r.id for r in rulebook.values() if getattr(r, "instant", bool(r.event))}
+    today = _pushed_today(recipients, now, event_rules)
     nudges: list[Nudge] = []
     emails: list[tuple[str, dt.datetime]] = []
     for spec in fresh:
@@ -145,12 +196,24 @@ def _plan(
             continue
         rule = rulebook[spec.rule_id]
         pref = prefs.get(user.pk) or NotificationPreference(user=user)
-        pushed = pushed_today[user.pk] < pref.daily_push_budget
-        if pushed:
-            pushed_today[user.pk] += 1
+        mailable = pref.email_enabled and bool(user.email)
+        if rule.id in event_rules:
+            burst = (user.pk, rule.id) in today.pending
+            pushed = burst or today.event_emails[user.pk] < EVENT_EMAILS_PER_DAY
+            if pushed and mailable and not burst:
+                today.event_emails[user.pk] += 1
+                today.pending.add((user.pk, rule.id))
+                emails.append((spec.key, _email_at(user, pref, now)))
+        else:
+            pushed = (
+                rule.priority == Priority.HIGH
+                and today.scan_pushed[user.pk] < pref.daily_push_budget
+            )
+            if pushed:
+                today.scan_pushed[user.pk] += 1
+                if mailable:
+                    emails.append((spec.key, _email_at(user, pref, now)))
         nudges.append(_nudge_from(spec, user, rule, pushed=pushed, now=now))
-        if pushed and rule.priority == Priority.HIGH and pref.email_enabled and user.email:
-            emails.append((spec.key, _email_at(user, pref, now)))
     return nudges, emails
 
 
@@ -185,9 +248,10 @@ def _store(
 
 def create_nudges(specs: Iterable[NudgeSpec], *, now: dt.datetime | None = None) -> list[Nudge]:
     """Create the nudges that do not exist yet (their key is unique, so re-runs, retries and
-    concurrent scans make each once). Highest priority first, up to each person's daily push
-    budget, nudges are pushed (and emailed at once when high priority, after quiet hours);
-    the rest wait for the daily digest. Returns the nudges this call created."""
+    concurrent scans make each once). Event nudges are pushed and emailed at once (after quiet
+    hours) on their own allowance; urgent scan findings are pushed up to each person's daily
+    push budget, highest priority first; the rest wait for the daily digest. Returns the
+    nudges this call created."""
     now = now or timezone.now()
     rulebook = playbook.rules()
     fresh = _fresh_specs(specs, rulebook)
@@ -284,6 +348,47 @@ def nudge_dismiss(*, user: User, nudge: Nudge, reason: str) -> Nudge:
     nudge.resolved_by = "dismissed"
     nudge.save(update_fields=["state", "reason", "acted_at", "resolved_by"])
     return nudge
+
+
+def _card_nudges(user: User, rule_id: str, now: dt.datetime) -> Any:
+    """The user's due nudges of one rule, locked: what their card shows."""
+    return (
+        Nudge.objects.select_for_update()
+        .filter(recipient=user, rule_id=rule_id)
+        .filter(Q(state=NudgeState.OPEN) | Q(state=NudgeState.SNOOZED, snoozed_until__lte=now))
+    )
+
+
+@transaction.atomic
+def card_snooze(*, user: User, rule_id: str, until: dt.datetime, reason: str = "") -> int:
+    """Put away a whole card (every due nudge of one rule for the user) until a moment in the
+    future; each comes back by itself. Returns how many nudges were snoozed."""
+    now = timezone.now()
+    if until <= now:
+        raise ValidationError({"until": _("Choose a moment in the future.")})
+    if until > now + dt.timedelta(days=366):
+        raise ValidationError({"until": _("Snooze for a year at most.")})
+    ids = list(_card_nudges(user, rule_id, now).values_list("pk", flat=True))
+    if not ids:
+        raise ValidationError(_("This card is already closed."))
+    return Nudge.objects.filter(pk__in=ids).update(
+        state=NudgeState.SNOOZED, snoozed_until=until, reason=reason.strip()[:300], acted_at=now
+    )
+
+
+@transaction.atomic
+def card_dismiss(*, user: User, rule_id: str, reason: str) -> int:
+    """Dismiss a whole card, saying why. Returns how many nudges were dismissed."""
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError({"reason": _("Say why you dismiss this advice.")})
+    now = timezone.now()
+    ids = list(_card_nudges(user, rule_id, now).values_list("pk", flat=True))
+    if not ids:
+        raise ValidationError(_("This card is already closed."))
+    return Nudge.objects.filter(pk__in=ids).update(
+        state=NudgeState.DISMISSED, reason=reason[:300], acted_at=now, resolved_by="dismissed"
+    )
 
 
 def wake_snoozed(*, now: dt.datetime | None = None) -> int:

@@ -28,7 +28,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Greatest, Mod
 
 from crm.models import Lead, Outcome, Report, ReportKind, ReportState, Role, User
 from crm.pipeline import OPEN_STAGES, Stage
@@ -315,44 +315,122 @@ def _last_report_on_lead() -> Subquery:
     )
 
 
+# New work doesn't arrive as a flood: the scans count from the latest of the last report (or
+# activity), the hand-off and the lead's creation, so a lead just handed down or imported is not
+# overdue on day one; and when more than BATCH_SIZE leads reach one person at once, their first
+# finding is spread over SPREAD_DAYS working days (deterministic: lead id modulo the spread).
+BATCH_SIZE = 10
+SPREAD_DAYS = 5
+
+
+def latest_of(first: Any) -> Greatest:
+    """The latest of `first` (a field or expression, maybe empty), the hand-off and creation."""
+    return Greatest(
+        Coalesce(first, "created_at"),
+        Coalesce("handed_at", "created_at"),
+        F("created_at"),
+        output_field=DateTimeField(),
+    )
+
+
+def _batch_offsets(leads: QuerySet[Lead], now: dt.datetime) -> dict[tuple[int, Any], list[int]]:
+    """Large recent hand-offs (owner, moment) and, per `lead id % SPREAD_DAYS`, how many
+    calendar days that many working days after the hand-off are. One small query."""
+    recent = now - dt.timedelta(days=SPREAD_DAYS * 2 + 31)
+    batches = (
+        leads.filter(handed_at__gte=recent)
+        .values("owner_id", "handed_at")
+        .annotate(n=Count("pk"))
+        .filter(n__gt=BATCH_SIZE)
+        .values_list("owner_id", "handed_at")
+    )
+    offsets: dict[tuple[int, Any], list[int]] = {}
+    for owner_id, handed_at in batches:
+        if handed_at is None:
+            continue
+        start = handed_at.date()
+        offsets[(owner_id, handed_at)] = [
+            (add_working_days(start, n) - start).days for n in range(SPREAD_DAYS)
+        ]
+    return offsets
+
+
+def _spread(
+    leads: QuerySet[Lead], offsets: dict[tuple[int, Any], list[int]], reference: str
+) -> tuple[QuerySet[Any, Any], set[int]]:
+    """`leads` with `spread`: the days a lead's first finding waits because it came in a large
+    batch (`offsets`, from _batch_offsets; 0 for the rest, and for a lead worked on since its
+    hand-off); and the values used."""
+    if not offsets:
+        return leads.annotate(spread=Value(0, output_field=IntegerField())), {0}
+    whens = [
+        When(
+            Q(owner_id=owner_id, handed_at=handed_at, spread_slot=slot)
+            & Q(**{reference: F("handed_at")}),
+            then=Value(days),
+        )
+        for (owner_id, handed_at), per_slot in offsets.items()
+        for slot, days in enumerate(per_slot)
+    ]
+    used = {0} | {days for per_slot in offsets.values() for days in per_slot}
+    annotated = leads.annotate(spread_slot=Mod("pk", Value(SPREAD_DAYS))).annotate(
+        spread=Case(*whens, default=Value(0), output_field=IntegerField())
+    )
+    return annotated, used
+
+
 def report_due(
     leads: QuerySet[Lead], *, now: dt.datetime, today: dt.date, t: dict[str, int]
 ) -> Rows:
-    """Open leads without a progress report for `days` (fewer when a deadline is near)."""
+    """Open leads without a progress report for `days` (fewer when a deadline is near),
+    counted from the latest of the last report, the hand-off and creation; a large batch's
+    first finding spread over working days."""
     window_end = today + dt.timedelta(days=t.get("deadline_window_days", 14))
     near = Q(tender_date__range=(today, window_end)) | Q(expected_close__range=(today, window_end))
-    return (
-        leads.annotate(reference=Coalesce(_last_report_on_lead(), "handed_at", "created_at"))
-        .filter(
-            (near & Q(reference__lt=now - dt.timedelta(days=t.get("days_near_deadline", 3))))
-            | (~near & Q(reference__lt=now - dt.timedelta(days=t.get("days", 7))))
-        )
-        .values("pk", "owner_id", "company", "reference")
+    cut_near = now - dt.timedelta(days=t.get("days_near_deadline", 3))
+    cut = now - dt.timedelta(days=t.get("days", 7))
+    offsets = _batch_offsets(leads, now)
+    leads, used = _spread(
+        leads.annotate(reference=latest_of(_last_report_on_lead())), offsets, "reference"
     )
+    late = Q()
+    for d in sorted(used):
+        shift = dt.timedelta(days=d)
+        late |= Q(spread=d) & (
+            (near & Q(reference__lt=cut_near - shift)) | (~near & Q(reference__lt=cut - shift))
+        )
+    found: Any = leads.filter(late)  # annotated rows: the type checker knows no `reference`
+    return found.values("pk", "owner_id", "company", "reference")
 
 
 def stalled(leads: QuerySet[Lead], *, now: dt.datetime, today: dt.date, t: dict[str, int]) -> Rows:
     """Open leads idle past their stage's threshold (a chicken-rib lead sooner), unless a
-    next step is planned for today or later."""
+    next step is planned for today or later. Idle counts from the latest of the last
+    activity, the hand-off and creation; a large batch's first finding is spread out."""
     days = t.get("days", 14)
 
-    def before(n: int) -> dt.datetime:
-        return now - dt.timedelta(days=n)
+    def idle_cut(extra: int) -> Case:
+        def before(n: int) -> dt.datetime:
+            return now - dt.timedelta(days=n + extra)
 
-    idle_cut = Case(
-        When(stage=Stage.NEW, then=Value(before(t.get("days_new", days)))),
-        When(stage=Stage.NEGOTIATION, then=Value(before(t.get("days_negotiation", days)))),
-        When(is_chicken_rib=True, then=Value(before(t.get("days_new", days)))),
-        default=Value(before(days)),
-        output_field=DateTimeField(),
-    )
-    return (
-        leads.annotate(
-            idle_since=Coalesce("last_activity_at", "handed_at", "created_at"), cut=idle_cut
+        return Case(
+            When(stage=Stage.NEW, then=Value(before(t.get("days_new", days)))),
+            When(stage=Stage.NEGOTIATION, then=Value(before(t.get("days_negotiation", days)))),
+            When(is_chicken_rib=True, then=Value(before(t.get("days_new", days)))),
+            default=Value(before(days)),
+            output_field=DateTimeField(),
         )
-        .filter(idle_since__lt=F("cut"))
-        .exclude(next_step_due__gte=today)
-        .values("pk", "owner_id", "company", "idle_since", "is_chicken_rib")
+
+    offsets = _batch_offsets(leads, now)
+    leads, used = _spread(
+        leads.annotate(idle_since=latest_of("last_activity_at")), offsets, "idle_since"
+    )
+    idle = Q()
+    for d in sorted(used):
+        idle |= Q(spread=d) & Q(idle_since__lt=idle_cut(d))
+    found: Any = leads.filter(idle)  # annotated rows: the type checker knows no `idle_since`
+    return found.exclude(next_step_due__gte=today).values(
+        "pk", "owner_id", "company", "idle_since", "is_chicken_rib"
     )
 
 

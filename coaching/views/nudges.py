@@ -1,5 +1,7 @@
-"""The nudge center: the bell's count, the list of one's nudges (open, snoozed, closed), snoozing
-and dismissing one, and the coach's numbers (per rule, and each rep's reliability)."""
+"""The nudge center: the bell's count of open cards, one's open advice as cards (coaching.cards:
+one per rule, subjects ranked, the rest folded), the snoozed and closed nudges, snoozing and
+dismissing a whole card or one subject in it (htmx in place; plain forms without JavaScript; on a
+lead's page its block is swapped), and the coach's numbers (per rule, each rep's reliability)."""
 
 from __future__ import annotations
 
@@ -13,9 +15,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
-from coaching import selectors, services
+from coaching import cards, selectors, services
+from coaching import nudges as nudge_actions
 from coaching.forms import DismissForm, SnoozeForm, snooze_until
 from coaching.models import Nudge
 from crm.permissions import can_view_cockpit, visible_teams
@@ -27,27 +31,36 @@ NUDGE_PAGE_SIZE = 30
 
 @login_required
 def bell(request: HttpRequest) -> HttpResponse:
-    """The bell's count, polled by htmx so new nudges show without a reload."""
-    count = selectors.open_nudge_count(user=current_user(request))
+    """The bell's count of open cards, polled by htmx so new advice shows without a reload."""
+    count = cards.open_card_count(user=current_user(request))
     return render(request, "coaching/_bell.html", {"nudge_count": count})
 
 
 def _nudge_page(
     request: HttpRequest, show_state: str, status: int = 200, **extra: Any
 ) -> HttpResponse:
+    """The open list as cards (one per rule, subjects ranked, the rest folded); the snoozed and
+    closed lists one nudge a row, paged."""
     user = current_user(request)
     language = translation.get_language() or "en"
-    nudges = selectors.nudges_for(user=user, show_state=show_state)
-    page = paginate(request, nudges, NUDGE_PAGE_SIZE)
-    context = {
-        "page": page,
-        "shown": [selectors.show(n, language) for n in page.object_list],
+    context: dict[str, Any] = {
         "show": show_state,
         "snooze_form": SnoozeForm(),
         "dismiss_form": DismissForm(),
+        "card_snooze_form": SnoozeForm(),
+        "card_dismiss_form": DismissForm(),
         "query": f"show={show_state}",
-        **extra,
     }
+    if show_state == "open":
+        context["cards"] = cards.cards_for(user=user, language=language)
+    else:
+        nudges = selectors.nudges_for(user=user, show_state=show_state)
+        page = paginate(request, nudges, NUDGE_PAGE_SIZE)
+        context |= {
+            "page": page,
+            "shown": [selectors.show(n, language) for n in page.object_list],
+        }
+    context |= extra
     return render_region(request, "coaching/nudges.html", context, "nudge-list", status=status)
 
 
@@ -71,14 +84,44 @@ def _refused(request: HttpRequest, form: Any, error: ValidationError) -> None:
         messages.error(request, " ".join(error.messages))
 
 
+def _lead_of(request: HttpRequest, nudge: Nudge) -> int | None:
+    """The lead whose page the form was posted from (its block is re-rendered), if any."""
+    raw = request.POST.get("from_lead", "")
+    return nudge.lead_id if raw.isdigit() and int(raw) == nudge.lead_id else None
+
+
+def _lead_block(request: HttpRequest, lead_id: int, status: int = 200) -> HttpResponse:
+    return render(
+        request,
+        "coaching/_lead_nudges.html",
+        {"lead_nudges_for": lead_id, "request": request},
+        status=status,
+    )
+
+
+def _after(request: HtmxHttpRequest, lead_id: int | None) -> HttpResponse:
+    """Where a successful action returns: the lead's page (or its block), or the coach."""
+    if lead_id is not None:
+        if request.htmx:
+            return _lead_block(request, lead_id)
+        return redirect("lead-detail", pk=lead_id)
+    return redirect("coach-nudges") if not request.htmx else _nudge_page(request, "open")
+
+
+def _snooze_until(form: SnoozeForm) -> Any:
+    return snooze_until(
+        form.cleaned_data["period"], form.cleaned_data.get("until"), timezone.localtime()
+    )
+
+
 @login_required
 @require_POST
 def nudge_snooze(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Snooze one subject (on its card, or on its lead's page)."""
     nudge = _my_nudge(request, pk)
     form = SnoozeForm(request.POST, auto_id=f"snooze-%s-{pk}")
     if form.is_valid():
-        now = timezone.localtime()
-        until = snooze_until(form.cleaned_data["period"], form.cleaned_data.get("until"), now)
+        until = _snooze_until(form)
         try:
             services.nudge_snooze(
                 user=current_user(request),
@@ -92,13 +135,17 @@ def nudge_snooze(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             messages.success(
                 request, _("Snoozed until %(when)s.") % {"when": f"{until:%Y-%m-%d %H:%M}"}
             )
-            return redirect("coach-nudges") if not request.htmx else _nudge_page(request, "open")
+            return _after(request, _lead_of(request, nudge))
+    lead_id = _lead_of(request, nudge)
+    if lead_id is not None:
+        return _lead_block(request, lead_id, status=422)
     return _nudge_page(request, "open", status=422, error_nudge=nudge.pk, snooze_form=form)
 
 
 @login_required
 @require_POST
 def nudge_dismiss(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Dismiss one subject, saying why."""
     nudge = _my_nudge(request, pk)
     form = DismissForm(request.POST, auto_id=f"dismiss-%s-{pk}")
     if form.is_valid():
@@ -110,8 +157,59 @@ def nudge_dismiss(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             _refused(request, form, error)
         else:
             messages.success(request, _("Dismissed. Thanks for telling the coach why."))
-            return redirect("coach-nudges") if not request.htmx else _nudge_page(request, "open")
+            return _after(request, _lead_of(request, nudge))
+    lead_id = _lead_of(request, nudge)
+    if lead_id is not None:
+        return _lead_block(request, lead_id, status=422)
     return _nudge_page(request, "open", status=422, error_nudge=nudge.pk, dismiss_form=form)
+
+
+@login_required
+@require_POST
+def card_snooze(request: HtmxHttpRequest, rule_id: str) -> HttpResponse:
+    """Snooze a whole card: every due nudge of the rule for this person."""
+    form = SnoozeForm(request.POST, auto_id=f"card-snooze-%s-{rule_id}")
+    if form.is_valid():
+        until = _snooze_until(form)
+        try:
+            n = nudge_actions.card_snooze(
+                user=current_user(request),
+                rule_id=rule_id,
+                until=until,
+                reason=form.cleaned_data["reason"],
+            )
+        except ValidationError as error:
+            _refused(request, form, error)
+        else:
+            messages.success(
+                request,
+                ngettext(
+                    "%(n)s item snoozed until %(when)s.",
+                    "%(n)s items snoozed until %(when)s.",
+                    n,
+                )
+                % {"n": n, "when": f"{until:%Y-%m-%d %H:%M}"},
+            )
+            return _after(request, None)
+    return _nudge_page(request, "open", status=422, error_card=rule_id, card_snooze_form=form)
+
+
+@login_required
+@require_POST
+def card_dismiss(request: HtmxHttpRequest, rule_id: str) -> HttpResponse:
+    """Dismiss a whole card, saying why."""
+    form = DismissForm(request.POST, auto_id=f"card-dismiss-%s-{rule_id}")
+    if form.is_valid():
+        try:
+            nudge_actions.card_dismiss(
+                user=current_user(request), rule_id=rule_id, reason=form.cleaned_data["reason"]
+            )
+        except ValidationError as error:
+            _refused(request, form, error)
+        else:
+            messages.success(request, _("Dismissed. Thanks for telling the coach why."))
+            return _after(request, None)
+    return _nudge_page(request, "open", status=422, error_card=rule_id, card_dismiss_form=form)
 
 
 @login_required

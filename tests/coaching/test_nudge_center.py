@@ -14,6 +14,7 @@ from django.urls import reverse
 from coaching import services
 from coaching.models import Nudge, NudgeState
 from crm import services as crm
+from crm.models import ActivityKind, Outcome
 from tests.coaching.helpers import SHANGHAI, START, at, new_lead, process
 
 if TYPE_CHECKING:
@@ -52,10 +53,18 @@ def dismiss_url(nudge: Nudge) -> str:
     return reverse("coach-nudge-dismiss", args=[nudge.pk])
 
 
-def test_the_bell_shows_the_open_count(company: Company, nudge: Nudge, client_for) -> None:  # type: ignore[no-untyped-def]
+def test_the_bell_shows_the_open_count_of_cards(company: Company, nudge: Nudge, client_for) -> None:  # type: ignore[no-untyped-def]
+    """The bell counts cards, one per rule (issue 16): a second hand-off joins the first one's
+    card; a call that went unanswered is a card of its own."""
     client = client_for(company.rep_a1)
     assert bell_count(client) == 1
-    new_lead(company.manager_a, "Second Chance Ltd", to=company.rep_a1)
+    second = new_lead(company.manager_a, "Second Chance Ltd", to=company.rep_a1)
+    process()
+    assert Nudge.objects.filter(recipient=company.rep_a1).count() == 2
+    assert bell_count(client) == 1
+    crm.activity_log(
+        actor=company.rep_a1, lead=second, kind=ActivityKind.CALL, outcome=Outcome.UNREACHABLE
+    )
     process()
     assert bell_count(client) == 2
     assert bell_count(client_for(company.manager_b)) == 0
