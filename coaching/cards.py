@@ -331,7 +331,7 @@ def card_line(card: Card) -> Line:
     else:
         start = card.top.title
         if card.top.tags:
-            start = f"{start} ({card.top.tags_text})"
+            start = _("%(first)s (%(facts)s)") % {"first": start, "facts": card.top.tags_text}
         text = _("%(card)s. Start with: %(first)s") % {"card": card.title, "first": start}
     return Line(text=text, url=card.action_url, rule_id=card.rule_id)
 
