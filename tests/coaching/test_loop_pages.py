@@ -510,3 +510,18 @@ def test_my_reliability_reads_in_chinese(
     text = text_of(page(client_for(company.rep_a1, "zh-hans"), reverse("coach-me")))
     assert "我的靠谱程度" in text and "申请下一个好商机" in text
     assert "您" in text
+
+
+def test_durations_read_natively_on_the_ranking_and_the_rep_page(
+    company: Company, clock: time_machine.Traveller, client_for: Any
+) -> None:
+    c = company
+    report(c.rep_a1, c.lead_a1)
+    clock.move_to(day(100))
+    director = client_for(c.director, "zh-hans")
+    ranked_html = page(director, reverse("coach-director"))
+    assert cells(ranked_html, c.rep_a1)["last_report"] == "3 个月零 1 周前"
+    rep = text_of(page(director, reverse("coach-rep", args=[c.rep_a1.pk])))
+    assert "3 个月零 1 周前" in rep and "3 月" not in rep.replace("3 个月", "")
+    english = page(client_for(c.director), reverse("coach-director"))
+    assert cells(english, c.rep_a1)["last_report"] == "3 months 1 week ago"
