@@ -23,6 +23,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from coaching import playbook, rules
+from coaching.next_lead import next_lead_asks_close
 from coaching.nudges import create_nudges, expire_for_lead, resolve
 from coaching.preferences import thresholds_for
 from coaching.rules import NudgeSpec
@@ -96,6 +97,13 @@ def on_lead_handed_down(event: DomainEvent) -> list[NudgeSpec]:
     resolve("first_plan_sent", lead_id=lead.pk)
     if p.get("to_user_id"):
         resolve("lead_handed_to_rep", subject_user_id=p["to_user_id"])
+        # The rep's ask for the next good lead is answered by this lead.
+        next_lead_asks_close(
+            rep_id=p["to_user_id"],
+            lead_id=lead.pk,
+            actor_id=p.get("actor_id"),
+            handed_at=event.created_at,
+        )
     t = thresholds_for(playbook.rule("handoff_first_plan"), lead.team_id)
     return rules.on_lead_handed_down(
         lead_id=lead.pk,

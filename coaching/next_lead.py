@@ -24,6 +24,8 @@ from django.utils.translation import gettext as _
 from coaching import playbook
 from coaching.cockpit.figures import HANDED, Figures, rep_figures
 from coaching.models import NextLeadAsk, RuleSetting
+from coaching.nudges import create_nudges
+from coaching.rules import NudgeSpec
 from crm.models import LeadEvent, Role, Team, User
 
 BAR_RULE = "reliable_rep"
@@ -100,12 +102,20 @@ def open_ask_of(rep: User) -> NextLeadAsk | None:
 
 @transaction.atomic
 def next_lead_asks_close(
-    *, rep_id: int, lead_id: int | None = None, actor_id: int | None = None
+    *,
+    rep_id: int,
+    lead_id: int | None = None,
+    actor_id: int | None = None,
+    handed_at: dt.datetime | None = None,
 ) -> int:
-    """The rep was handed a lead: their open asks are answered (by that lead). Returns how
-    many closed; a rep without an open ask is left alone."""
-    return NextLeadAsk.objects.filter(rep_id=rep_id, answered_at__isnull=True).update(
-        answered_at=timezone.now(), answered_by_id=actor_id, lead_id=lead_id
+    """The rep was handed a lead: their open asks made before that hand-off are answered by it.
+    Returns how many closed; a rep without an open ask is left alone."""
+    asks = NextLeadAsk.objects.filter(rep_id=rep_id, answered_at__isnull=True)
+    if handed_at is not None:
+        # The coach may process an older hand-off after the ask: that lead did not answer it.
+        asks = asks.filter(created_at__lte=handed_at)
+    return asks.update(
+        answered_at=handed_at or timezone.now(), answered_by_id=actor_id, lead_id=lead_id
     )
 
 
@@ -144,9 +154,25 @@ def next_lead_ask(*, rep: User, note: str = "", now: dt.datetime | None = None) 
     note = note.strip()
     if len(note) > 300:
         raise ValidationError({"note": _("Keep it under 300 characters.")})
-    return NextLeadAsk.objects.create(
+    ask = NextLeadAsk.objects.create(
         rep=rep, team_id=rep.team_id, note=note, created_at=now or timezone.now()
     )
+    manager_id = Team.objects.filter(pk=rep.team_id).values_list("manager_id", flat=True).first()
+    if manager_id:
+        # Heard at once: the manager sees the ask in the bell, beside the hand-off suggestion.
+        create_nudges(
+            [
+                NudgeSpec(
+                    "next_lead_asked",
+                    manager_id,
+                    period=f"a{ask.pk}",
+                    subject_user_id=rep.pk,
+                    context={"rep": str(rep), "note": note},
+                )
+            ],
+            now=now,
+        )
+    return ask
 
 
 @transaction.atomic

@@ -77,7 +77,7 @@ PLACEHOLDERS = frozenset(
     {"company", "days", "rep", "count", "date", "manager", "note", "value", "until"}
 )
 # Moments in the coach's own services that trigger rules (coaching.thanks).
-MOMENTS = frozenset({"thanks_sent", "credit_posted"})
+MOMENTS = frozenset({"thanks_sent", "credit_posted", "next_lead_asked"})
 KINDS = ("advice", "update")
 IDEAS = frozenset(f"I{n}" for n in range(1, 16))
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]{2,59}$")
