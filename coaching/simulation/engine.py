@@ -152,6 +152,8 @@ def _replay(
     result: Result,
     progress: Callable[[str], None],
 ) -> None:
+    """Every calendar day from the first working day to the morning after the last: the
+    coach's morning on any day, people on working days; open cards counted each evening."""
     rng = random.Random(config.seed + 1)
     began = time.perf_counter()
     days = result.calendar.days

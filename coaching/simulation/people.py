@@ -113,6 +113,7 @@ def _work_leads(person: Person, day: Day) -> Iterator[Step]:
 
 
 def rep_afternoon(person: Person, day: Day) -> Iterator[Step]:
+    """Work the leads (an asker asks instead); now and then close one; Fridays a weekly update."""
     if person.persona == SILENT:
         return
     if person.persona == ASKER:
@@ -147,6 +148,8 @@ def rep_evening(person: Person, day: Day) -> Iterator[Step]:
 
 
 def _hand_outs(person: Person, day: Day) -> Iterator[Step]:
+    """Day one: the pool's chicken-rib leads to the rotter (and one to a good rep); every third
+    day two pool leads to a good rep, in turn."""
     team = person.team
     if team is None:
         return
@@ -167,6 +170,8 @@ def _hand_outs(person: Person, day: Day) -> Iterator[Step]:
 
 
 def manager_session(person: Person, day: Day, *, hand_out: bool = True) -> Iterator[Step]:
+    """Hand leads out (mornings); an answering manager then answers every waiting report and
+    acts on their own top nudges."""
     if hand_out:
         yield from _hand_outs(person, day)
     if person.persona != "answering_manager" or person.team is None:

@@ -86,6 +86,8 @@ def targets(result: Result) -> list[Target]:
 
 
 def _day_rows(result: Result) -> list[str]:
+    """Per working day and persona: median/max open cards, the most pushes anyone had (scan
+    findings, then what a person caused), digest lines, the slowest event → push."""
     figures = result.figures
     by_persona: dict[str, list[int]] = defaultdict(list)
     for person in result.company.people.values():
