@@ -333,30 +333,34 @@ def latest_of(first: Any) -> Greatest:
     )
 
 
-def _batch_offsets(leads: QuerySet[Lead], now: dt.datetime) -> dict[tuple[int, Any], list[int]]:
-    """Large recent hand-offs (owner, moment) and, per `lead id % SPREAD_DAYS`, how many
-    calendar days that many working days after the hand-off are. One small query."""
+def _batch_offsets(leads: QuerySet[Lead], now: dt.datetime) -> dict[tuple[int, ...], list[Any]]:
+    """Large recent hand-offs, grouped by their spread: for each list of calendar-day offsets
+    (what 0..SPREAD_DAYS-1 working days after the hand-off come to, which depends only on the
+    weekday), the hand-off moments that have it. One small query.
+
+    A batch is told apart by its moment alone: one hand-off of many leads shares one timestamp
+    (one transaction), so no owner is needed and the scan's CASE stays a handful of branches
+    however many batches there are."""
     recent = now - dt.timedelta(days=SPREAD_DAYS * 2 + 31)
     batches = (
         leads.filter(handed_at__gte=recent)
         .values("owner_id", "handed_at")
         .annotate(n=Count("pk"))
         .filter(n__gt=BATCH_SIZE)
-        .values_list("owner_id", "handed_at")
+        .values_list("handed_at", flat=True)
     )
-    offsets: dict[tuple[int, Any], list[int]] = {}
-    for owner_id, handed_at in batches:
+    groups: dict[tuple[int, ...], list[Any]] = {}
+    for handed_at in set(batches):
         if handed_at is None:
             continue
         start = handed_at.date()
-        offsets[(owner_id, handed_at)] = [
-            (add_working_days(start, n) - start).days for n in range(SPREAD_DAYS)
-        ]
-    return offsets
+        pattern = tuple((add_working_days(start, n) - start).days for n in range(SPREAD_DAYS))
+        groups.setdefault(pattern, []).append(handed_at)
+    return groups
 
 
 def _spread(
-    leads: QuerySet[Lead], offsets: dict[tuple[int, Any], list[int]], reference: str
+    leads: QuerySet[Lead], offsets: dict[tuple[int, ...], list[Any]], reference: str
 ) -> tuple[QuerySet[Any, Any], set[int]]:
     """`leads` with `spread`: the days a lead's first finding waits because it came in a large
     batch (`offsets`, from _batch_offsets; 0 for the rest, and for a lead worked on since its
@@ -365,14 +369,14 @@ def _spread(
         return leads.annotate(spread=Value(0, output_field=IntegerField())), {0}
     whens = [
         When(
-            Q(owner_id=owner_id, handed_at=handed_at, spread_slot=slot)
-            & Q(**{reference: F("handed_at")}),
+            Q(handed_at__in=moments, spread_slot=slot) & Q(**{reference: F("handed_at")}),
             then=Value(days),
         )
-        for (owner_id, handed_at), per_slot in offsets.items()
-        for slot, days in enumerate(per_slot)
+        for pattern, moments in offsets.items()
+        for slot, days in enumerate(pattern)
+        if days
     ]
-    used = {0} | {days for per_slot in offsets.values() for days in per_slot}
+    used = {0} | {days for pattern in offsets for days in pattern}
     annotated = leads.annotate(spread_slot=Mod("pk", Value(SPREAD_DAYS))).annotate(
         spread=Case(*whens, default=Value(0), output_field=IntegerField())
     )
