@@ -328,7 +328,7 @@ def report_due_ignored(s: ScanInput) -> list[NudgeSpec]:
     ignored = s.in_teams(
         Nudge.objects.active().filter(
             rule_id="report_due",
-            created_at__lt=s.now - dt.timedelta(days=s.t.get("days_ignored", 3)),
+            created_at__lt=s.now - dt.timedelta(days=s.t.get("days_ignored", 2)),
             lead__stage__in=rules.OPEN_STAGES,
             lead__owner_id=F("recipient_id"),
             recipient__team__manager__isnull=False,

@@ -416,7 +416,7 @@ def test_the_manager_hears_of_a_rep_who_leaves_report_reminders_open(
     process()
     clock.move_to(at(days=10))
     scan()
-    assert nudges("report_due_ignored") == []  # not yet ignored for 3 days
+    assert nudges("report_due_ignored") == []  # not yet ignored past 2 days
     clock.move_to(at(days=11, hours=1))
     scan()
     scan()
