@@ -91,10 +91,12 @@ def _lead_of(request: HttpRequest, nudge: Nudge) -> int | None:
 
 
 def _lead_block(request: HttpRequest, lead_id: int, status: int = 200) -> HttpResponse:
+    """The lead page's coaching block alone, swapped in place; it carries the flash messages
+    (when it is part of a swapped #lead-work, that region shows them instead)."""
     return render(
         request,
         "coaching/_lead_nudges.html",
-        {"lead_nudges_for": lead_id, "request": request},
+        {"lead_nudges_for": lead_id, "lead_nudges_swapped": True, "request": request},
         status=status,
     )
 
