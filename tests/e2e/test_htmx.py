@@ -130,22 +130,36 @@ def test_nudge_center_snooze_and_dismiss_swap_in_place(
     company: Company, browsing: Browsing
 ) -> None:
     to_snooze, to_dismiss = nudges_for_rep(company, ["Juniper Textiles", "Kestrel Pumps"])
+    alpha = Nudge.objects.get(recipient=company.rep_a1, lead=company.lead_a1)
+    rule = to_snooze.rule_id
+    assert to_dismiss.rule_id == alpha.rule_id == rule == "handoff_first_plan"
     page = browsing.log_in(company.rep_a1)
     page.locator("#bell").click()
     page.wait_for_url(re.compile(r"/coach/$"))
-    nudges = page.locator("#nudge-list li.nudge")
-    expect(nudges).to_have_count(3)  # with the fixture's hand-off of Alpha Robotics
+    # The three hand-offs (with the fixture's Alpha Robotics) are one card listing three leads.
+    cards = page.locator("#nudge-list li.nudge")
+    expect(cards).to_have_count(1)
+    card = page.locator(f"#nudge-list li.nudge#card-{rule}")
+    items = card.locator("ol.card-items > li")
+    expect(items).to_have_count(3)
+    expect(card.locator("h2")).to_have_text(
+        "3 leads were handed to you: confirm each and send a first plan"
+    )
     mark(page)
 
-    # Snooze for three days: the list swaps, the nudge leaves it, the message says until when.
+    # Snooze one lead inside the card for three days: the list swaps, that lead leaves the
+    # card, the card's title counts two, the message says until when.
     item = page.locator(f"#nudge-{to_snooze.pk}")
     item.locator("summary").filter(has_text="Snooze").click()
     item.get_by_label("Snooze for", exact=True).select_option(label="3 days")
     item.get_by_label("Reason", exact=True).fill("Waiting for their budget meeting")
     item.get_by_role("button", name="Snooze", exact=True).click()
     expect(page.locator("#nudge-list .messages")).to_contain_text("Snoozed until")
-    expect(nudges).to_have_count(2)
+    expect(items).to_have_count(2)
     expect(page.locator(f"#nudge-{to_snooze.pk}")).to_have_count(0)
+    expect(card.locator("h2")).to_have_text(
+        "2 leads were handed to you: confirm each and send a first plan"
+    )
     assert_not_reloaded(page)
     to_snooze.refresh_from_db()
     assert to_snooze.state == NudgeState.SNOOZED
@@ -155,44 +169,49 @@ def test_nudge_center_snooze_and_dismiss_swap_in_place(
     page.locator("#nudge-list nav").get_by_role("link", name="Snoozed", exact=True).click()
     page.wait_for_url(re.compile(r"\?show=snoozed$"))
     expect(page.locator(f"#nudge-{to_snooze.pk}")).to_contain_text("back ")
+    expect(page.locator(f"#nudge-{to_snooze.pk}")).to_contain_text("Juniper Textiles")
     page.locator("#nudge-list nav").get_by_role("link", name="Open", exact=True).click()
     page.wait_for_url(re.compile(r"\?show=open$"))
-    expect(nudges).to_have_count(2)
+    expect(items).to_have_count(2)
     assert_not_reloaded(page)
 
-    # Dismiss with no reason: the browser stops it at the empty, required field.
-    item = page.locator(f"#nudge-{to_dismiss.pk}")
-    item.locator("summary").filter(has_text="Dismiss").click()
-    reason = item.get_by_label("Why dismiss?", exact=True)
-    item.get_by_role("button", name="Dismiss", exact=True).click()
+    # Dismiss the whole card with no reason: the browser stops it at the empty, required field.
+    actions = card.locator(":scope > .nudge-actions")
+    actions.locator("summary").filter(has_text="Dismiss").click()
+    reason = actions.get_by_label("Why dismiss?", exact=True)
+    actions.get_by_role("button", name="Dismiss", exact=True).click()
     expect(reason).to_be_focused()
     assert reason.evaluate("el => !el.validity.valid && el.validationMessage !== ''")
-    # A reason of blanks passes the browser and the server refuses it, in place.
+    # A reason of blanks passes the browser and the server refuses it, in place, on the card.
     reason.fill("   ")
-    item.get_by_role("button", name="Dismiss", exact=True).click()
-    item = page.locator(f"#nudge-{to_dismiss.pk}")
-    dismiss_form = item.locator("form[action$='/dismiss/']")
+    actions.get_by_role("button", name="Dismiss", exact=True).click()
+    dismiss_form = actions.locator("form[action$='/dismiss/']")
     expect(dismiss_form.locator(".errors[role=alert]")).to_be_visible()
     expect(dismiss_form.locator(".errors")).to_contain_text("required")
-    expect(item.locator("details:has(form[action$='/dismiss/'])")).to_have_attribute("open", "")
+    expect(actions.locator("details:has(form[action$='/dismiss/'])")).to_have_attribute("open", "")
+    expect(items).to_have_count(2)
     assert_not_reloaded(page)
-    to_dismiss.refresh_from_db()
-    assert to_dismiss.state == NudgeState.OPEN
+    for nudge in (to_dismiss, alpha):
+        nudge.refresh_from_db()
+        assert nudge.state == NudgeState.OPEN
 
-    # With a reason it goes; the closed tab shows it with the reason.
-    # (By name, not by label: in this error state the snooze and dismiss forms of the nudge
-    # both render id="id_reason"; see test_accessibility.)
+    # With a reason the whole card goes (both its leads, not the snoozed one); the closed tab
+    # shows each with the reason.
     dismiss_form.locator("input[name=reason]").fill("Already agreed a plan by phone")
     dismiss_form.get_by_role("button", name="Dismiss", exact=True).click()
     expect(page.locator("#nudge-list .messages")).to_contain_text("Dismissed.")
-    expect(nudges).to_have_count(1)
+    expect(cards).to_have_count(0)
+    expect(page.locator("#nudge-list .empty")).to_be_visible()
     page.locator("#nudge-list nav").get_by_role("link", name="Done and dismissed").click()
-    expect(page.locator(f"#nudge-{to_dismiss.pk}")).to_contain_text(
-        "Already agreed a plan by phone"
-    )
+    for nudge in (to_dismiss, alpha):
+        expect(page.locator(f"#nudge-{nudge.pk}")).to_contain_text("Already agreed a plan by phone")
+    expect(page.locator(f"#nudge-{to_snooze.pk}")).to_have_count(0)
     assert_not_reloaded(page)
-    to_dismiss.refresh_from_db()
-    assert to_dismiss.state == NudgeState.DISMISSED
+    for nudge in (to_dismiss, alpha):
+        nudge.refresh_from_db()
+        assert nudge.state == NudgeState.DISMISSED
+    to_snooze.refresh_from_db()
+    assert to_snooze.state == NudgeState.SNOOZED
 
 
 ERRORS_IN_PLACE = {

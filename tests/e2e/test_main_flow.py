@@ -11,6 +11,8 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
+from coaching.models import Nudge
+from coaching.services import nudge_dismiss
 from crm.models import Lead, Report, ReportState
 from tests.conftest import Company
 from tests.e2e.helpers import (
@@ -37,7 +39,7 @@ LABELS: dict[str, dict[str, str]] = {
         "Note for the rep": "Note for the rep",
         "Hand down": "Hand down",
         "handed": "2 leads handed to {rep}.",
-        "handoff nudge": "{company} was handed to you: confirm and send a first plan",
+        "handoff card": "2 leads were handed to you: confirm each and send a first plan",
         "Coach": "Coach",
         "Kind": "Kind",
         "Call": "Call",
@@ -96,7 +98,7 @@ LABELS: dict[str, dict[str, str]] = {
         "Note for the rep": "给销售的留言",
         "Hand down": "下发",
         "handed": "已将 2 个商机分配给 {rep}。",
-        "handoff nudge": "主管把{company}交给了你：先确认，再发初步计划",
+        "handoff card": "主管交给你2个商机：逐个确认，发初步计划",
         "Coach": "教练",
         "Kind": "类型",
         "Call": "电话",
@@ -109,7 +111,7 @@ LABELS: dict[str, dict[str, str]] = {
         "1. The facts": "1. 事实",
         "2. Given the facts, what I will do": "2. 基于事实，我打算怎么做",
         "By when": "截止日期",
-        "3. What I need from you": "3. 需要你提供的支持",
+        "3. What I need from you": "3. 需要您提供的支持",
         "Needed by": "最晚何时需要",
         "Draft saved": "草稿已于",
         "Send to my manager": "发送给主管",
@@ -189,8 +191,12 @@ def test_handoff_escalation_win_and_thanks(
     first_name, second_name = t["companies"].split("|")
     first = lead_new(manager, first_name, value=250000)
     second = lead_new(manager, second_name, value=80000)
-    # The coach has caught up with the company's history before the rep opens the app.
+    # The coach has caught up with the company's history before the rep opens the app, and the
+    # rep has already dealt with the fixture's earlier hand-off (Alpha Robotics), so the two new
+    # leads make a new hand-off card rather than joining an open one.
     assert wait_until(coach_worker.drained), "the coach did not process the setup's events"
+    for earlier in Nudge.objects.filter(recipient=rep, rule_id="handoff_first_plan"):
+        nudge_dismiss(user=rep, nudge=earlier, reason="Plan agreed by phone")
 
     # The rep is at work, My day open.
     rep_page = browsing.log_in(rep)
@@ -214,15 +220,21 @@ def test_handoff_escalation_win_and_thanks(
     first.refresh_from_db()
     assert first.owner_id == rep.pk and first.handed_by_id == manager.pk
 
-    # The rep's bell, polled every 15 s, shows the two new nudges without a reload.
-    expect(bell).to_have_text(str(before + 2), timeout=35_000)
+    # The rep's bell, polled every 15 s, counts cards: the two hand-offs make ONE new card,
+    # shown without a reload.
+    expect(bell).to_have_text(str(before + 1), timeout=35_000)
     assert_not_reloaded(rep_page)
     rep_page.locator("#bell").click()
     expect(rep_page.locator("main h1")).to_have_text(t["Coach"])
+    # One hand-off card; its title counts the two leads, which it lists by name.
+    card = rep_page.locator("#nudge-list li.nudge#card-handoff_first_plan")
+    expect(card).to_have_count(1)
+    expect(card.locator("h2")).to_have_text(t["handoff card"])
+    items = card.locator("ol.card-items > li")
+    expect(items).to_have_count(2)
     for name in (first_name, second_name):
-        expect(rep_page.locator("li.nudge h2", has_text=name)).to_have_text(
-            t["handoff nudge"].format(company=name)
-        )
+        expect(items.filter(has_text=name)).to_have_count(1)
+        expect(items.filter(has_text=name).locator("a").first).to_contain_text(name)
     assert_language(rep_page, lang)
 
     # The rep calls, nobody answers: logged inline on the lead page.
