@@ -58,7 +58,7 @@ def test_kill_9_worker_while_1000_emails_go_out(mailbox, machine_redis, processe
     group.worker("worker2")
     assert wait_for(
         lambda: OutboundEmail.objects.filter(state=EmailState.SENT).count() == 1000, 180
-    ), group.log_tail()
+    ), _states() + group.log_tail()
     ids = box.message_ids()
     expected = {e.message_id for e in OutboundEmail.objects.all()}
     duplicates = len(ids) - len(set(ids))
@@ -73,6 +73,15 @@ def test_kill_9_worker_while_1000_emails_go_out(mailbox, machine_redis, processe
     # is the same message: at most the one message in flight when the worker died.
     assert duplicates <= 1
     assert OutboundEmail.objects.exclude(state=EmailState.SENT).count() == 0
+
+
+def _states() -> str:
+    """The outbox by state, for a failure message."""
+    rows = OutboundEmail.objects.values_list("state", "last_error").order_by()
+    summary: dict[tuple[str, str], int] = {}
+    for state, error in rows:
+        summary[(state, error[:80])] = summary.get((state, error[:80]), 0) + 1
+    return f"outbox: {summary}\n"
 
 
 def _carried(rule_id: str) -> int:
