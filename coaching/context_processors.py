@@ -9,12 +9,12 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from coaching.selectors import open_nudge_count
+from coaching.cards import open_card_count
 
 
 def coach(request: HttpRequest) -> dict[str, Any]:
-    """The bell's count on every page (one query), for a signed-in user."""
+    """The bell's count of open cards on every page (one query), as the polled bell shows it."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
-    return {"coach_enabled": True, "nudge_count": open_nudge_count(user=user)}  # type: ignore[arg-type]
+    return {"coach_enabled": True, "nudge_count": open_card_count(user=user)}  # type: ignore[arg-type]

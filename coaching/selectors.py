@@ -45,10 +45,6 @@ def due_q(now: dt.datetime | None = None) -> Q:
     return Q(state=NudgeState.OPEN) | Q(state=NudgeState.SNOOZED, snoozed_until__lte=now)
 
 
-def open_nudge_count(*, user: User) -> int:
-    return Nudge.objects.filter(due_q(), recipient=user).count()
-
-
 @dataclass(frozen=True)
 class ShownNudge:
     nudge: Nudge

@@ -62,6 +62,9 @@ def test_the_bell_shows_the_open_count_of_cards(company: Company, nudge: Nudge, 
     process()
     assert Nudge.objects.filter(recipient=company.rep_a1).count() == 2
     assert bell_count(client) == 1
+    # Every page opens with the same count the polled bell shows (cards, not nudges).
+    page = client.get(reverse("my-day")).content.decode()
+    assert 'class="bell-count" data-count="1"' in page
     crm.activity_log(
         actor=company.rep_a1, lead=second, kind=ActivityKind.CALL, outcome=Outcome.UNREACHABLE
     )
