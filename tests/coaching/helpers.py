@@ -12,7 +12,9 @@ from django.utils import timezone
 
 from coaching import playbook, selectors, services
 from coaching.models import Nudge
+from crm import services as crm_services
 from crm.models import Lead, Report, ReportKind, Source, User
+from crm.pipeline import Stage
 from tests.factories import lead_new, report_sent
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -78,6 +80,12 @@ def report(
     defaults = table[kind]
     data = {"kind": kind, **defaults, **parts}
     return report_sent(author, lead, **data)
+
+
+def win(lead: Lead, actor: User) -> None:
+    """Take an open lead to won through the pipeline's allowed steps."""
+    for stage in (Stage.QUALIFIED, Stage.PROPOSAL, Stage.WON):
+        crm_services.lead_change_stage(actor=actor, lead=lead, to_stage=stage)
 
 
 def nudges(rule_id: str, **filters: Any) -> list[Nudge]:

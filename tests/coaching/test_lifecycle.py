@@ -32,6 +32,7 @@ from tests.coaching.helpers import (
     report,
     scan,
     state_of,
+    win,
 )
 from tests.factories import make_user
 
@@ -39,11 +40,6 @@ if TYPE_CHECKING:
     from tests.conftest import Company
 
 pytestmark = pytest.mark.django_db
-
-
-def _win(lead, actor) -> None:  # type: ignore[no-untyped-def]
-    for stage in (Stage.QUALIFIED, Stage.PROPOSAL, Stage.WON):
-        crm.lead_change_stage(actor=actor, lead=lead, to_stage=stage)
 
 
 # --- The reports the coach listens to ---------------------------------------------------------
@@ -304,8 +300,8 @@ def test_won_lead_asks_to_thank_the_manager_who_handed_it_down(
 ) -> None:  # type: ignore[no-untyped-def]
     own = crm.lead_create(actor=company.rep_a1, data={"company": "Own Find", "source": "referral"})
     process()
-    _win(own, company.rep_a1)  # nobody handed it down: nobody to thank
-    _win(company.lead_a1, company.rep_a1)
+    win(own, company.rep_a1)  # nobody handed it down: nobody to thank
+    win(company.lead_a1, company.rep_a1)
     process()
     process()
     nudge = only_nudge("lead_won_thanks", company.rep_a1)
@@ -361,7 +357,7 @@ def test_lost_lead_asks_for_an_honest_loss_review(company: Company) -> None:
 
 
 def test_year_end_asks_for_thank_you_notes(company: Company, clock: time_machine.Traveller) -> None:
-    _win(company.lead_a1, company.rep_a1)
+    win(company.lead_a1, company.rep_a1)
     process()
     clock.move_to(dt.datetime(2025, 12, 19, 10, 0, tzinfo=timezone.get_default_timezone()))
     scan()

@@ -32,17 +32,13 @@ from tests.coaching.helpers import (
     report,
     scan,
     state_of,
+    win,
 )
 
 if TYPE_CHECKING:
     from tests.conftest import Company
 
 pytestmark = pytest.mark.django_db
-
-
-def _win(lead, actor) -> None:  # type: ignore[no-untyped-def]
-    for stage in (Stage.QUALIFIED, Stage.PROPOSAL, Stage.WON):
-        crm.lead_change_stage(actor=actor, lead=lead, to_stage=stage)
 
 
 def _titles(nudge: Nudge) -> tuple[str, str]:
@@ -111,7 +107,7 @@ def test_a_decision_reaches_the_rep_in_its_own_words(company: Company) -> None:
 
 def test_thanks_and_public_credit_reach_the_people_named(company: Company) -> None:
     lead = new_lead(company.manager_a, "Canton Valves", to=company.rep_a1)
-    _win(lead, company.rep_a1)
+    win(lead, company.rep_a1)
     process()
     services.thanks_send(
         author=company.rep_a1,
@@ -137,7 +133,7 @@ def test_thanks_and_public_credit_reach_the_people_named(company: Company) -> No
 
 def test_private_thanks_says_nothing_of_a_public_post(company: Company) -> None:
     lead = new_lead(company.manager_a, "Canton Valves", to=company.rep_a1)
-    _win(lead, company.rep_a1)
+    win(lead, company.rep_a1)
     process()
     services.thanks_send(author=company.rep_a1, lead=lead, body="Thank you!")
     thanked = only_nudge("thanks_received", company.manager_a, lead=lead)
@@ -149,7 +145,7 @@ def test_private_thanks_says_nothing_of_a_public_post(company: Company) -> None:
 def test_the_manager_hears_how_a_lead_they_handed_down_ended(company: Company) -> None:
     won = new_lead(company.manager_a, "Canton Valves", to=company.rep_a1)
     lost = new_lead(company.manager_a, "Delta Export", to=company.rep_a1)
-    _win(won, company.rep_a1)
+    win(won, company.rep_a1)
     crm.lead_change_stage(actor=company.rep_a1, lead=lost, to_stage=Stage.LOST, reason="Price")
     process()
     process()
