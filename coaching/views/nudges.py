@@ -138,10 +138,16 @@ def nudge_snooze(request: HtmxHttpRequest, pk: int) -> HttpResponse:
                 request, _("Snoozed until %(when)s.") % {"when": f"{until:%Y-%m-%d %H:%M}"}
             )
             return _after(request, _lead_of(request, nudge))
+    return _refused_page(request, nudge, snooze_form=form)
+
+
+def _refused_page(request: HtmxHttpRequest, nudge: Nudge, **form: Any) -> HttpResponse:
+    """A refused snooze or dismiss, shown in place: the lead's block when it came from a lead's
+    page, else the coach page with the form's errors on that nudge."""
     lead_id = _lead_of(request, nudge)
     if lead_id is not None:
         return _lead_block(request, lead_id, status=422)
-    return _nudge_page(request, "open", status=422, error_nudge=nudge.pk, snooze_form=form)
+    return _nudge_page(request, "open", status=422, error_nudge=nudge.pk, **form)
 
 
 @login_required
@@ -160,10 +166,7 @@ def nudge_dismiss(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, _("Dismissed. Thanks for telling the coach why."))
             return _after(request, _lead_of(request, nudge))
-    lead_id = _lead_of(request, nudge)
-    if lead_id is not None:
-        return _lead_block(request, lead_id, status=422)
-    return _nudge_page(request, "open", status=422, error_nudge=nudge.pk, dismiss_form=form)
+    return _refused_page(request, nudge, dismiss_form=form)
 
 
 @login_required
