@@ -323,12 +323,14 @@ BATCH_SIZE = 10
 SPREAD_DAYS = 5
 
 
-def latest_of(first: Any) -> Greatest:
-    """The latest of `first` (a field or expression, maybe empty), the hand-off and creation."""
+def latest_of(first: Any, prefix: str = "") -> Greatest:
+    """The latest of `first` (a field or expression, maybe empty), the hand-off and creation;
+    `prefix` reaches the lead from a related model (e.g. "lead__" from a nudge)."""
+    created = f"{prefix}created_at"
     return Greatest(
-        Coalesce(first, "created_at"),
-        Coalesce("handed_at", "created_at"),
-        F("created_at"),
+        Coalesce(first, created),
+        Coalesce(f"{prefix}handed_at", created),
+        F(created),
         output_field=DateTimeField(),
     )
 

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from django.db.models import Count, F, Min, Model, QuerySet
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from coaching import playbook, rules
@@ -126,8 +125,9 @@ def stalled_ignored(s: ScanInput) -> list[NudgeSpec]:
         ),
         "lead__team_id",
     )
+    # Idle counted as the rep's stalled nudge counts it (rules.stalled), so both say the same days.
     rows = ignored.annotate(
-        idle_since=Coalesce("lead__last_activity_at", "lead__handed_at", "lead__created_at")
+        idle_since=rules.latest_of("lead__last_activity_at", prefix="lead__")
     ).values(
         "lead_id",
         "lead__team__manager_id",
