@@ -6,10 +6,10 @@ Anything outside that answers 404, never 403: a lead one may not see does not ex
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
-from crm.models import Lead, Report, ReportState, Role, Team, User
+from crm.models import Company, Contact, Lead, LeadContact, Report, ReportState, Role, Team, User
 
 # --- Roles: who may do what ------------------------------------------------------------------
 
@@ -95,6 +95,27 @@ def visible_leads(user: User) -> QuerySet[Lead]:
     if not user.is_authenticated or not user.is_active:
         return Lead.objects.none()
     return Lead.objects.filter(lead_scope(user))
+
+
+def visible_companies(user: User) -> QuerySet[Company]:
+    """Companies `user` sees through a lead they may see, or that they created themselves."""
+    if not user.is_authenticated or not user.is_active:
+        return Company.objects.none()
+    if user.is_admin_role:
+        return Company.objects.all()
+    leads = Lead.objects.filter(lead_scope(user), account=OuterRef("pk"))
+    return Company.objects.filter(Exists(leads) | Q(created_by=user))
+
+
+def visible_contacts(user: User) -> QuerySet[Contact]:
+    """Contacts `user` sees: those taking part in a lead they may see, or that they created.
+    Never through the company alone, so a rep does not see another rep's contacts there."""
+    if not user.is_authenticated or not user.is_active:
+        return Contact.objects.none()
+    if user.is_admin_role:
+        return Contact.objects.all()
+    roles = LeadContact.objects.filter(lead_scope(user, "lead__"), contact=OuterRef("pk"))
+    return Contact.objects.filter(Exists(roles) | Q(created_by=user))
 
 
 def visible_teams(user: User) -> QuerySet[Team]:
@@ -184,3 +205,13 @@ def report_get_for(user: User, pk: object, *, submitted_only: bool = False) -> R
         ),
         pk=pk,
     )
+
+
+def company_get_for(user: User, pk: object) -> Company:
+    """The company if `user` may see it; 404 otherwise."""
+    return get_object_or_404(visible_companies(user), pk=pk)
+
+
+def contact_get_for(user: User, pk: object) -> Contact:
+    """The contact if `user` may see it, with its company; 404 otherwise."""
+    return get_object_or_404(visible_contacts(user).select_related("company"), pk=pk)

@@ -1,8 +1,9 @@
 """The CRM's models, one module per entity: people and teams, leads (with activities and
-history), reports, records (outbox and audit trail), and import jobs. Everything is re-exported
-here, so `from crm.models import Lead` keeps working and a new entity arrives as a sibling
-module."""
+history), reports, records (outbox and audit trail), import jobs, and companies with their
+contacts. Everything is re-exported here, so `from crm.models import Lead` keeps working and a
+new entity arrives as a sibling module."""
 
+from crm.models.companies import Company, Contact, ContactRole, LeadContact, company_name_key
 from crm.models.imports import DuplicatePolicy, ImportJob, ImportMode, ImportState
 from crm.models.leads import (
     Activity,
@@ -34,6 +35,9 @@ __all__ = [
     "AskState",
     "AuditEntry",
     "ChickenRibReason",
+    "Company",
+    "Contact",
+    "ContactRole",
     "Currency",
     "DomainEvent",
     "DuplicatePolicy",
@@ -42,6 +46,7 @@ __all__ = [
     "ImportState",
     "Language",
     "Lead",
+    "LeadContact",
     "LeadEvent",
     "LeadEventKind",
     "Outcome",
@@ -55,4 +60,5 @@ __all__ = [
     "Team",
     "TeamMembership",
     "User",
+    "company_name_key",
 ]

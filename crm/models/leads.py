@@ -71,6 +71,15 @@ class Lead(models.Model):
     chicken_rib_reasons = models.JSONField(_("chicken-rib reasons"), default=list, blank=True)
     notes = models.TextField(_("notes"), blank=True)
     lost_reason = models.CharField(_("reason lost"), max_length=300, blank=True)
+    # The company as a record (crm.models.companies); `company` above stays the name as typed.
+    account = models.ForeignKey(
+        "crm.Company",
+        verbose_name=_("company record"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="leads",
+    )
 
     team = models.ForeignKey(
         Team, verbose_name=_("team"), on_delete=models.PROTECT, related_name="leads"
@@ -173,6 +182,10 @@ class Activity(models.Model):
     )
     happened_at = models.DateTimeField(_("when"), default=timezone.now)
     note = models.TextField(_("note"), blank=True)
+    # Whom it was with (crm.models.companies.Contact); empty when not said.
+    contacts = models.ManyToManyField(
+        "crm.Contact", verbose_name=_("with whom"), blank=True, related_name="activities"
+    )
     created_at = models.DateTimeField(_("logged at"), default=timezone.now)
 
     class Meta:
