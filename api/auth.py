@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 import time
 
 from django.conf import settings
@@ -33,19 +34,53 @@ def rate_limit() -> int:
     return int(settings.KAOPU_API_RATE_LIMIT)
 
 
+# After the cache fails to answer, count in this process for a while instead of asking it
+# again: a hung Redis costs one request one short socket timeout, not every request.
+CACHE_PAUSE_SECONDS = 30.0
+
+
+class _LocalCounts:
+    """This process's own per-token counts, used while the shared cache is not answering."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.down_until = 0.0
+        self.counts: dict[str, int] = {}
+
+    def incr(self, key: str) -> int:
+        with self.lock:
+            if len(self.counts) > 10_000:
+                self.counts.clear()
+            self.counts[key] = self.counts.get(key, 0) + 1
+            return self.counts[key]
+
+
+_local = _LocalCounts()
+
+
 def check_rate(token_id: int) -> None:
     """Count one request for the token in the current minute; raise RateLimited over the limit.
 
     A fixed one-minute window in the cache (Redis when configured, shared by all web
-    processes). If the cache is down the request goes through: better than no API at all."""
+    processes), asked with a short socket timeout (config.settings CACHES). When it does not
+    answer, this process counts on its own for CACHE_PAUSE_SECONDS before asking it again:
+    the API keeps answering at its normal speed, still limited, per process."""
     now = time.time()
     key = f"api-rate:{token_id}:{int(now // WINDOW_SECONDS)}"
-    try:
-        cache.add(key, 0, timeout=WINDOW_SECONDS * 2)
-        count = cache.incr(key)
-    except Exception:
-        log.warning("API rate limit not checked: the cache did not answer", exc_info=True)
-        return
+    if now < _local.down_until:
+        count = _local.incr(key)
+    else:
+        try:
+            cache.add(key, 0, timeout=WINDOW_SECONDS * 2)
+            count = cache.incr(key)
+        except Exception:
+            log.warning(
+                "API rate limit counted in this process for %.0f s: the cache did not answer",
+                CACHE_PAUSE_SECONDS,
+                exc_info=True,
+            )
+            _local.down_until = time.time() + CACHE_PAUSE_SECONDS
+            count = _local.incr(key)
     if count > rate_limit():
         raise RateLimited(int(WINDOW_SECONDS - now % WINDOW_SECONDS) + 1)
 

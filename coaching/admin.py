@@ -1,5 +1,10 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
+from coaching.delivery.outbox import outbox_resend
 from coaching.models import (
     CreditPost,
     NotificationPreference,
@@ -8,6 +13,7 @@ from coaching.models import (
     RuleSetting,
     Thanks,
 )
+from crm.web import current_user
 
 
 @admin.register(Nudge)
@@ -46,6 +52,23 @@ class OutboundEmailAdmin(admin.ModelAdmin):
     list_select_related = ("recipient",)
     raw_id_fields = ("recipient", "nudge")
     date_hierarchy = "created_at"
+    readonly_fields = ("claimed_by", "lease_until", "retry_until")
+    actions = ("send_again",)
+
+    @admin.action(description=_("Send the selected failed emails again"))
+    def send_again(self, request: HttpRequest, queryset: QuerySet[OutboundEmail]) -> None:
+        ids = list(queryset.values_list("pk", flat=True))
+        count = outbox_resend(actor=current_user(request), ids=ids)
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d failed email will be sent again.",
+                "%(count)d failed emails will be sent again.",
+                count,
+            )
+            % {"count": count},
+            messages.SUCCESS if count else messages.WARNING,
+        )
 
 
 @admin.register(RuleSetting)

@@ -274,6 +274,13 @@ class OutboundEmail(models.Model):
     not_before = models.DateTimeField(_("not before"), default=timezone.now)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
+    # The claim names its holder and lasts a short lease, renewed before each send: a killed
+    # worker's rows are claimable again once the lease lapses, and only the holder may mark
+    # a row sent or failed.
+    claimed_by = models.CharField(_("claimed by"), max_length=80, blank=True)
+    lease_until = models.DateTimeField(_("lease until"), null=True, blank=True)
+    # Set at the first temporary failure: retries stop (the row fails) after this moment.
+    retry_until = models.DateTimeField(_("retry until"), null=True, blank=True)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     last_error = models.TextField(_("last error"), blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
@@ -303,6 +310,14 @@ class OutboundEmail(models.Model):
     @property
     def message_id(self) -> str:
         return f"<kaopu.email.{self.pk}@{settings.KAOPU_MAIL_DOMAIN}>"
+
+    @property
+    def idempotency_key(self) -> str:
+        """The X-Kaopu-Key header: the nudge's key for an instant email (the same advice is
+        the same message, whichever row carries it), the person and day for a digest."""
+        if self.nudge_id is not None and self.nudge is not None:
+            return self.nudge.key
+        return f"digest|{self.recipient_id}|{self.digest_date}|{self.pk}"
 
 
 class NextLeadAsk(models.Model):

@@ -1,8 +1,16 @@
-"""Celery tasks: thin, idempotent, JSON arguments; each calls one service."""
+"""Celery tasks: thin, idempotent, JSON arguments; each calls one service.
+
+Every task is a poll that derives its work from the database (no task carries a row id), so a
+task message lost by the broker (the embedded filesystem broker of `make run` drops one a killed
+worker had taken) loses nothing: the next poll finds the same rows. acks_late and
+reject_on_worker_lost (config.settings) make Redis redeliver it sooner."""
 
 from __future__ import annotations
 
+import math
+
 from celery import shared_task
+from django.conf import settings
 
 from coaching import delivery, handlers, scans
 
@@ -18,8 +26,23 @@ def run_scans() -> dict[str, int]:
 
 
 @shared_task(acks_late=True)
-def deliver_emails() -> dict[str, int]:
-    return delivery.deliver_due()
+def deliver_emails() -> int:
+    """The beat's poll: start one sender per claim's worth of due rows, up to the fan-out, so
+    every free worker slot sends. A sender not started within two polls expires unread (the
+    next poll starts fresh ones), so a long backlog never piles senders up in the queue."""
+    due = delivery.due_count(cap=settings.KAOPU_EMAIL_CLAIM_SIZE * settings.KAOPU_EMAIL_FANOUT)
+    senders = min(math.ceil(due / settings.KAOPU_EMAIL_CLAIM_SIZE), settings.KAOPU_EMAIL_FANOUT)
+    expires = max(2 * settings.KAOPU_EMAIL_POLL_SECONDS, 10.0)
+    for _ in range(senders):
+        send_emails.apply_async(expires=expires)
+    return senders
+
+
+@shared_task(acks_late=True)
+def send_emails() -> dict[str, int]:
+    """One sender: small leased claims, one after the other, while rows are due, for at most
+    KAOPU_EMAIL_TASK_SECONDS (well inside the task's time limits)."""
+    return delivery.deliver_due(limit=1_000_000, seconds=settings.KAOPU_EMAIL_TASK_SECONDS)
 
 
 @shared_task(acks_late=True)

@@ -264,6 +264,8 @@ CELERY_TIMEZONE = "UTC"
 CELERY_TASK_DEFAULT_QUEUE = "kaopu"
 # Beat only schedules; every task is idempotent, so a second beat started by mistake changes
 # nothing but the load.
+# The outbox poll: how soon a new email, or one a killed worker held, is picked up.
+KAOPU_EMAIL_POLL_SECONDS = float(os.environ.get("KAOPU_EMAIL_POLL_SECONDS", "5"))
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "process-domain-events": {
         "task": "coaching.tasks.process_events",
@@ -272,8 +274,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     },
     "deliver-emails": {
         "task": "coaching.tasks.deliver_emails",
-        "schedule": float(os.environ.get("KAOPU_EMAIL_POLL_SECONDS", "10")),
-        "options": {"expires": 60},
+        "schedule": KAOPU_EMAIL_POLL_SECONDS,
+        "options": {"expires": 30},
     },
     "coaching-scans": {
         "task": "coaching.tasks.run_scans",
@@ -300,7 +302,15 @@ CACHES = {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "kaopu",
-            "OPTIONS": {"socket_timeout": 2, "socket_connect_timeout": 2},
+            # The API asks it once per request: a hung Redis must cost a request a fraction
+            # of a second, once (api.auth then skips the cache for a while), not seconds.
+            "OPTIONS": {
+                "socket_timeout": float(os.environ.get("KAOPU_CACHE_TIMEOUT_SECONDS", "0.2")),
+                "socket_connect_timeout": float(
+                    os.environ.get("KAOPU_CACHE_TIMEOUT_SECONDS", "0.2")
+                ),
+                "retry": None,
+            },
         }
         if REDIS_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "kaopu"}
@@ -311,9 +321,21 @@ CACHES = {
 KAOPU_PLAYBOOK = Path(os.environ.get("KAOPU_PLAYBOOK", BASE_DIR / "seeds" / "playbook.yaml"))
 KAOPU_MAIL_DOMAIN = os.environ.get("KAOPU_MAIL_DOMAIN", "kaopu.localhost")
 KAOPU_SITE_URL = os.environ.get("KAOPU_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
-KAOPU_EMAIL_MAX_ATTEMPTS = int(os.environ.get("KAOPU_EMAIL_MAX_ATTEMPTS", "5"))
+# Delivery (coaching.delivery): a temporary failure (4xx, timeout, connection error) is retried
+# with exponential backoff from BACKOFF up to BACKOFF_CAP between tries, for RETRY_HOURS after
+# the first failure, like a mail server; a permanent one (5xx) fails at once.
+KAOPU_EMAIL_RETRY_HOURS = float(os.environ.get("KAOPU_EMAIL_RETRY_HOURS", "48"))
 KAOPU_EMAIL_BACKOFF_SECONDS = int(os.environ.get("KAOPU_EMAIL_BACKOFF_SECONDS", "30"))
-KAOPU_EMAIL_CLAIM_TIMEOUT_SECONDS = int(os.environ.get("KAOPU_EMAIL_CLAIM_TIMEOUT_SECONDS", "300"))
+KAOPU_EMAIL_BACKOFF_CAP_SECONDS = int(os.environ.get("KAOPU_EMAIL_BACKOFF_CAP_SECONDS", "3600"))
+# A claim is small and leased: a killed worker strands at most CLAIM_SIZE rows for at most
+# LEASE seconds. The lease is renewed before each send, so it must outlast one send
+# (EMAIL_TIMEOUT per SMTP step).
+KAOPU_EMAIL_CLAIM_SIZE = int(os.environ.get("KAOPU_EMAIL_CLAIM_SIZE", "10"))
+KAOPU_EMAIL_LEASE_SECONDS = int(os.environ.get("KAOPU_EMAIL_LEASE_SECONDS", "15"))
+# One delivery task sends claim after claim for at most this long (well inside the task's
+# soft time limit); the poll starts up to FANOUT of them, so more workers send more.
+KAOPU_EMAIL_TASK_SECONDS = int(os.environ.get("KAOPU_EMAIL_TASK_SECONDS", "60"))
+KAOPU_EMAIL_FANOUT = int(os.environ.get("KAOPU_EMAIL_FANOUT", "8"))
 
 # CRM knobs
 KAOPU_STALLED_DAYS = int(os.environ.get("KAOPU_STALLED_DAYS", "14"))

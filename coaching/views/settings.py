@@ -14,12 +14,12 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from coaching import playbook, services
+from coaching import delivery, playbook, services
 from coaching.forms import PreferenceForm
 from coaching.models import RuleSetting
 from crm.models import Team, User
 from crm.permissions import can_tune_coach, visible_teams
-from crm.web import current_user
+from crm.web import current_user, parse_int
 
 
 def _save_thresholds(request: HttpRequest, user: User, team: Team) -> dict[str, str]:
@@ -31,11 +31,11 @@ def _save_thresholds(request: HttpRequest, user: User, team: Team) -> dict[str, 
         return {"rule": _("Unknown rule.")}
     values: dict[str, int] = {}
     for name in rule.thresholds:
-        raw = request.POST.get(f"t_{name}", "").strip()
-        if not raw.isdigit():
+        value = parse_int(request.POST.get(f"t_{name}"), minimum=0, maximum=2**31 - 1)
+        if value is None:
             errors[name] = _("Enter a whole number of zero or more.")
         else:
-            values[name] = int(raw)
+            values[name] = value
     if errors:
         return errors
     try:
@@ -90,7 +90,7 @@ def rule_settings(request: HttpRequest) -> HttpResponse:
     teams = visible_teams(user)
     asked = request.GET.get("team") or request.POST.get("team")
     if asked:
-        team = teams.filter(pk=int(asked) if asked.isdigit() else 0).first()
+        team = teams.filter(pk=parse_int(asked) or 0).first()
         if team is None:
             raise Http404
     else:
@@ -120,4 +120,5 @@ def preferences(request: HttpRequest) -> HttpResponse:
         messages.success(request, _("Your notification preferences are saved."))
         return redirect("coach-preferences")
     status = 422 if request.method == "POST" else 200
-    return render(request, "coaching/preferences.html", {"form": form}, status=status)
+    context = {"form": form, "failed_email": delivery.failed_for(user)}
+    return render(request, "coaching/preferences.html", context, status=status)

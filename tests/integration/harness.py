@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import random
 import shutil
 import signal
 import socket
@@ -43,22 +44,30 @@ def wait_for(predicate: Callable[[], bool], timeout: float, step: float = 0.1) -
 
 
 class Mailbox:
-    """An aiosmtpd handler that keeps every accepted message; it can refuse the next N."""
+    """An aiosmtpd handler that keeps every accepted message; it can refuse the next N, or a
+    share of all (refuse_rate, with a seeded random draw), with `refuse_reply`."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.messages: list[Any] = []
         self.refuse_next = 0
+        self.refuse_rate = 0.0
+        self.refuse_reply = "451 4.3.0 Try again later"
+        self.random = random.Random(23)
         self.refused = 0
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         with self.lock:
-            if self.refuse_next:
-                self.refuse_next -= 1
+            if self.refuse_next or (self.refuse_rate and self.random.random() < self.refuse_rate):
+                self.refuse_next = max(self.refuse_next - 1, 0)
                 self.refused += 1
-                return "451 4.3.0 Try again later"
+                return self.refuse_reply
             self.messages.append(message_from_bytes(envelope.content))
         return "250 OK"
+
+    def keys(self) -> list[str]:
+        with self.lock:
+            return [m["X-Kaopu-Key"] for m in self.messages]
 
     def message_ids(self) -> list[str]:
         with self.lock:
@@ -80,6 +89,33 @@ def smtp_server() -> Iterator[tuple[Mailbox, int]]:
         yield box, port
     finally:
         controller.stop()
+
+
+@contextlib.contextmanager
+def hung_server() -> Iterator[int]:
+    """A port that accepts connections and never says a word: a hung SMTP server."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(100)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            with contextlib.suppress(OSError):
+                held.append(listener.accept()[0])
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield int(listener.getsockname()[1])
+    finally:
+        stop.set()
+        thread.join()
+        for sock in held:
+            sock.close()
+        listener.close()
 
 
 class RedisServer:
@@ -226,11 +262,9 @@ def process_env(*, redis_url: str, smtp_port: int, **extra: str) -> dict[str, st
         "REDIS_URL": redis_url,
         "EMAIL_HOST": "127.0.0.1",
         "EMAIL_PORT": str(smtp_port),
-        "EMAIL_TIMEOUT": "5",
+        # Delivery runs with its production timings (SMTP timeout, outbox poll, lease,
+        # backoff): what the fault tests measure is what production does.
         "KAOPU_EVENT_POLL_SECONDS": "0.5",
-        "KAOPU_EMAIL_POLL_SECONDS": "0.5",
-        "KAOPU_EMAIL_CLAIM_TIMEOUT_SECONDS": "3",
-        "KAOPU_EMAIL_BACKOFF_SECONDS": "1",
         "KAOPU_SCAN_SECONDS": "3600",
         "KAOPU_DIGEST_POLL_SECONDS": "3600",
         "DJANGO_LOG_LEVEL": "WARNING",

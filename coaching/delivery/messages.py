@@ -1,10 +1,4 @@
-"""Email delivery from the outbox (coaching.OutboundEmail).
-
-A worker claims due rows with a guarded update (pending → sending), sends each over SMTP with
-a Message-ID derived from the row, and marks it sent. SMTP errors retry with backoff; after the
-last attempt the row is marked failed with the error, for the admin to see. A row left in
-"sending" by a killed worker is claimed again after a timeout: the one resend no design can rule
-out (a crash between the SMTP server's accept and our commit) carries the same Message-ID.
+"""What the outbox's emails say, and the daily digests that fill it.
 
 What a message says: an instant email is one push — a nudge, or a burst of one rule to one
 person that folded into it while it waited, shown as one card that says how many; a digest is
@@ -15,14 +9,12 @@ since the last one.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import logging
-import smtplib
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives, mailers
+from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
@@ -33,7 +25,6 @@ from coaching import cards
 from coaching.models import (
     Delivery,
     EmailKind,
-    EmailState,
     NotificationPreference,
     Nudge,
     OutboundEmail,
@@ -42,26 +33,6 @@ from coaching.selectors import due_q
 from crm.models import User
 
 log = logging.getLogger(__name__)
-
-
-def _claim(limit: int, now: dt.datetime) -> list[int]:
-    stale = now - dt.timedelta(seconds=settings.KAOPU_EMAIL_CLAIM_TIMEOUT_SECONDS)
-    due = Q(state=EmailState.PENDING, not_before__lte=now) | Q(
-        state=EmailState.SENDING, claimed_at__lt=stale
-    )
-    candidates = list(
-        OutboundEmail.objects.filter(due)
-        .order_by("not_before", "id")
-        .values_list("pk", flat=True)[:limit]
-    )
-    claimed = []
-    for pk in candidates:
-        # Guarded: only the worker whose update matched the expected state owns the row.
-        if OutboundEmail.objects.filter(due, pk=pk).update(
-            state=EmailState.SENDING, claimed_at=now
-        ):
-            claimed.append(pk)
-    return claimed
 
 
 def burst_of(email: OutboundEmail, now: dt.datetime | None = None) -> list[Nudge]:
@@ -136,64 +107,16 @@ def render(email: OutboundEmail) -> EmailMultiAlternatives:
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[user.email],
         reply_to=settings.KAOPU_EMAIL_REPLY_TO or None,
-        headers={"Message-ID": email.message_id, "X-Kaopu-Email": str(email.pk)},
+        # The same row is the same Message-ID; the same advice is the same X-Kaopu-Key, so a
+        # receiver (and our tests) can drop the one resend a crash after the accept can cause.
+        headers={
+            "Message-ID": email.message_id,
+            "X-Kaopu-Email": str(email.pk),
+            "X-Kaopu-Key": email.idempotency_key,
+        },
     )
     message.attach_alternative(html, "text/html")
     return message
-
-
-def deliver_due(*, limit: int = 200, now: dt.datetime | None = None) -> dict[str, int]:
-    """Send the due emails; returns how many were sent, retried and failed."""
-    now = now or timezone.now()
-    counts = {"sent": 0, "retry": 0, "failed": 0}
-    ids = _claim(limit, now)
-    if not ids:
-        return counts
-    mailer = mailers.default
-    with contextlib.suppress(smtplib.SMTPException, OSError):
-        mailer.open()  # one SMTP connection for the batch; each send reopens it if it dropped
-    try:
-        for pk in ids:
-            email = OutboundEmail.objects.select_related("recipient", "nudge").get(pk=pk)
-            outcome = _send_one(email, mailer)
-            counts[outcome] += 1
-    finally:
-        with contextlib.suppress(Exception):
-            mailer.close()
-    return counts
-
-
-def _send_one(email: OutboundEmail, mailer: Any) -> str:
-    attempts = email.attempts + 1
-    if email.nudge is not None and not burst_of(email):
-        # Resolved before we got to it (and all that folded into it): nothing worth an email.
-        OutboundEmail.objects.filter(pk=email.pk, state=EmailState.SENDING).update(
-            state=EmailState.SENT, sent_at=timezone.now(), last_error="skipped: nudge closed"
-        )
-        return "sent"
-    try:
-        message = render(email)
-        # The mailer keeps its SMTP connection open across the batch.
-        if not mailer.send_messages([message]):
-            raise smtplib.SMTPException("the mail server accepted nothing")
-    except (TimeoutError, smtplib.SMTPException, OSError) as error:
-        with contextlib.suppress(Exception):
-            mailer.close()
-        failed = attempts >= settings.KAOPU_EMAIL_MAX_ATTEMPTS
-        backoff = settings.KAOPU_EMAIL_BACKOFF_SECONDS * (2 ** (attempts - 1))
-        OutboundEmail.objects.filter(pk=email.pk, state=EmailState.SENDING).update(
-            state=EmailState.FAILED if failed else EmailState.PENDING,
-            attempts=attempts,
-            last_error=f"{type(error).__name__}: {error}"[:2000],
-            not_before=timezone.now() + dt.timedelta(seconds=backoff),
-            claimed_at=None,
-        )
-        log.warning("email %s attempt %s failed: %s", email.pk, attempts, error)
-        return "failed" if failed else "retry"
-    OutboundEmail.objects.filter(pk=email.pk).update(
-        state=EmailState.SENT, attempts=attempts, sent_at=timezone.now(), last_error=""
-    )
-    return "sent"
 
 
 def build_digests(*, now: dt.datetime | None = None) -> int:

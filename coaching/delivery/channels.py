@@ -1,0 +1,84 @@
+"""A channel's one job: turn an outbox row into a message and hand it to its server, and say
+what a failure means. The outbox (claims, leases, retries, the failed row) is the same for
+every channel; email is the first. A chat channel (issue 17) is another class with the same
+three methods behind the same row and claim.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import smtplib
+from enum import StrEnum
+from typing import Any, Protocol
+
+from django.core.mail import mailers
+
+from coaching.delivery.messages import render
+from coaching.models import OutboundEmail
+
+
+class Failure(StrEnum):
+    # Try again later (4xx): the server is up, the next row may well go through.
+    TEMPORARY = "temporary"
+    # The server is down or hung (timeout, refused connection, dropped link): try this row
+    # again later and stop the batch, so the other rows wait for their turn instead of each
+    # waiting out a timeout.
+    DOWN = "down"
+    # Never going through as it is (5xx such as an unknown mailbox, a message we cannot build).
+    PERMANENT = "permanent"
+
+
+class Channel(Protocol):
+    name: str
+
+    def send(self, row: OutboundEmail) -> None:
+        """Build the row's message and hand it over; raise if the server did not accept it."""
+
+    def classify(self, error: BaseException) -> Failure:
+        """What the exception `send` raised means for the row."""
+
+    def close(self) -> None:
+        """Let go of the connection kept across a batch."""
+
+
+class EmailChannel:
+    """SMTP through Django's default mailer, one connection kept across a batch (reopened by
+    the mailer if it dropped). Each SMTP step waits at most EMAIL_TIMEOUT seconds."""
+
+    name = "email"
+
+    def __init__(self) -> None:
+        self.mailer: Any = None
+
+    def send(self, row: OutboundEmail) -> None:
+        message = render(row)
+        if self.mailer is None:
+            self.mailer = mailers.default
+        try:
+            if not self.mailer.send_messages([message]):
+                raise smtplib.SMTPException("the mail server accepted nothing")
+        except BaseException:
+            self.close()  # a half-spoken SMTP session is not reused
+            raise
+
+    def classify(self, error: BaseException) -> Failure:
+        if isinstance(error, smtplib.SMTPRecipientsRefused):
+            codes = [code for code, _message in error.recipients.values()]
+            return Failure.PERMANENT if codes and min(codes) >= 500 else Failure.TEMPORARY
+        if isinstance(error, smtplib.SMTPConnectError):
+            return Failure.DOWN
+        if isinstance(error, smtplib.SMTPResponseException):
+            if 500 <= error.smtp_code < 600:
+                return Failure.PERMANENT
+            return Failure.TEMPORARY if error.smtp_code >= 400 else Failure.DOWN
+        if isinstance(error, smtplib.SMTPServerDisconnected | TimeoutError | OSError):
+            return Failure.DOWN
+        if isinstance(error, smtplib.SMTPException):
+            return Failure.TEMPORARY
+        return Failure.PERMANENT  # the message could not be built: retrying will not help
+
+    def close(self) -> None:
+        if self.mailer is not None:
+            with contextlib.suppress(Exception):
+                self.mailer.close()
+            self.mailer = None
