@@ -1,6 +1,7 @@
 """The web layer every page shares (crm's and the coach's): the typed htmx request, the signed-in
-user, a service's refusal shown on its form, pagination from one setting, and the one choice
-between a whole page and its swappable region.
+user, ids and numbers read from the request (checked in one place), a service's refusal shown on
+its form, pagination from one setting, and the one choice between a whole page and its
+swappable region.
 
 Views import these by name; nothing here decides who may see what (crm.permissions does) or
 what to write (the services do).
@@ -8,13 +9,14 @@ what to write (the services do).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django_htmx.middleware import HtmxDetails
 
@@ -32,6 +34,59 @@ def current_user(request: HttpRequest) -> User:
     user = request.user
     assert isinstance(user, User)
     return user
+
+
+# The largest value a bigint column (every id here) holds; past it a lookup overflows SQLite.
+BIGINT_MAX = 2**63 - 1
+# ASCII digits only: str.isdigit() also accepts '²', which int() then refuses.
+_WHOLE_NUMBER = re.compile(r"[0-9]{1,19}")
+
+
+def parse_int(raw: object, *, minimum: int = 1, maximum: int = BIGINT_MAX) -> int | None:
+    """`raw` (a query value, a posted field, a path part) as a whole number from `minimum` to
+    `maximum`, or None: a NUL byte, '1e5', '²', '-1', twenty digits or words are not one."""
+    text = str(raw if raw is not None else "").strip()
+    if not _WHOLE_NUMBER.fullmatch(text):
+        return None
+    value = int(text)
+    return value if minimum <= value <= maximum else None
+
+
+def _raw(request: HttpRequest, name: str) -> str:
+    """`name` from the query string, else from the posted form ("" when neither has it)."""
+    return request.GET.get(name) or request.POST.get(name) or ""
+
+
+def int_param(request: HttpRequest, name: str, *, minimum: int = 1) -> int | None:
+    """The whole number `name` of the query string (else of the posted form); None when it is
+    missing or is not a plain number a bigint holds. For values a page may ignore (a page
+    number, a preselected choice)."""
+    return parse_int(_raw(request, name), minimum=minimum)
+
+
+def id_param(request: HttpRequest, name: str) -> int | None:
+    """The id `name` of the query string (else of the posted form): None when not given, a
+    404 when given but no object could have it (`?lead=abc` names nothing that exists)."""
+    raw = _raw(request, name)
+    if not raw:
+        return None
+    value = parse_int(raw)
+    if value is None:
+        raise Http404
+    return value
+
+
+def int_params(request: HttpRequest, name: str) -> list[int]:
+    """Every id given as `name` (repeated) in the query string and the posted form, sorted
+    and once each; values that are not ids are left out."""
+    raw = request.GET.getlist(name) + request.POST.getlist(name)
+    return sorted({value for value in map(parse_int, raw) if value is not None})
+
+
+def text_param(request: HttpRequest, name: str, *, max_length: int = 100) -> str:
+    """The query value `name` as search text: trimmed, at most `max_length` characters, NUL
+    bytes dropped (PostgreSQL refuses them in text)."""
+    return request.GET.get(name, "").replace("\x00", "").strip()[:max_length]
 
 
 def apply_errors(form: Any, error: ValidationError) -> None:

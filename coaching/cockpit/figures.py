@@ -41,8 +41,8 @@ HANDED = (LeadEventKind.HANDED_DOWN, LeadEventKind.REASSIGNED)
 
 def period_from(raw: object) -> int:
     """The period asked for in the query string, if it is one we offer; the default otherwise."""
-    text = str(raw or "")
-    return int(text) if text.isdigit() and int(text) in PERIODS else DEFAULT_PERIOD
+    offered = {str(days): days for days in PERIODS}  # never int() on '²' or 5,000 digits
+    return offered.get(str(raw or "").strip(), DEFAULT_PERIOD)
 
 
 def _share(part: int, whole: int) -> int | None:

@@ -31,7 +31,7 @@ from crm.permissions import (
     hand_off_targets,
     visible_teams,
 )
-from crm.web import HtmxHttpRequest, current_user, render_region
+from crm.web import HtmxHttpRequest, current_user, id_param, parse_int, render_region
 
 
 def neutralise(value: object) -> str:
@@ -55,9 +55,7 @@ def _team_for(user: User, raw: object) -> Team | None:
     teams = visible_teams(user).select_related("manager", "director")
     text = str(raw or "")
     if text:
-        if not text.isdigit():
-            raise Http404
-        return get_object_or_404(teams, pk=int(text))
+        return get_object_or_404(teams, pk=parse_int(text) or 0)
     if cockpit_starts_at_director_page(user):
         return None
     team = teams.order_by("name", "pk").first()
@@ -282,11 +280,9 @@ def handoff_suggest(request: HtmxHttpRequest) -> HttpResponse:
     if not can_hand_off(user):
         raise Http404
     team = None
-    raw = request.GET.get("team", "")
-    if user.is_admin_role and raw:
-        if not raw.isdigit():
-            raise Http404
-        team = get_object_or_404(Team, pk=int(raw))
+    asked = id_param(request, "team")
+    if user.is_admin_role and asked is not None:
+        team = get_object_or_404(Team, pk=asked)
     suggestions = cockpit.handoff_suggestions(user=user, team=team)
     asks = list(next_lead.open_asks(_asking_teams(user, team)))
     asking = {ask.rep_id: ask for ask in asks}

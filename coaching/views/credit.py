@@ -21,7 +21,7 @@ from coaching import selectors, services, updates
 from coaching.forms import ThanksForm, YearEndForm
 from crm.models import Lead, User
 from crm.permissions import visible_leads
-from crm.web import apply_errors, current_user
+from crm.web import apply_errors, current_user, id_param, int_params
 
 
 def thanks_drafts(*, lead: Lead, manager: User | None) -> dict[str, str]:
@@ -61,7 +61,7 @@ def thanks(request: HttpRequest) -> HttpResponse:
     user = current_user(request)
     lead = get_object_or_404(
         visible_leads(user).select_related("handed_by", "team"),
-        pk=request.GET.get("lead") or request.POST.get("lead") or 0,
+        pk=id_param(request, "lead") or 0,
         owner=user,
     )
     people = User.objects.filter(
@@ -116,8 +116,7 @@ def letter(helper: selectors.Helper) -> str:
 
 def _added(request: HttpRequest) -> list[int]:
     """The colleagues the rep added by hand (?add=…, repeated), as ids."""
-    raw = request.GET.getlist("add") + request.POST.getlist("add")
-    return sorted({int(v) for v in raw if v.isdigit()})
+    return int_params(request, "add")
 
 
 @login_required

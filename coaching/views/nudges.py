@@ -23,7 +23,14 @@ from coaching import nudges as nudge_actions
 from coaching.forms import DismissForm, SnoozeForm, snooze_until
 from coaching.models import Nudge
 from crm.permissions import can_view_cockpit, visible_teams
-from crm.web import HtmxHttpRequest, apply_errors, current_user, paginate, render_region
+from crm.web import (
+    HtmxHttpRequest,
+    apply_errors,
+    current_user,
+    paginate,
+    parse_int,
+    render_region,
+)
 
 # Nudges are long cards: fewer to a page than the CRM's lists.
 NUDGE_PAGE_SIZE = 30
@@ -86,8 +93,8 @@ def _refused(request: HttpRequest, form: Any, error: ValidationError) -> None:
 
 def _lead_of(request: HttpRequest, nudge: Nudge) -> int | None:
     """The lead whose page the form was posted from (its block is re-rendered), if any."""
-    raw = request.POST.get("from_lead", "")
-    return nudge.lead_id if raw.isdigit() and int(raw) == nudge.lead_id else None
+    asked = parse_int(request.POST.get("from_lead"))
+    return nudge.lead_id if asked is not None and asked == nudge.lead_id else None
 
 
 def _lead_block(request: HttpRequest, lead_id: int, status: int = 200) -> HttpResponse:

@@ -32,7 +32,15 @@ from crm.permissions import (
     lead_get_for,
     visible_people,
 )
-from crm.web import HtmxHttpRequest, apply_errors, current_user, paginate, render_region
+from crm.web import (
+    HtmxHttpRequest,
+    apply_errors,
+    current_user,
+    int_param,
+    paginate,
+    render_region,
+    text_param,
+)
 
 
 @login_required
@@ -190,7 +198,7 @@ def handoff(request: HttpRequest) -> HttpResponse:
     if not can_hand_off(user):
         messages.info(request, _("Only a manager can hand leads down."))
         return redirect("lead-list")
-    q = request.GET.get("q", "").strip()[:100]
+    q = text_param(request, "q")
     show = "all" if request.GET.get("show") == "all" else "pool"
     reps = hand_off_targets(user)
     page = paginate(request, selectors.handoff_candidates(user=user, q=q, show=show))
@@ -223,8 +231,8 @@ def handoff(request: HttpRequest) -> HttpResponse:
                 return HttpResponseRedirect(request.get_full_path())
     else:
         # "Pick" on the coach's suggestion (a link without JavaScript) preselects the rep.
-        picked = request.GET.get("rep", "")
-        initial = {"to_user": int(picked)} if picked.isdigit() else {}
+        picked = int_param(request, "rep")
+        initial = {"to_user": picked} if picked is not None else {}
         form = HandOffForm(lead_choices=[], reps=reps, initial=initial)
     context = {
         "form": form,

@@ -32,7 +32,15 @@ from crm.permissions import (
     visible_people,
 )
 from crm.reporting import is_big_deal
-from crm.web import HtmxHttpRequest, apply_errors, current_user, paginate, render_region
+from crm.web import (
+    HtmxHttpRequest,
+    apply_errors,
+    current_user,
+    id_param,
+    paginate,
+    parse_int,
+    render_region,
+)
 
 # The inbox shows fewer rows than the other lists: it refreshes itself every 20 seconds.
 INBOX_PAGE_SIZE = 30
@@ -74,8 +82,8 @@ def report_compose(request: HtmxHttpRequest, pk: int | None = None) -> HttpRespo
         report = get_object_or_404(
             Report.objects.select_related("lead"), pk=pk, author=user, state=ReportState.DRAFT
         )
-    elif (draft_id := request.POST.get("report_id", "")).isdigit():
-        report = Report.objects.filter(pk=int(draft_id), author=user).first()
+    elif (draft_id := parse_int(request.POST.get("report_id"))) is not None:
+        report = Report.objects.filter(pk=draft_id, author=user).first()
         if report is not None and report.state != ReportState.DRAFT:
             # Sent meanwhile (an autosave racing the send button): keep it as sent.
             if request.POST.get("action") == "autosave":
@@ -83,8 +91,8 @@ def report_compose(request: HtmxHttpRequest, pk: int | None = None) -> HttpRespo
             messages.info(request, _("This report is already sent."))
             return redirect(report)
     lead: Lead | None = report.lead if report else None
-    lead_id = request.GET.get("lead") or request.POST.get("lead")
-    if report is None and lead_id:
+    lead_id = id_param(request, "lead")
+    if report is None and lead_id is not None:
         lead = get_object_or_404(visible_leads(user), pk=lead_id)
     kind = _posted_kind(request, report)
     if request.method == "GET":
