@@ -296,21 +296,20 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
 
 # The cache holds the API's rate-limit counters: Redis when there is one (shared by every web
 # process), else this process's memory.
+# The API asks it once per request: a hung Redis must cost one request a fraction of a second
+# (api.auth then counts in the process for a while), not every request seconds.
+KAOPU_CACHE_TIMEOUT_SECONDS = float(os.environ.get("KAOPU_CACHE_TIMEOUT_SECONDS", "0.2"))
+KAOPU_CACHE_OPTIONS: dict[str, object] = {
+    "socket_timeout": KAOPU_CACHE_TIMEOUT_SECONDS,
+    "socket_connect_timeout": KAOPU_CACHE_TIMEOUT_SECONDS,
+}
 CACHES = {
     "default": (
         {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "kaopu",
-            # The API asks it once per request: a hung Redis must cost a request a fraction
-            # of a second, once (api.auth then skips the cache for a while), not seconds.
-            "OPTIONS": {
-                "socket_timeout": float(os.environ.get("KAOPU_CACHE_TIMEOUT_SECONDS", "0.2")),
-                "socket_connect_timeout": float(
-                    os.environ.get("KAOPU_CACHE_TIMEOUT_SECONDS", "0.2")
-                ),
-                "retry": None,
-            },
+            "OPTIONS": KAOPU_CACHE_OPTIONS,
         }
         if REDIS_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "kaopu"}
