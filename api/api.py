@@ -27,7 +27,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 from ninja.operation import Operation
 
 from api.auth import RateLimited, TokenAuth, rate_limit
-from api.routers import activities, leads, nudges, reports
+from api.routers import activities, companies, leads, nudges, reports
 
 log = logging.getLogger(__name__)
 
@@ -168,5 +168,5 @@ api.add_exception_handler(Exception, _on_crash)
 # --- Resources ----------------------------------------------------------------------------------
 
 # Mounted at the root: each router spells its full paths (/leads, /leads/{lead_id}/activities).
-for resource in (leads, activities, reports, nudges):
+for resource in (leads, activities, reports, nudges, companies):
     api.add_router("", resource.router)

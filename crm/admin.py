@@ -4,15 +4,19 @@ from django.utils.translation import gettext_lazy as _
 
 from crm.models import (
     Activity,
+    Company,
+    Contact,
     DomainEvent,
     ImportJob,
     Lead,
+    LeadContact,
     LeadEvent,
     Report,
     ReportReply,
     Team,
     TeamMembership,
     User,
+    company_name_key,
 )
 
 
@@ -79,7 +83,7 @@ class LeadAdmin(admin.ModelAdmin):
     search_fields = ("company", "contact_name", "phone", "email")
     list_select_related = ("owner", "team")
     date_hierarchy = "created_at"
-    raw_id_fields = ("owner", "handed_by", "created_by")
+    raw_id_fields = ("owner", "handed_by", "created_by", "account")
     inlines = [ActivityInline]
 
 
@@ -89,7 +93,7 @@ class ActivityAdmin(admin.ModelAdmin):
     list_filter = ("kind", "outcome")
     search_fields = ("lead__company", "author__username", "note")
     list_select_related = ("lead", "author")
-    raw_id_fields = ("lead", "author")
+    raw_id_fields = ("lead", "author", "contacts")
     date_hierarchy = "happened_at"
 
 
@@ -166,3 +170,39 @@ class ImportJobAdmin(admin.ModelAdmin):
     list_select_related = ("team", "created_by")
     exclude = ("content",)
     raw_id_fields = ("created_by",)
+
+
+class ContactInline(admin.TabularInline):
+    model = Contact
+    extra = 0
+    fields = ("name", "title", "department", "mobile", "email", "wechat")
+    show_change_link = True
+
+
+@admin.register(Company)
+class CompanyAdmin(admin.ModelAdmin):
+    list_display = ("name", "uscc", "industry", "city", "created_at")
+    search_fields = ("name", "name_key", "uscc", "city")
+    list_filter = ("industry",)
+    raw_id_fields = ("created_by",)
+    inlines = [ContactInline]
+
+    def save_model(self, request: object, obj: Company, form: object, change: bool) -> None:
+        obj.name_key = company_name_key(obj.name)[:200]  # duplicates are found on it
+        super().save_model(request, obj, form, change)  # type: ignore[arg-type]
+
+
+class LeadContactInline(admin.TabularInline):
+    model = LeadContact
+    extra = 0
+    fields = ("lead", "role", "created_at")
+    raw_id_fields = ("lead",)
+
+
+@admin.register(Contact)
+class ContactAdmin(admin.ModelAdmin):
+    list_display = ("name", "company", "title", "mobile", "email", "wechat")
+    search_fields = ("name", "mobile", "phone", "email", "wechat", "company__name")
+    list_select_related = ("company",)
+    raw_id_fields = ("company", "created_by")
+    inlines = [LeadContactInline]

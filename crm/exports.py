@@ -20,7 +20,7 @@ from django.utils.functional import Promise
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
-from crm.models import ChickenRibReason, Lead
+from crm.models import ChickenRibReason, Company, Contact, Lead
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 COLUMNS: tuple[str, ...] = (
@@ -154,3 +154,44 @@ def xlsx_bytes(table: Iterable[list[Any]], head: list[str], title: str) -> bytes
         book.save(handle)
         handle.seek(0)
         return handle.read()
+
+
+# --- Companies and contacts ------------------------------------------------------------------
+
+
+def company_header() -> list[str]:
+    return [
+        str(_("ID")),
+        str(_("Company")),
+        str(_("Unified social credit code")),
+        str(_("Industry")),
+        str(_("City")),
+        str(_("Address")),
+        str(_("Website")),
+    ]
+
+
+def company_rows(companies: QuerySet[Company]) -> Iterator[list[Any]]:
+    fields = ("pk", "name", "uscc", "industry", "city", "address", "website")
+    for values in companies.values_list(*fields).iterator(chunk_size=2000):
+        yield list(values)
+
+
+def contact_header() -> list[str]:
+    return [
+        str(_("ID")),
+        str(_("Name")),
+        str(_("Company")),
+        str(_("Title")),
+        str(_("Department")),
+        str(_("Mobile")),
+        str(_("Phone")),
+        str(_("Email")),
+        str(_("WeChat ID")),
+    ]
+
+
+def contact_rows(contacts: QuerySet[Contact]) -> Iterator[list[Any]]:
+    fields = ("pk", "name", "company__name", "title", "department", "mobile", "phone", "email")
+    for values in contacts.values_list(*fields, "wechat").iterator(chunk_size=2000):
+        yield list(values)

@@ -19,6 +19,7 @@ from crm.models import (
     AskKind,
     AskState,
     ChickenRibReason,
+    Contact,
     Language,
     Lead,
     Outcome,
@@ -112,11 +113,24 @@ class ActivityForm(forms.Form):
         help_text=_("What will you do next, and by when? You may leave it as it is."),
     )
     next_step_due = forms.DateField(label=_("Next step by"), required=False, widget=DateInput())
+    contacts = forms.ModelMultipleChoiceField(
+        label=_("With whom"),
+        queryset=Contact.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
 
     def __init__(self, *args: object, lead: Lead | None = None, **kwargs: object) -> None:
         if lead is not None and not args and "initial" not in kwargs:
             kwargs["initial"] = {"next_step": lead.next_step, "next_step_due": lead.next_step_due}
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        # The people on the lead (crm.models.companies); with none, the question is not asked.
+        people = Contact.objects.filter(lead_roles__lead=lead) if lead is not None else None
+        if people is not None and people.exists():
+            field = self.fields["contacts"]
+            field.queryset = people.order_by("name", "id")  # type: ignore[attr-defined]
+        else:
+            del self.fields["contacts"]
 
 
 class StageForm(forms.Form):

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from crm.views import exchange, leads, people, reports
+from crm.views import companies, exchange, leads, people, reports
 
 urlpatterns = [
     path("", leads.my_day, name="my-day"),
@@ -27,6 +27,38 @@ urlpatterns = [
     path("leads/<int:pk>/edit/", leads.lead_edit, name="lead-edit"),
     path("leads/<int:pk>/activities/", leads.lead_log_activity, name="lead-log-activity"),
     path("leads/<int:pk>/stage/", leads.lead_change_stage, name="lead-change-stage"),
+    path("leads/<int:pk>/contacts/", companies.lead_contact_add, name="lead-contact-add"),
+    path(
+        "leads/<int:pk>/contacts/<int:link_pk>/remove/",
+        companies.lead_contact_remove,
+        name="lead-contact-remove",
+    ),
+    path("companies/", companies.company_list, name="company-list"),
+    path("companies/new/", companies.company_create, name="company-create"),
+    path(
+        "companies/export.csv", companies.company_export, {"fmt": "csv"}, name="company-export-csv"
+    ),
+    path(
+        "companies/export.xlsx",
+        companies.company_export,
+        {"fmt": "xlsx"},
+        name="company-export-xlsx",
+    ),
+    path("companies/<int:pk>/", companies.company_detail, name="company-detail"),
+    path("companies/<int:pk>/edit/", companies.company_edit, name="company-edit"),
+    path("companies/<int:pk>/contacts/", companies.company_add_contact, name="company-add-contact"),
+    path("companies/<int:pk>/merge/", companies.company_merge, name="company-merge"),
+    path("contacts/", companies.contact_list, name="contact-list"),
+    path(
+        "contacts/export.csv", companies.contact_export, {"fmt": "csv"}, name="contact-export-csv"
+    ),
+    path(
+        "contacts/export.xlsx",
+        companies.contact_export,
+        {"fmt": "xlsx"},
+        name="contact-export-xlsx",
+    ),
+    path("contacts/<int:pk>/edit/", companies.contact_edit, name="contact-edit"),
     path("reports/new/", reports.report_compose, name="report-create"),
     path("reports/inbox/", reports.report_inbox, name="report-inbox"),
     path("reports/<int:pk>/", reports.report_detail, name="report-detail"),

@@ -114,14 +114,20 @@ def forward(apps, schema_editor):
 
 
 def backward(apps, schema_editor):
-    """Forget the companies and contacts; the leads kept their own fields all along."""
-    db = schema_editor.connection.alias
+    """Forget the companies and contacts; the leads kept their own fields all along. Plain
+    DELETEs, child tables first: nothing else points at these rows yet."""
+    Lead = apps.get_model("crm", "Lead")
     Activity = apps.get_model("crm", "Activity")
-    Activity.contacts.through.objects.using(db).all().delete()
-    apps.get_model("crm", "LeadContact").objects.using(db).all().delete()
-    apps.get_model("crm", "Lead").objects.using(db).exclude(account=None).update(account=None)
-    apps.get_model("crm", "Contact").objects.using(db).all().delete()
-    apps.get_model("crm", "Company").objects.using(db).all().delete()
+    q = schema_editor.quote_name
+    lead = q(Lead._meta.db_table)
+    schema_editor.execute(f"UPDATE {lead} SET account_id = NULL WHERE account_id IS NOT NULL")
+    for model in (
+        Activity.contacts.through,
+        apps.get_model("crm", "LeadContact"),
+        apps.get_model("crm", "Contact"),
+        apps.get_model("crm", "Company"),
+    ):
+        schema_editor.execute(f"DELETE FROM {q(model._meta.db_table)}")
 
 
 class Migration(migrations.Migration):

@@ -2,6 +2,15 @@
 reports). Visibility always starts from crm.permissions. Everything is re-exported here, so
 `from crm import selectors; selectors.lead_list(...)` keeps working."""
 
+from crm.selectors.companies import (
+    CompanyFilters,
+    ContactFilters,
+    company_duplicates,
+    company_list,
+    company_page,
+    contact_list,
+    lead_contacts,
+)
 from crm.selectors.leads import (
     DEFAULT_SORT,
     NULLABLE_SORTS,
@@ -26,9 +35,16 @@ __all__ = [
     "NULLABLE_SORTS",
     "SORTS",
     "BoardColumn",
+    "CompanyFilters",
+    "ContactFilters",
     "LeadFilters",
     "TimelineEntry",
+    "company_duplicates",
+    "company_list",
+    "company_page",
+    "contact_list",
     "handoff_candidates",
+    "lead_contacts",
     "lead_list",
     "lead_report_facts",
     "lead_timeline",

@@ -214,7 +214,9 @@ class TimelineEntry:
 def lead_timeline(*, lead: Lead, viewer: User, limit: int = 200) -> list[TimelineEntry]:
     """One timeline of activities, hand-offs, stage changes and the reports the viewer may
     read, newest first."""
-    activities = Activity.objects.filter(lead=lead).select_related("author")[:limit]
+    activities = (
+        Activity.objects.filter(lead=lead).select_related("author").prefetch_related("contacts")
+    )[:limit]
     history = list(
         LeadEvent.objects.filter(lead=lead).select_related("actor", "from_user", "to_user")[:limit]
     )

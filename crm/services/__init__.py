@@ -7,6 +7,16 @@ working and a new subject (companies, contacts) arrives as a sibling module.
 """
 
 from crm.services.activities import activity_log
+from crm.services.companies import (
+    company_create,
+    company_merge,
+    company_update,
+    contact_create,
+    contact_update,
+    lead_contact_add,
+    lead_contact_create,
+    lead_contact_remove,
+)
 from crm.services.handoffs import lead_hand_off
 from crm.services.leads import (
     EDITABLE_FIELDS,
@@ -39,9 +49,17 @@ __all__ = [
     "REPORT_FIELDS",
     "NextStepSource",
     "activity_log",
+    "company_create",
+    "company_merge",
+    "company_update",
+    "contact_create",
+    "contact_update",
     "lead_build",
     "lead_bulk_create",
     "lead_change_stage",
+    "lead_contact_add",
+    "lead_contact_create",
+    "lead_contact_remove",
     "lead_create",
     "lead_hand_off",
     "lead_pool_team",

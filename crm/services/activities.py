@@ -8,6 +8,7 @@ A lead the manager parked is un-parked by an activity: someone is working it aga
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -15,7 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm import events
-from crm.models import Activity, ActivityKind, Lead, Outcome, User
+from crm.models import Activity, ActivityKind, Contact, Lead, LeadContact, Outcome, User
 from crm.permissions import visible_leads
 from crm.services.leads import NextStepSource, lead_set_next_step
 
@@ -58,11 +59,13 @@ def activity_log(
     note: str = "",
     next_step: str = "",
     next_step_due: dt.date | None = None,
+    contacts: Sequence[Contact] = (),
 ) -> Activity:
     """Log a call, visit, meeting, email, doorstep wait or note on a lead (may be in the past).
 
     `next_step` (with `next_step_due`) is the lead's next step after it; empty keeps the lead's
-    as it is (the form pre-fills the lead's own, so an unchanged one is not a new step)."""
+    as it is (the form pre-fills the lead's own, so an unchanged one is not a new step).
+    `contacts` are whom it was with: people on the lead (crm.models.LeadContact)."""
     lead = visible_leads(actor).select_for_update().get(pk=lead.pk)
     now = timezone.now()
     happened_at = happened_at or now
@@ -89,6 +92,11 @@ def activity_log(
         note=note.strip(),
         created_at=now,
     )
+    if contacts:
+        on_lead = set(LeadContact.objects.filter(lead=lead).values_list("contact_id", flat=True))
+        if any(contact.pk not in on_lead for contact in contacts):
+            raise ValidationError({"contacts": _("Pick people who are on this lead.")})
+        activity.contacts.set(contacts)
     if lead.last_activity_at is None or happened_at > lead.last_activity_at:
         lead.last_activity_at = happened_at
     lead.updated_at = now

@@ -19,6 +19,7 @@ from crm import audit, events, history
 from crm.models import ChickenRibReason, Lead, Role, Team, User
 from crm.permissions import can_hand_off, managed_team, visible_leads
 from crm.pipeline import Stage, can_move
+from crm.services.companies import lead_people_link
 
 # The fields a person may set on a lead through a form or the API. Owner, team, stage and the
 # bookkeeping fields only change through their own services.
@@ -126,6 +127,8 @@ def lead_create(*, actor: User, data: Mapping[str, Any], team: Team | None = Non
     )
     lead.full_clean()
     lead.save()
+    # Its company record and contact, as the migration gave the leads made before them.
+    lead_people_link(actor=actor, lead=lead)
     history.write([history.created(lead=lead, actor=actor, to_user=owner, at=now)])
     events.emit(events.lead_created, lead_id=lead.pk, actor_id=actor.pk)
     return lead

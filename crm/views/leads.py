@@ -32,6 +32,7 @@ from crm.permissions import (
     lead_get_for,
     visible_people,
 )
+from crm.views.companies import lead_contacts_context
 from crm.web import (
     HtmxHttpRequest,
     apply_errors,
@@ -84,6 +85,7 @@ def _detail_context(
         **_timeline(request, lead),
         "activity_form": activity_form or ActivityForm(lead=lead),
         "stage_form": stage_form or StageForm(lead=lead),
+        **lead_contacts_context(request, lead),
     }
 
 
@@ -103,7 +105,7 @@ def lead_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def lead_log_activity(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     user = current_user(request)
     lead = lead_get_for(user, pk)
-    form = ActivityForm(request.POST)
+    form = ActivityForm(request.POST, lead=lead)
     if form.is_valid():
         try:
             services.activity_log(actor=user, lead=lead, **form.cleaned_data)

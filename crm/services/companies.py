@@ -1,0 +1,343 @@
+"""Companies and contacts: creating and editing them, putting a contact on a lead with their
+role in the deal, and merging two records of one company.
+
+Each service is one transaction with an audit row; a refusal raises ValidationError in the
+active language and saves nothing. Who may see what comes from crm.permissions: a service only
+acts on a lead, company or contact its actor may see (404 before it gets here otherwise).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator, validate_email
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from stdnum.cn import uscc as uscc_number
+from stdnum.exceptions import ValidationError as NumberError
+
+from crm import audit
+from crm.models import Company, Contact, ContactRole, Lead, LeadContact, User, company_name_key
+from crm.permissions import can_hand_off, visible_leads
+
+COMPANY_FIELDS = ("name", "uscc", "industry", "city", "address", "website", "notes")
+CONTACT_FIELDS = ("name", "title", "department", "mobile", "phone", "email", "wechat", "notes")
+_LIMITS = {
+    "name": 200,
+    "uscc": 18,
+    "industry": 100,
+    "city": 100,
+    "address": 300,
+    "website": 300,
+    "title": 100,
+    "department": 100,
+    "mobile": 40,
+    "phone": 40,
+    "email": 254,
+    "wechat": 60,
+}
+
+
+def _clean(data: Mapping[str, Any], fields: tuple[str, ...]) -> dict[str, str]:
+    """Only the known fields, as trimmed text (notes keep their lines)."""
+    out: dict[str, str] = {}
+    for name in fields:
+        if name in data:
+            value = str(data[name] or "")
+            out[name] = value.strip() if name == "notes" else " ".join(value.split())
+    return out
+
+
+def _check_lengths(values: dict[str, str], errors: dict[str, str]) -> None:
+    for name, value in values.items():
+        limit = _LIMITS.get(name)
+        if limit and len(value) > limit:
+            errors.setdefault(
+                name, _("Ensure this has at most %(max)d characters.") % {"max": limit}
+            )
+
+
+def uscc_clean(value: str) -> str:
+    """The unified social credit code in its compact form; ValidationError if it is not one."""
+    if not value:
+        return ""
+    try:
+        return str(uscc_number.validate(value))
+    except NumberError:
+        raise ValidationError(
+            {
+                "uscc": _(
+                    "This is not a valid unified social credit code (18 characters, "
+                    "the last one a check character)."
+                )
+            }
+        ) from None
+
+
+def _company_values(values: dict[str, str], *, company: Company | None) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    if "name" in values and not values["name"]:
+        errors["name"] = _("Give the company's name.")
+    if "uscc" in values:
+        try:
+            values["uscc"] = uscc_clean(values["uscc"])
+        except ValidationError as error:
+            errors.update({k: " ".join(v) for k, v in error.message_dict.items()})
+        else:
+            taken = Company.objects.filter(uscc=values["uscc"])
+            if company is not None:
+                taken = taken.exclude(pk=company.pk)
+            if values["uscc"] and taken.exists():
+                errors["uscc"] = _(
+                    "Another company already has this unified social credit code; "
+                    "ask your manager to merge the two."
+                )
+    if values.get("website"):
+        website = values["website"]
+        if "://" not in website:
+            website = f"https://{website}"
+        try:
+            URLValidator()(website)
+        except ValidationError:
+            errors["website"] = _("Enter a valid web address.")
+        values["website"] = website
+    _check_lengths(values, errors)
+    if errors:
+        raise ValidationError(errors)
+    if "name" in values:
+        values["name_key"] = company_name_key(values["name"])[:200]
+    return values
+
+
+@transaction.atomic
+def company_create(*, actor: User, data: Mapping[str, Any]) -> Company:
+    """A new company; its name, code and web address checked, nothing saved on a refusal."""
+    values = _company_values(_clean(data, COMPANY_FIELDS), company=None)
+    if "name" not in values:
+        raise ValidationError({"name": _("Give the company's name.")})
+    now = timezone.now()
+    company = Company.objects.create(**values, created_by=actor, created_at=now, updated_at=now)
+    audit.record(actor=actor, action="company.created", obj=company, summary=company.name)
+    return company
+
+
+@transaction.atomic
+def company_update(*, actor: User, company: Company, data: Mapping[str, Any]) -> Company:
+    """Change some of a company's fields; fields left out keep their value."""
+    values = _company_values(_clean(data, COMPANY_FIELDS), company=company)
+    changed = [name for name, value in values.items() if getattr(company, name) != value]
+    if not changed:
+        return company
+    for name in changed:
+        setattr(company, name, values[name])
+    company.updated_at = timezone.now()
+    company.save(update_fields=[*changed, "updated_at"])
+    audit.record(
+        actor=actor,
+        action="company.updated",
+        obj=company,
+        summary=f"{company.name}: {', '.join(n for n in changed if n != 'name_key')}",
+    )
+    return company
+
+
+def company_for_lead(*, actor: User, lead: Lead) -> Company:
+    """The lead's company record: its own, else the one whose key matches the lead's company
+    name, else a new one. The lead points at it afterwards."""
+    if lead.account_id is not None:
+        return Company.objects.get(pk=lead.account_id)
+    key = company_name_key(lead.company)[:200]
+    company = Company.objects.filter(name_key=key).order_by("pk").first()
+    if company is None:
+        # Made from the lead's own name, already checked: no audit row of its own.
+        now = timezone.now()
+        company = Company.objects.create(
+            name=" ".join(lead.company.split())[:200] or "?",
+            name_key=key,
+            created_by=actor,
+            created_at=now,
+            updated_at=now,
+        )
+    Lead.objects.filter(pk=lead.pk).update(account=company)
+    lead.account = company
+    return company
+
+
+@transaction.atomic
+def company_merge(*, actor: User, keep: Company, merge: Company) -> Company:
+    """Fold `merge` into `keep`: every lead and contact of `merge` moves to `keep`, fields
+    `keep` lacks are taken from `merge`, and the audit trail says who merged what. Managers
+    and admins merge; both companies must be ones they see (the caller checked)."""
+    if not can_hand_off(actor):
+        raise ValidationError(_("Only a manager or an admin merges companies."))
+    if keep.pk == merge.pk:
+        raise ValidationError(_("Pick two different companies to merge."))
+    keep = Company.objects.select_for_update().get(pk=keep.pk)
+    merge = Company.objects.select_for_update().get(pk=merge.pk)
+    leads = Lead.objects.filter(account=merge).update(account=keep)
+    contacts = Contact.objects.filter(company=merge).update(company=keep)
+    filled = []
+    for name in ("industry", "city", "address", "website", "notes"):
+        if not getattr(keep, name) and getattr(merge, name):
+            setattr(keep, name, getattr(merge, name))
+            filled.append(name)
+    uscc = merge.uscc
+    summary = _(
+        "%(merged)s (#%(merged_id)s) merged into %(kept)s (#%(kept_id)s): "
+        "%(leads)d leads, %(contacts)d contacts moved"
+    ) % {
+        "merged": merge.name,
+        "merged_id": merge.pk,
+        "kept": keep.name,
+        "kept_id": keep.pk,
+        "leads": leads,
+        "contacts": contacts,
+    }
+    merge.delete()
+    if not keep.uscc and uscc:
+        keep.uscc = uscc
+        filled.append("uscc")
+    keep.updated_at = timezone.now()
+    keep.save(update_fields=[*filled, "updated_at"])
+    audit.record(actor=actor, action="company.merged", obj=keep, summary=summary)
+    return keep
+
+
+def _contact_values(values: dict[str, str]) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    if "name" in values and not values["name"]:
+        errors["name"] = _("Give the contact's name.")
+    if values.get("email"):
+        try:
+            validate_email(values["email"])
+        except ValidationError:
+            errors["email"] = _("Enter a valid email address.")
+    _check_lengths(values, errors)
+    if errors:
+        raise ValidationError(errors)
+    return values
+
+
+@transaction.atomic
+def contact_create(*, actor: User, company: Company, data: Mapping[str, Any]) -> Contact:
+    """A new contact at `company`."""
+    values = _contact_values(_clean(data, CONTACT_FIELDS))
+    if not values.get("name"):
+        raise ValidationError({"name": _("Give the contact's name.")})
+    now = timezone.now()
+    contact = Contact.objects.create(
+        company=company, **values, created_by=actor, created_at=now, updated_at=now
+    )
+    audit.record(
+        actor=actor, action="contact.created", obj=contact, summary=f"{contact} @ {company}"
+    )
+    return contact
+
+
+@transaction.atomic
+def contact_update(*, actor: User, contact: Contact, data: Mapping[str, Any]) -> Contact:
+    """Change some of a contact's fields; fields left out keep their value."""
+    values = _contact_values(_clean(data, CONTACT_FIELDS))
+    changed = [name for name, value in values.items() if getattr(contact, name) != value]
+    if not changed:
+        return contact
+    for name in changed:
+        setattr(contact, name, values[name])
+    contact.updated_at = timezone.now()
+    contact.save(update_fields=[*changed, "updated_at"])
+    audit.record(
+        actor=actor,
+        action="contact.updated",
+        obj=contact,
+        summary=f"{contact.name}: {', '.join(changed)}",
+    )
+    return contact
+
+
+def _role(role: str) -> str:
+    if role not in ContactRole.values:
+        raise ValidationError({"role": _("Pick the contact's role in this deal.")})
+    return role
+
+
+@transaction.atomic
+def lead_contact_add(
+    *, actor: User, lead: Lead, contact: Contact, role: str = ContactRole.OTHER
+) -> LeadContact:
+    """Put `contact` on `lead` with their role in the deal (a second time changes the role).
+    The contact must work at the lead's company; a lead without a company record takes the
+    contact's."""
+    role = _role(role)
+    lead = visible_leads(actor).select_for_update().get(pk=lead.pk)
+    if lead.account_id is None:
+        lead.account_id = contact.company_id
+        lead.save(update_fields=["account"])
+    elif lead.account_id != contact.company_id:
+        raise ValidationError({"contact": _("This contact works at another company.")})
+    link, created = LeadContact.objects.get_or_create(
+        lead=lead, contact=contact, defaults={"role": role}
+    )
+    if not created and link.role != role:
+        link.role = role
+        link.save(update_fields=["role"])
+    audit.record(
+        actor=actor,
+        action="lead.contact_added" if created else "lead.contact_role",
+        obj=lead,
+        summary=f"{contact.name}: {link.get_role_display()}",
+    )
+    return link
+
+
+@transaction.atomic
+def lead_contact_create(
+    *, actor: User, lead: Lead, data: Mapping[str, Any], role: str = ContactRole.OTHER
+) -> LeadContact:
+    """A new contact at the lead's company, put on the lead with their role."""
+    role = _role(role)
+    company = company_for_lead(actor=actor, lead=lead)
+    contact = contact_create(actor=actor, company=company, data=data)
+    return lead_contact_add(actor=actor, lead=lead, contact=contact, role=role)
+
+
+@transaction.atomic
+def lead_contact_remove(*, actor: User, link: LeadContact) -> None:
+    """Take a contact off a lead; the contact stays at the company."""
+    lead = visible_leads(actor).get(pk=link.lead_id)
+    name = link.contact.name
+    link.delete()
+    audit.record(actor=actor, action="lead.contact_removed", obj=lead, summary=name)
+
+
+def lead_people_link(*, actor: User, lead: Lead) -> LeadContact | None:
+    """Give a new lead its company record and, when it names one, its contact (role "other"),
+    matched as the migration matched the existing leads: the company by its name's key, the
+    contact by name, phone and email at that company."""
+    company = company_for_lead(actor=actor, lead=lead)
+    name = " ".join(lead.contact_name.split())
+    phone, email = lead.phone.strip(), lead.email.strip()
+    if not (name or phone or email):
+        return None
+    contact = (
+        Contact.objects.filter(
+            company=company, name=name or phone or email, phone=phone, email__iexact=email
+        )
+        .order_by("pk")
+        .first()
+    )
+    if contact is None:
+        now = timezone.now()
+        contact = Contact.objects.create(
+            company=company,
+            name=(name or phone or email)[:100],
+            phone=phone[:40],
+            email=email[:254],
+            created_by=actor,
+            created_at=now,
+            updated_at=now,
+        )
+    link, _created = LeadContact.objects.get_or_create(lead=lead, contact=contact)
+    return link
