@@ -5,6 +5,7 @@ A lead one may not see does not exist for them: 404, and nothing changes.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,9 +16,12 @@ from django.db import transaction
 from django.test import Client
 from django.urls import reverse
 
-from crm.models import Activity, Lead, LeadEvent, Source
+from api.services import token_create
+from crm import services
+from crm.models import Activity, ContactRole, Lead, LeadContact, LeadEvent, Source, User
 from crm.permissions import visible_leads
 from crm.pipeline import Stage
+from tests.factories import lead_new
 
 if TYPE_CHECKING:
     from django.http import HttpResponse
@@ -298,3 +302,114 @@ def test_anonymous_visitors_are_sent_to_login_and_change_nothing(company: Compan
     assert mismatches == []
     assert (_row(lead), _activity_count(lead), Lead.objects.count()) == before
     assert Lead.objects.get(pk=company.lead_a_pool.pk).owner_id is None
+
+
+# --- Companies and contacts: seen only through the leads (issue 19) -------------------------
+
+
+_TOKENS: dict[int, str] = {}
+
+
+def _api_status(user: User, path: str) -> tuple[int, str]:
+    """The API's status and its body as text (JSON with the non-ASCII unescaped)."""
+    token = _TOKENS.get(user.pk) or token_create(user=user, name="matrix")[1]
+    _TOKENS[user.pk] = token
+    response = Client().get(f"/api{path}", headers={"Authorization": f"Bearer {token}"})
+    return response.status_code, json.dumps(response.json(), ensure_ascii=False)
+
+
+def test_companies_and_contacts_follow_the_matrix_on_pages_and_api(
+    company: Company, client_for: Callable[..., Client]
+) -> None:
+    _TOKENS.clear()
+    # One person on each lead, put there by the admin (so nobody else created them).
+    people = {
+        name: services.lead_contact_create(
+            actor=company.admin,
+            lead=lead,
+            data={"name": f"Person of {name}"},
+            role=ContactRole.DECISION_MAKER,
+        ).contact_id
+        for name, lead in company.leads.items()
+    }
+    mismatches: list[str] = []
+    for role in ROLES:
+        user = company.people[role]
+        client = client_for(user)
+        companies_html = client.get(reverse("company-list")).content.decode()
+        contacts_html = client.get(reverse("contact-list")).content.decode()
+        _status, contacts_json = _api_status(user, "/contacts?page_size=100")
+        _status, companies_json = _api_status(user, "/companies?page_size=100")
+        for lead_name in LEADS:
+            lead = company.leads[lead_name]
+            visible = lead_name in VISIBLE[role]
+            expected = 200 if visible else 404
+            statuses = {
+                "company page": client.get(
+                    reverse("company-detail", args=[lead.account_id])
+                ).status_code,
+                "contact page": client.get(
+                    reverse("contact-edit", args=[people[lead_name]])
+                ).status_code,
+                "API company": _api_status(user, f"/companies/{lead.account_id}")[0],
+                "API contact": _api_status(user, f"/contacts/{people[lead_name]}")[0],
+                "API lead's people": _api_status(user, f"/leads/{lead.pk}/contacts")[0],
+            }
+            listed = {
+                "company list": lead.company in companies_html,
+                "contact list": f"Person of {lead_name}" in contacts_html,
+                "API company list": lead.company in companies_json,
+                "API contact list": f"Person of {lead_name}" in contacts_json,
+            }
+            for what, status in statuses.items():
+                if status != expected:
+                    mismatches.append(f"{role} → {lead_name}: {what} {status}, not {expected}")
+            for what, shown in listed.items():
+                if shown != visible:
+                    mismatches.append(f"{role} → {lead_name}: {what} shown={shown}")
+    assert mismatches == []
+
+
+def test_a_rep_never_sees_another_reps_contacts_through_a_shared_company(
+    company: Company, client_for: Callable[..., Client]
+) -> None:
+    _TOKENS.clear()
+    mine = lead_new(company.manager_a, "Shared Co Ltd", to=company.rep_a1)
+    theirs = lead_new(company.manager_b, "Shared Co", to=company.rep_b1)
+    assert mine.account_id == theirs.account_id
+    wang = services.lead_contact_create(
+        actor=company.rep_a1, lead=mine, data={"name": "王总"}, role=ContactRole.DECISION_MAKER
+    ).contact
+    services.lead_contact_create(
+        actor=company.rep_b1, lead=theirs, data={"name": "李工"}, role=ContactRole.TECHNICAL
+    )
+    seen = {
+        "rep_a1": {"王总"},
+        "manager_a": {"王总"},
+        "rep_b1": {"李工"},
+        "manager_b": {"李工"},
+        "director": {"王总", "李工"},
+        "admin": {"王总", "李工"},
+    }
+    for role, names in seen.items():
+        user = company.people[role]
+        page = client_for(user).get(reverse("company-detail", args=[mine.account_id]))
+        html = page.content.decode()
+        assert {n for n in ("王总", "李工") if n in html} == names, role
+        _status, body = _api_status(user, f"/contacts?company_id={mine.account_id}")
+        assert {n for n in ("王总", "李工") if n in body} == names, role
+    rep_b1 = client_for(company.rep_b1)
+    assert rep_b1.get(reverse("contact-edit", args=[wang.pk])).status_code == 404
+    # Nor can they put him on their own lead, by page or by API.
+    rep_b1.post(
+        reverse("lead-contact-add", args=[theirs.pk]), {"contact": wang.pk, "role": "other"}
+    )
+    token = token_create(user=company.rep_b1, name="t")[1]
+    response = Client().post(
+        f"/api/leads/{theirs.pk}/contacts",
+        json.dumps({"contact_id": wang.pk}),
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code == 404
+    assert not LeadContact.objects.filter(lead=theirs, contact=wang).exists()
