@@ -30,7 +30,17 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, Greatest, Mod
 
-from crm.models import Lead, Outcome, Report, ReportKind, ReportState, Role, User
+from crm.models import (
+    ContactRole,
+    Lead,
+    LeadContact,
+    Outcome,
+    Report,
+    ReportKind,
+    ReportState,
+    Role,
+    User,
+)
 from crm.pipeline import OPEN_STAGES, Stage
 
 # A scan's result: plain rows (dicts) of just the columns the nudge needs.
@@ -476,6 +486,21 @@ def big_deal(leads: QuerySet[Lead], *, now: dt.datetime, today: dt.date, t: dict
     return (
         leads.filter(value__gte=t.get("value", 1_000_000), team__director__isnull=False)
         .exclude(Exists(shared))
+        .values("pk", "owner_id", "company")
+    )
+
+
+def no_decision_maker(
+    leads: QuerySet[Lead], *, now: dt.datetime, today: dt.date, t: dict[str, int]
+) -> Rows:
+    """Open leads worth at least `value`, worked for `days` since they were handed down (or
+    made), on which nobody is named as the decision maker (crm.models.LeadContact)."""
+    decider = LeadContact.objects.filter(lead=OuterRef("pk"), role=ContactRole.DECISION_MAKER)
+    since = now - dt.timedelta(days=t.get("days", 14))
+    return (
+        leads.filter(value__gte=t.get("value", 1_000_000))
+        .filter(Q(handed_at__lt=since) | Q(handed_at__isnull=True, created_at__lt=since))
+        .exclude(Exists(decider))
         .values("pk", "owner_id", "company")
     )
 

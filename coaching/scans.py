@@ -180,6 +180,22 @@ def big_deal(s: ScanInput) -> list[NudgeSpec]:
     ]
 
 
+@scan("no_decision_maker")
+def no_decision_maker(s: ScanInput) -> list[NudgeSpec]:
+    """A big deal worked past the team's days with no decision maker among its people; the
+    nudge settles itself (cleared) once someone is named, as the scan no longer finds it."""
+    found = rules.no_decision_maker(s.leads, **s.clock)
+    stale = s.in_teams(Nudge.objects.active().filter(rule_id=s.rule.id), "lead__team_id")
+    stale.exclude(lead_id__in=found.values("pk")).update(
+        state=NudgeState.DONE, acted_at=s.now, resolved_by="cleared"
+    )
+    rows = list(found)
+    return [
+        NudgeSpec(s.rule.id, r["owner_id"], lead_id=r["pk"], context={"company": r["company"]})
+        for r in rows
+    ]
+
+
 # --- Reps and reports --------------------------------------------------------------------------
 
 

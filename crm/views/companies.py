@@ -217,7 +217,8 @@ def lead_contacts_context(
 def _render_lead_contacts(
     request: HttpRequest, lead: Lead, form: LeadContactForm | None = None, status: int = 200
 ) -> HttpResponse:
-    context = {"lead": lead, **lead_contacts_context(request, lead, form)}
+    # The region alone carries the flash messages (inside #lead-work the page's own do).
+    context = {"lead": lead, "contacts_alone": True, **lead_contacts_context(request, lead, form)}
     return render(request, "crm/contacts_on_lead.html", context, status=status)
 
 

@@ -26,7 +26,7 @@ def real_data() -> dict[str, Any]:
 
 def test_the_real_playbook_loads() -> None:
     rules = playbook.load(REAL)
-    assert len(rules) == 28
+    assert len(rules) == 29  # + big_deal_no_decision_maker (issue 19)
     assert rules == playbook.rules()
     assert all(r.events or r.scan or r.moment for r in rules.values())
 
