@@ -52,9 +52,12 @@ class EmailChannel:
 
     def send(self, row: OutboundEmail) -> None:
         message = render(row)
-        if self.mailer is None:
-            self.mailer = mailers.default
         try:
+            if self.mailer is None:
+                self.mailer = mailers.default
+                # Opened here, the connection stays open across the batch (send_messages alone
+                # would open and close one per message).
+                self.mailer.open()
             if not self.mailer.send_messages([message]):
                 raise smtplib.SMTPException("the mail server accepted nothing")
         except BaseException:

@@ -67,7 +67,8 @@ def digest_lines(*, user: User, now: dt.datetime | None = None) -> tuple[list[ca
 def _instant_context(email: OutboundEmail) -> dict[str, Any]:
     """One push: the nudge alone, or a burst shown as one card ("5 leads handed to you")."""
     assert email.nudge is not None
-    burst = burst_of(email) or [email.nudge]
+    # The outbox has just looked the burst up (to skip a resolved one): reuse it.
+    burst = getattr(email, "burst", None) or burst_of(email) or [email.nudge]
     card = cards.build_cards(burst, language=email.recipient.language)[0]
     return {"card": card, "subject": card.title}
 

@@ -184,10 +184,13 @@ def _deliver_one(
     row: OutboundEmail, *, owner: str, channel: Channel, now: dt.datetime | None
 ) -> str:
     attempts = row.attempts + 1
-    if row.nudge is not None and not burst_of(row):
-        # Resolved before we got to it (and all that folded into it): nothing worth an email.
-        _finish(row, owner, state=EmailState.SENT, last_error="skipped: nudge closed")
-        return "sent"
+    if row.nudge is not None:
+        burst = burst_of(row)
+        if not burst:
+            # Resolved before we got to it (and all that folded into it): nothing worth an email.
+            _finish(row, owner, state=EmailState.SENT, last_error="skipped: nudge closed")
+            return "sent"
+        setattr(row, "burst", burst)  # noqa: B010 - read back by messages.render, not a field
     try:
         channel.send(row)
     except DatabaseError as error:
@@ -244,15 +247,17 @@ def _failed(
 def _finish(row: OutboundEmail, owner: str, *, state: str, **fields: object) -> None:
     """Record the outcome, guarded by the claim: only its holder's update counts. One retry
     after a dropped database link, so a sent row is not sent again for want of a commit."""
-    fields |= {"state": state, "claimed_by": "", "lease_until": None}
+    fields = {"state": state, "claimed_by": "", "lease_until": None, **fields}
     if state == EmailState.SENT:
         fields["sent_at"] = timezone.now()
     else:
         fields["claimed_at"] = None
     _with_retry(
-        lambda: OutboundEmail.objects.filter(
-            pk=row.pk, claimed_by=owner, state=EmailState.SENDING
-        ).update(**fields),
+        lambda: (
+            OutboundEmail.objects.filter(claimed_by=owner, state=EmailState.SENDING)
+            .filter(pk=row.pk)  # last, so bench/run.py finds the row's id as the last parameter
+            .update(**fields)
+        ),
         f"row {row.pk} → {state}",
     )
 
