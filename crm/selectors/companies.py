@@ -93,7 +93,7 @@ def contact_list(*, user: User, filters: ContactFilters) -> QuerySet[Contact]:
             lead_scope(user, "lead__"), contact=OuterRef("pk"), role=filters.role
         )
         contacts = contacts.filter(Exists(roles))
-    if filters.company.isdigit():
+    if filters.company.isascii() and filters.company.isdigit():  # not '²', which int() refuses
         contacts = contacts.filter(company_id=int(filters.company))
     return contacts.order_by("name", "id")
 
