@@ -180,8 +180,14 @@ def convert_row(
 Key = tuple[str, str]
 
 
+def _person(data: Mapping[str, Any]) -> str:
+    return _norm(str(data.get("contact_name") or ""))
+
+
 def _keys(data: Mapping[str, Any]) -> list[Key]:
-    """What makes two leads the same within a team: phone, email or company name."""
+    """What makes two leads the same within a team: phone, email, the same contact person at
+    the same company, or the company name (see _other_person: not when the contact persons
+    differ, as a second contact at a company is not a duplicate)."""
     keys = []
     digits = re.sub(r"\D", "", str(data.get("phone") or ""))
     if len(digits) >= 5:
@@ -190,19 +196,30 @@ def _keys(data: Mapping[str, Any]) -> list[Key]:
     if email:
         keys.append(("email", email))
     company = _norm(str(data.get("company") or ""))
+    person = _person(data)
+    if company and person:
+        keys.append(("contact_name", f"{company}\x1f{person}"))
     if company:
         keys.append(("company", company))
     return keys
 
 
-def _existing_keys(team: Team) -> dict[Key, tuple[int, str]]:
-    """Every duplicate key of the team's leads → (lead id, company)."""
-    existing: dict[Key, tuple[int, str]] = {}
-    for pk, phone, email, company in Lead.objects.filter(team=team).values_list(
-        "pk", "phone", "email", "company"
+def _other_person(key: Key, person: str, theirs: str) -> bool:
+    """True when `key` matched on the company alone and both rows name different people: the
+    second contact at a company (as every CRM's export has them) is a new lead there, not a
+    duplicate."""
+    return key[0] == "company" and bool(person) and bool(theirs) and person != theirs
+
+
+def _existing_keys(team: Team) -> dict[Key, tuple[int, str, str]]:
+    """Every duplicate key of the team's leads → (lead id, company, contact person)."""
+    existing: dict[Key, tuple[int, str, str]] = {}
+    for pk, phone, email, company, contact in Lead.objects.filter(team=team).values_list(
+        "pk", "phone", "email", "company", "contact_name"
     ):
-        for key in _keys({"phone": phone, "email": email, "company": company}):
-            existing.setdefault(key, (pk, company))
+        data = {"phone": phone, "email": email, "company": company, "contact_name": contact}
+        for key in _keys(data):
+            existing.setdefault(key, (pk, company, _person(data)))
     return existing
 
 
@@ -295,7 +312,7 @@ def _same_as_line(
 def _place(
     job: ImportJob,
     result: _Checked,
-    existing: Mapping[Key, tuple[int, str]],
+    existing: Mapping[Key, tuple[int, str, str]],
     line: int,
     row: dict[str, Any],
     data: dict[str, Any],
@@ -303,10 +320,26 @@ def _place(
     """Decide what a valid row does: update (or skip for) a lead, merge into (or skip for) an
     earlier row, or create a lead."""
     keys = _keys(data)
-    match = next(((key, existing[key]) for key in keys if key in existing), None)
-    earlier = next(((key, result.in_file[key]) for key in keys if key in result.in_file), None)
+    person = _person(data)
+    match = next(
+        (
+            (key, existing[key])
+            for key in keys
+            if key in existing and not _other_person(key, person, existing[key][2])
+        ),
+        None,
+    )
+    earlier = next(
+        (
+            (key, result.in_file[key])
+            for key in keys
+            if key in result.in_file
+            and not _other_person(key, person, _person(result.creates[result.in_file[key]][1]))
+        ),
+        None,
+    )
     if match is not None:
-        (what, _value), (lead_id, company) = match
+        (what, _value), (lead_id, company, _their_person) = match
         _same_as_lead(job, result, line, row, what, lead_id, company)
     elif earlier is not None:
         (what, _value), index = earlier

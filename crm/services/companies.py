@@ -8,7 +8,7 @@ acts on a lead, company or contact its actor may see (404 before it gets here ot
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -341,3 +341,78 @@ def lead_people_link(*, actor: User, lead: Lead) -> LeadContact | None:
         )
     link, _created = LeadContact.objects.get_or_create(lead=lead, contact=contact)
     return link
+
+
+def _person_key(name: str, phone: str, email: str) -> tuple[str, str, str]:
+    return (" ".join(name.split()), phone.strip(), email.strip().casefold())
+
+
+def leads_people_link(*, actor: User, leads: Sequence[Lead]) -> None:
+    """lead_people_link for a batch of new leads (an import), in a few queries whatever the
+    batch's size: the companies by key (made when missing), the contacts by name, phone and
+    email at their company (made when missing), and each lead's contact on it."""
+    if not leads:
+        return
+    now = timezone.now()
+    keys = {lead.pk: company_name_key(lead.company)[:200] for lead in leads}
+    companies = dict(
+        Company.objects.filter(name_key__in=set(keys.values()))
+        .order_by("-pk")
+        .values_list("name_key", "pk")
+    )  # the oldest wins: ordered newest first, later rows overwrite
+    missing: dict[str, Lead] = {}
+    for lead in leads:  # the first spelling in the batch names a new company
+        if keys[lead.pk] not in companies:
+            missing.setdefault(keys[lead.pk], lead)
+    made = Company.objects.bulk_create(
+        Company(
+            name=" ".join(lead.company.split())[:200] or "?",
+            name_key=key,
+            created_by=actor,
+            created_at=now,
+            updated_at=now,
+        )
+        for key, lead in missing.items()
+    )
+    companies |= {company.name_key: company.pk for company in made}
+    for lead in leads:
+        lead.account_id = companies[keys[lead.pk]]
+    Lead.objects.bulk_update(leads, ["account"], batch_size=1000)
+
+    wanted = {
+        lead.pk: (companies[keys[lead.pk]], *_person_key(lead.contact_name, lead.phone, lead.email))
+        for lead in leads
+        if lead.contact_name.strip() or lead.phone.strip() or lead.email.strip()
+    }
+    if not wanted:
+        return
+    known: dict[tuple[Any, ...], int] = {}
+    rows = Contact.objects.filter(company_id__in={key[0] for key in wanted.values()})
+    for pk, company_id, name, phone, email in rows.values_list(
+        "pk", "company_id", "name", "phone", "email"
+    ):
+        known.setdefault((company_id, *_person_key(name, phone, email)), pk)
+        known.setdefault((company_id, *_person_key("", phone, email)), pk)
+    new = {key for key in wanted.values() if key not in known}
+    for contact in Contact.objects.bulk_create(
+        Contact(
+            company_id=company_id,
+            name=(name or phone or email)[:100],
+            phone=phone[:40],
+            email=email[:254],
+            created_by=actor,
+            created_at=now,
+            updated_at=now,
+        )
+        for company_id, name, phone, email in new
+    ):
+        known[(contact.company_id, *_person_key(contact.name, contact.phone, contact.email))] = (
+            contact.pk
+        )
+        known.setdefault(
+            (contact.company_id, *_person_key("", contact.phone, contact.email)), contact.pk
+        )
+    LeadContact.objects.bulk_create(
+        [LeadContact(lead_id=pk, contact_id=known[key]) for pk, key in wanted.items()],
+        ignore_conflicts=True,
+    )

@@ -19,7 +19,7 @@ from crm import audit, events, history
 from crm.models import ChickenRibReason, Lead, Role, Team, User
 from crm.permissions import can_hand_off, managed_team, visible_leads
 from crm.pipeline import Stage, can_move
-from crm.services.companies import lead_people_link
+from crm.services.companies import lead_people_link, leads_people_link
 
 # The fields a person may set on a lead through a form or the API. Owner, team, stage and the
 # bookkeeping fields only change through their own services.
@@ -175,6 +175,7 @@ def lead_bulk_create(
 
     def flush() -> None:
         saved = Lead.objects.bulk_create(batch)
+        leads_people_link(actor=actor, leads=saved)
         history.write(history.created(lead=lead, actor=actor, at=now) for lead in saved)
         events.emit_many(
             events.lead_created, [{"lead_id": lead.pk, "actor_id": actor.pk} for lead in saved]
