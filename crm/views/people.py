@@ -20,7 +20,7 @@ from django.views.decorators.http import require_http_methods
 from crm import selectors, services
 from crm.forms import ProfileForm
 from crm.models import AuditEntry
-from crm.permissions import can_view_audit
+from crm.permissions import can_view_audit, reports_to_a_manager
 from crm.web import apply_errors, current_user, paginate
 
 
@@ -46,8 +46,14 @@ def profile(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def my_manager(request: HttpRequest) -> HttpResponse:
-    """A rep's page about their manager: reporting rhythm, open asks, answers."""
+    """A rep's page about their manager: reporting rhythm, open asks, answers. Managers and
+    directors read reports rather than write them: their inbox."""
     user = current_user(request)
+    if not reports_to_a_manager(user):
+        messages.info(
+            request, _("Reps write reports to their manager; your team’s reports are here.")
+        )
+        return redirect("report-inbox")
     return render(request, "crm/my_manager.html", selectors.my_manager(user=user))
 
 

@@ -28,6 +28,7 @@ from crm.permissions import (
     can_answer_report,
     can_see_rep_figures,
     report_get_for,
+    reports_to_a_manager,
     visible_leads,
     visible_people,
 )
@@ -75,13 +76,19 @@ def _posted_kind(request: HttpRequest, report: Report | None) -> str:
 @login_required
 @require_http_methods(["GET", "POST"])
 def report_compose(request: HtmxHttpRequest, pk: int | None = None) -> HttpResponse:
-    """Write a report: autosaved as a draft while typing, sent when the rep says so."""
+    """Write a report: autosaved as a draft while typing, sent when the rep says so. Only a
+    rep reports to a manager: anyone else is sent to the inbox where reports reach them."""
     user = current_user(request)
     report: Report | None = None
     if pk is not None:
         report = get_object_or_404(
             Report.objects.select_related("lead"), pk=pk, author=user, state=ReportState.DRAFT
         )
+    if not reports_to_a_manager(user):
+        messages.info(
+            request, _("Reps write reports to their manager; your team’s reports are here.")
+        )
+        return redirect("report-inbox")
     elif (draft_id := parse_int(request.POST.get("report_id"))) is not None:
         report = Report.objects.filter(pk=draft_id, author=user).first()
         if report is not None and report.state != ReportState.DRAFT:

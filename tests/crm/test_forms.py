@@ -445,3 +445,65 @@ def test_unknown_time_zone_is_refused(
     assert message(language, BAD_CHOICE, value="Mars/Olympus_Mons") in field_errors(
         response.content.decode(), "time_zone"
     )
+
+
+# --- What a form shows before anything is sent (issue 21) -----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("language", "empty", "not_shown"),
+    [("zh-hans", ">请选择<", "Select an option"), ("en", ">- Select an option -<", "请选择")],
+)
+def test_a_selects_empty_choice_reads_in_the_users_language(
+    company: Company, client_for: Callable[..., Client], language: str, empty: str, not_shown: str
+) -> None:
+    html = client_for(company.manager_a, language).get(reverse("lead-create")).content.decode()
+    assert empty in html
+    assert not_shown not in html
+
+
+def test_required_fields_are_marked_before_sending(
+    company: Company, client_for: Callable[..., Client]
+) -> None:
+    html = client_for(company.manager_a).get(reverse("lead-create")).content.decode()
+    label = re.search(r'<label for="id_company">(.*?)</label>', html, re.S)
+    assert label is not None
+    # Seen as a star; heard through the field's own `required` (the star is hidden from readers).
+    assert '<span class="required-mark" aria-hidden="true">*</span>' in label.group(1)
+    assert re.search(r'<input[^>]*name="company"[^>]*\srequired', html)
+    optional = re.search(r'<label for="id_competitor">(.*?)</label>', html, re.S)
+    assert optional is not None
+    assert "required-mark" not in optional.group(1)
+
+
+@pytest.mark.parametrize(("language", "badge"), [("en", "Chicken rib"), ("zh-hans", "鸡肋")])
+def test_the_chicken_rib_badge_reads_in_the_users_language(
+    company: Company, client_for: Callable[..., Client], language: str, badge: str
+) -> None:
+    Lead.objects.filter(pk=company.lead_a1.pk).update(
+        is_chicken_rib=True, chicken_rib_reasons=["no_budget"]
+    )
+    client = client_for(company.rep_a1, language)
+    for url in (company.lead_a1.get_absolute_url(), reverse("lead-list"), reverse("lead-board")):
+        html = client.get(url).content.decode()
+        assert '<span class="tag rib"' in html, url
+        badges = re.findall(r'<span class="tag rib"[^>]*>([^<]*)</span>', html)
+        assert badges and set(badges) == {badge}, (url, badges)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_profile_redirects_after_saving_and_says_so(
+    company: Company, client_for: Callable[..., Client], language: str
+) -> None:
+    client = client_for(company.rep_a1, language)
+    response = client.post(reverse("profile"), {"language": language, "time_zone": "Asia/Tokyo"})
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("profile")
+    page = client.get(response["Location"]).content.decode()
+    assert message(language, "Your preferences are saved.") in page
+    # A refresh now repeats the GET, not the POST: the message is shown once.
+    assert (
+        message(language, "Your preferences are saved.")
+        not in client.get(reverse("profile")).content.decode()
+    )

@@ -319,6 +319,38 @@ def test_a_rep_cannot_write_on_someone_elses_lead(company: Company, client_for: 
     assert not Report.objects.exists()
 
 
+@pytest.mark.parametrize("who", ["manager_a", "director", "admin"])
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_managers_and_directors_are_shown_their_inbox_not_a_form_they_cannot_send(
+    company: Company, client_for: ClientFor, who: str, language: str
+) -> None:
+    """Only a rep reports to a manager: the others never get a form that is refused on send."""
+    client = client_for(company.people[who], language)
+    notice = "Reps write reports to their manager; your team’s reports are here."
+    with translation.override(language):
+        notice = gettext(notice)
+
+    for url in (
+        reverse("report-create") + "?kind=progress",
+        reverse("report-create") + f"?lead={company.lead_a1.pk}&kind=escalation",
+        reverse("my-manager"),
+    ):
+        response = client.get(url)
+        assert response.status_code == 302, url
+        assert response["Location"] == reverse("report-inbox")
+        page = html(client.get(response["Location"]))
+        assert notice in page
+        assert 'name="status_now"' not in page
+    posted = client.post(reverse("report-create"), form(lead=company.lead_a1.pk, action="submit"))
+    assert posted.status_code == 302
+    assert not Report.objects.exists()  # not even a draft (autosave used to keep one)
+    # Their menu offers the inbox, and the lead page no "Report progress" button.
+    lead_page = html(client.get(company.lead_a1.get_absolute_url()))
+    assert f'href="{reverse("my-manager")}"' not in lead_page
+    assert f'href="{reverse("report-inbox")}"' in lead_page
+    assert reverse("report-create") not in lead_page
+
+
 def test_my_manager_lists_drafts_and_sent_reports(company: Company, client_for: ClientFor) -> None:
     client = client_for(company.rep_a1)
     client.post(reverse("report-create"), form(lead=company.lead_a1.pk, action="draft"))

@@ -3,6 +3,7 @@ SQL in parameters, smuggled fields, the audit trail, and the deploy checklist.""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -413,3 +414,21 @@ def test_debug_is_off_without_the_env_switch() -> None:
         check=True,
     )
     assert out.stdout.strip() == "False"
+
+
+def test_htmx_never_copies_a_style_attribute_the_policy_would_block(company: Company) -> None:
+    """htmx "settles" a swap by copying the old element's settle attributes onto the new one
+    with setAttribute; a `style` (a textarea the user resized) is then an inline style the CSP
+    blocks, with a console error and a report on every swap. The policy stays as strict; htmx
+    is told not to copy `style` (no page here carries one)."""
+    client = Client()
+    client.force_login(company.rep_a1)
+    html = client.get(company.lead_a1.get_absolute_url()).content.decode()
+    match = re.search(r"<meta name=\"htmx-config\" content='([^']*)'>", html)
+    assert match is not None
+    config = json.loads(match.group(1))
+    assert "style" not in config["attributesToSettle"]
+    assert {"class", "width", "height"} <= set(config["attributesToSettle"])
+    assert config["includeIndicatorStyles"] is False
+    csp = client.get(company.lead_a1.get_absolute_url()).headers["Content-Security-Policy"]
+    assert "unsafe-inline" not in csp
