@@ -10,42 +10,29 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
 from crm.models import ChickenRibReason, Company, Contact, Lead
+from crm.services.leads import EDITABLE_FIELDS
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# The fields a person types (the lead services' own list), with where the lead stands and who
+# holds it after the money, then the bookkeeping times.
+_MONEY_ENDS = EDITABLE_FIELDS.index("currency") + 1
 COLUMNS: tuple[str, ...] = (
     "id",
-    "company",
-    "contact_name",
-    "phone",
-    "email",
-    "source",
-    "value",
-    "currency",
-    "stage",
-    "owner",
-    "team",
-    "expected_close",
-    "tender_date",
-    "competitor",
-    "next_step",
-    "next_step_due",
-    "is_chicken_rib",
-    "chicken_rib_reasons",
-    "notes",
-    "created_at",
-    "updated_at",
-    "last_activity_at",
+    *EDITABLE_FIELDS[:_MONEY_ENDS],
+    *("stage", "owner", "team"),
+    *EDITABLE_FIELDS[_MONEY_ENDS:],
+    *("created_at", "updated_at", "last_activity_at"),
 )
 
 
@@ -70,33 +57,35 @@ def _local(moment: dt.datetime | None) -> dt.datetime | None:
     return timezone.localtime(moment).replace(tzinfo=None) if moment else None
 
 
+def _reasons(lead: Lead) -> str:
+    labels = dict(ChickenRibReason.choices)
+    return ", ".join(str(labels.get(code, code)) for code in lead.chicken_rib_reasons)
+
+
+# A column's cell where it is not the field's own value: labels, names, yes/no, local times.
+CELLS: dict[str, Callable[[Lead], Any]] = {
+    "source": Lead.get_source_display,
+    "stage": Lead.get_stage_display,
+    "owner": lambda lead: str(lead.owner) if lead.owner_id else "",
+    "team": lambda lead: str(lead.team),
+    "is_chicken_rib": lambda lead: _("yes") if lead.is_chicken_rib else _("no"),
+    "chicken_rib_reasons": _reasons,
+    "created_at": lambda lead: _local(lead.created_at),
+    "updated_at": lambda lead: _local(lead.updated_at),
+    "last_activity_at": lambda lead: _local(lead.last_activity_at),
+}
+
+
+def _cell(lead: Lead, name: str) -> Any:
+    if name in CELLS:
+        return CELLS[name](lead)
+    value = getattr(lead, name)
+    return str(value) if isinstance(value, Model) else value  # a related row by its name
+
+
 def lead_values(lead: Lead) -> list[Any]:
     """One lead as typed cells (text, numbers, dates), in COLUMNS order."""
-    reasons = dict(ChickenRibReason.choices)
-    return [
-        lead.pk,
-        lead.company,
-        lead.contact_name,
-        lead.phone,
-        lead.email,
-        lead.get_source_display(),
-        lead.value,
-        lead.currency,
-        lead.get_stage_display(),
-        str(lead.owner) if lead.owner_id else "",
-        str(lead.team),
-        lead.expected_close,
-        lead.tender_date,
-        lead.competitor,
-        lead.next_step,
-        lead.next_step_due,
-        _("yes") if lead.is_chicken_rib else _("no"),
-        ", ".join(str(reasons.get(code, code)) for code in lead.chicken_rib_reasons),
-        lead.notes,
-        _local(lead.created_at),
-        _local(lead.updated_at),
-        _local(lead.last_activity_at),
-    ]
+    return [_cell(lead, name) for name in COLUMNS]
 
 
 def rows(leads: QuerySet[Lead]) -> Iterator[list[Any]]:

@@ -15,6 +15,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
+from django.forms import Form
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -45,6 +46,22 @@ from crm.web import (
 
 # The inbox shows fewer rows than the other lists: it refreshes itself every 20 seconds.
 INBOX_PAGE_SIZE = 30
+
+# The report page's answer forms by their name in the page's context, each with its own id
+# prefix: two "note" fields on one page must not share an id.
+ANSWER_FORMS: dict[str, tuple[type[Form], str]] = {
+    "reply_form": (ReplyForm, "reply_%s"),
+    "ask_form": (AskAnswerForm, "ask_%s"),
+    "decision_form": (DecisionForm, "decision_%s"),
+}
+
+
+def _answer_form(name: str, report: Report, data: Any = None) -> Form:
+    """The answer form `name`, empty or with what was posted; the ask's offers its next steps."""
+    form_class, auto_id = ANSWER_FORMS[name]
+    if form_class is AskAnswerForm:
+        return AskAnswerForm(data, auto_id=auto_id, current=report.ask_state)
+    return form_class(data, auto_id=auto_id)
 
 
 def _compose_context(form: ReportForm, report: Report | None, lead: Lead | None) -> dict[str, Any]:
@@ -159,11 +176,7 @@ def _report_context(
         "new_for_author": is_author
         and report.answered_at is not None
         and (seen_before is None or report.answered_at > seen_before),
-        # Each form has its own id prefix: two "note" fields on one page must not share an id.
-        "reply_form": forms.get("reply_form") or ReplyForm(auto_id="reply_%s"),
-        "ask_form": forms.get("ask_form")
-        or AskAnswerForm(auto_id="ask_%s", current=report.ask_state),
-        "decision_form": forms.get("decision_form") or DecisionForm(auto_id="decision_%s"),
+        **{name: forms.get(name) or _answer_form(name, report) for name in ANSWER_FORMS},
     }
 
 
@@ -184,12 +197,13 @@ def _report_action(
     request: HtmxHttpRequest,
     pk: int,
     form_name: str,
-    form: Any,
     run: Callable[[Report, dict[str, Any]], object],
 ) -> HttpResponse:
-    """Shared shape of the report's answer buttons: validate, call the service, re-render."""
+    """Shared shape of the report's answer buttons: validate the posted answer form (none for
+    a plain button), call the service, re-render."""
     user = current_user(request)
     report = report_get_for(user, pk, submitted_only=True)
+    form = _answer_form(form_name, report, request.POST) if form_name else None
     if form is None or form.is_valid():
         try:
             run(report, form.cleaned_data if form is not None else {})
@@ -217,7 +231,6 @@ def report_acknowledge(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         request,
         pk,
         "",
-        None,
         lambda report, _data: services.report_acknowledge(actor=user, report=report),
     )
 
@@ -230,7 +243,6 @@ def report_reply(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         request,
         pk,
         "reply_form",
-        ReplyForm(request.POST, auto_id="reply_%s"),
         lambda report, data: services.report_reply(actor=user, report=report, **data),
     )
 
@@ -243,11 +255,6 @@ def report_answer_ask(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         request,
         pk,
         "ask_form",
-        AskAnswerForm(
-            request.POST,
-            auto_id="ask_%s",
-            current=report_get_for(user, pk, submitted_only=True).ask_state,
-        ),
         lambda report, data: services.report_answer_ask(actor=user, report=report, **data),
     )
 
@@ -260,7 +267,6 @@ def report_decide(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         request,
         pk,
         "decision_form",
-        DecisionForm(request.POST, auto_id="decision_%s"),
         lambda report, data: services.report_decide(actor=user, report=report, **data),
     )
 

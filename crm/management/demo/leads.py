@@ -13,6 +13,7 @@ from itertools import pairwise
 
 from django.utils import timezone
 
+from crm import history
 from crm.management.demo.words import (
     CITIES,
     COMPETITORS,
@@ -31,7 +32,6 @@ from crm.models import (
     Currency,
     Lead,
     LeadEvent,
-    LeadEventKind,
     Outcome,
     Source,
     Team,
@@ -92,9 +92,9 @@ def team_leads(rng: random.Random, team: Team, reps: list[User], count: int) -> 
     # Each lead's company record and contact, as lead_create and the import give them.
     leads_people_link(actor=team.manager, leads=leads)
     activities: list[Activity] = []
-    history: list[LeadEvent] = []
+    entries: list[LeadEvent] = []
     for lead, plan in planned:
-        history.extend(_arrival(rng, lead, plan, team.manager))
+        entries.extend(_arrival(rng, lead, plan, team.manager))
         if plan.owner is None or plan.handed_at is None:
             continue  # in the pool: no rep, no work yet
         worked = _work(rng, lead, plan, now)
@@ -102,9 +102,9 @@ def team_leads(rng: random.Random, team: Team, reps: list[User], count: int) -> 
         last = worked[-1].happened_at if worked else None
         lead.last_activity_at = last
         lead.updated_at = last or plan.handed_at
-        history.extend(_stage_changes(lead, plan, last))
+        entries.extend(_stage_changes(lead, plan, last))
     Activity.objects.bulk_create(activities, batch_size=500)
-    LeadEvent.objects.bulk_create(history, batch_size=500)
+    history.write(entries)
     Lead.objects.bulk_update(
         leads, ["last_activity_at", "updated_at", "stage_changed_at", "closed_at"], batch_size=500
     )
@@ -184,18 +184,12 @@ def _lead(
 
 def _arrival(rng: random.Random, lead: Lead, plan: _Plan, manager: User) -> list[LeadEvent]:
     """The lead's first history: created by the manager, then handed down to its rep."""
-    entries = [
-        LeadEvent(lead=lead, kind=LeadEventKind.CREATED, actor=manager, created_at=plan.created)
-    ]
+    entries = [history.created(lead=lead, actor=manager, at=plan.created)]
     if plan.owner is not None and plan.handed_at is not None:
+        note = pick(rng, "handoff_note", manager.language)
         entries.append(
-            LeadEvent(
-                lead=lead,
-                kind=LeadEventKind.HANDED_DOWN,
-                actor=manager,
-                to_user=plan.owner,
-                note=pick(rng, "handoff_note", manager.language),
-                created_at=plan.handed_at,
+            history.handed_down(
+                lead=lead, actor=manager, to_user=plan.owner, note=note, at=plan.handed_at
             )
         )
     return entries
@@ -237,7 +231,7 @@ def _work(rng: random.Random, lead: Lead, plan: _Plan, now: dt.datetime) -> list
 def _stage_changes(lead: Lead, plan: _Plan, last: dt.datetime | None) -> list[LeadEvent]:
     """The rep's moves along the walk, spread from the hand-off to the last activity (a
     closed lead closes two hours after it); the lead's stage and closing times follow."""
-    assert plan.handed_at is not None
+    assert plan.owner is not None and plan.handed_at is not None
     if not plan.walk:
         return []
     closed = lead.stage in CLOSED_STAGES
@@ -247,14 +241,13 @@ def _stage_changes(lead: Lead, plan: _Plan, last: dt.datetime | None) -> list[Le
     events = []
     for n, (before, after) in enumerate(pairwise([Stage.NEW, *plan.walk]), start=1):
         events.append(
-            LeadEvent(
+            history.stage_changed(
                 lead=lead,
-                kind=LeadEventKind.STAGE_CHANGED,
                 actor=plan.owner,
                 from_stage=before,
                 to_stage=after,
                 note=lead.lost_reason if after == Stage.LOST else "",
-                created_at=plan.handed_at + span * n / len(plan.walk),
+                at=plan.handed_at + span * n / len(plan.walk),
             )
         )
     lead.stage_changed_at = events[-1].created_at
