@@ -21,6 +21,13 @@ class CompanyForm(forms.ModelForm):
         fields = ["name", "uscc", "industry", "city", "address", "website", "notes"]
         widgets = {"notes": forms.Textarea(attrs={"rows": 3})}
 
+    def clean_website(self) -> str:
+        """A bare "example.cn" means its https address (the service checks it)."""
+        website = str(self.cleaned_data.get("website") or "").strip()
+        if website and "://" not in website:
+            website = f"https://{website}"
+        return website
+
     def validate_unique(self) -> None:
         """The service says when a code is taken, in words a person can act on."""
 

@@ -127,6 +127,8 @@ def company_create(*, actor: User, data: Mapping[str, Any]) -> Company:
 @transaction.atomic
 def company_update(*, actor: User, company: Company, data: Mapping[str, Any]) -> Company:
     """Change some of a company's fields; fields left out keep their value."""
+    # The stored row, not the caller's copy (a ModelForm has already changed that one).
+    company = Company.objects.select_for_update().get(pk=company.pk)
     values = _company_values(_clean(data, COMPANY_FIELDS), company=company)
     changed = [name for name, value in values.items() if getattr(company, name) != value]
     if not changed:
@@ -240,6 +242,7 @@ def contact_create(*, actor: User, company: Company, data: Mapping[str, Any]) ->
 @transaction.atomic
 def contact_update(*, actor: User, contact: Contact, data: Mapping[str, Any]) -> Contact:
     """Change some of a contact's fields; fields left out keep their value."""
+    contact = Contact.objects.select_for_update().get(pk=contact.pk)
     values = _contact_values(_clean(data, CONTACT_FIELDS))
     changed = [name for name, value in values.items() if getattr(contact, name) != value]
     if not changed:

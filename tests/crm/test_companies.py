@@ -214,3 +214,38 @@ def test_inline_contact_on_the_company_page(
     bad = client.post(url, {"name": "", "email": "nope"}, headers={"HX-Request": "true"})
     assert bad.status_code == 422
     assert Contact.objects.filter(company_id=company.lead_a1.account_id).count() == 1
+
+
+def test_editing_a_company_in_place_of_its_page(
+    company: People, client_for: Callable[..., Client]
+) -> None:
+    client = client_for(company.rep_a1)
+    pk = company.lead_a1.account_id
+    response = client.post(
+        reverse("company-edit", args=[pk]),
+        {"name": "Alpha Robotics", "website": "alpha.example", "city": "杭州", "uscc": ""},
+    )
+    assert response.status_code == 302
+    saved = Company.objects.get(pk=pk)
+    assert (saved.website, saved.city) == ("https://alpha.example", "杭州")
+    assert AuditEntry.objects.filter(action="company.updated", object_id=str(pk)).exists()
+    # Someone else's company does not exist for them.
+    other = client_for(company.rep_b1).get(reverse("company-edit", args=[pk]))
+    assert other.status_code == 404
+
+
+def test_editing_a_contact(company: People, client_for: Callable[..., Client]) -> None:
+    client = client_for(company.rep_a1)
+    _on_lead(client, company.lead_a1, name="王总", role=ContactRole.DECISION_MAKER)
+    wang = Contact.objects.get(name="王总")
+    response = client.post(
+        reverse("contact-edit", args=[wang.pk]),
+        {"name": "王总", "title": "总经理", "wechat": "wang_zong", "email": ""},
+    )
+    assert response.status_code == 302
+    wang.refresh_from_db()
+    assert (wang.title, wang.wechat) == ("总经理", "wang_zong")
+    bad = client.post(reverse("contact-edit", args=[wang.pk]), {"name": "", "email": "x"})
+    assert bad.status_code == 422
+    wang.refresh_from_db()
+    assert wang.name == "王总"
