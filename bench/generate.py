@@ -148,6 +148,65 @@ def reset() -> None:
     call_command("flush", interactive=False, verbosity=0)
 
 
+def _companies_and_contacts(leads: int, company_of: list[str], now: dt.datetime) -> int:
+    """One company per lead (company #i is lead #i's), the lead's own contact on it, and a
+    second person on half the leads (a decision maker on a third of those): ~1.5 contacts
+    per lead. A third of the activities say whom they were with (the lead's first person).
+    A random generator of its own, so the rest of the dataset stays as it was."""
+    from django.db import connection, transaction
+    from django.db.models import F
+
+    from crm.models import Activity, Company, Contact, ContactRole, Lead, LeadContact
+    from crm.models.companies import company_name_key
+
+    rng = random.Random(SEED + 19)
+    roles = [r for r in ContactRole.values if r != ContactRole.DECISION_MAKER]
+    titles = ["采购经理", "技术总监", "总经理", "财务主管", "IT 经理", "Plant manager", ""]
+    contact_pk = 0
+    with transaction.atomic():
+        for chunk_start in range(1, leads + 1, BATCH):
+            chunk = range(chunk_start, min(chunk_start + BATCH, leads + 1))
+            companies, contacts, links = [], [], []
+            for i in chunk:
+                name = company_of[i]
+                companies.append(
+                    Company(pk=i, name=name, name_key=company_name_key(name)[:200], created_at=now)
+                )
+                for n in range(2 if rng.random() < 0.5 else 1):
+                    contact_pk += 1
+                    contacts.append(
+                        Contact(
+                            pk=contact_pk,
+                            company_id=i,
+                            name=f"{rng.choice(SURNAMES)}{rng.choice(GIVEN)}",
+                            title=rng.choice(titles),
+                            mobile=f"1{rng.randrange(30, 90)}{rng.randrange(10**7, 10**8)}",
+                            email=f"p{contact_pk}@customer{i % 997}.example",
+                            created_at=now,
+                        )
+                    )
+                    role = (
+                        ContactRole.DECISION_MAKER
+                        if n == 1 and rng.random() < 0.33
+                        else rng.choice(roles)
+                    )
+                    links.append(LeadContact(lead_id=i, contact_id=contact_pk, role=role))
+            Company.objects.bulk_create(companies, batch_size=BATCH)
+            Contact.objects.bulk_create(contacts, batch_size=BATCH)
+            LeadContact.objects.bulk_create(links, batch_size=BATCH)
+        Lead.objects.update(account_id=F("pk"))
+        through = connection.ops.quote_name(Activity.contacts.through._meta.db_table)
+        activity = connection.ops.quote_name(Activity._meta.db_table)
+        link = connection.ops.quote_name(LeadContact._meta.db_table)
+        with connection.cursor() as cursor:
+            first = f"(SELECT MIN(l.contact_id) FROM {link} l WHERE l.lead_id = a.lead_id)"
+            cursor.execute(
+                f"INSERT INTO {through} (activity_id, contact_id) "
+                f"SELECT a.id, {first} FROM {activity} a WHERE a.id % 3 = 0"
+            )
+    return contact_pk
+
+
 def build(*, leads: int = 100_000, activities: int = 1_000_000, log: Any = print) -> dict[str, Any]:
     """Write the dataset. The database must be empty of people and leads."""
     from django.contrib.auth.hashers import make_password
@@ -170,6 +229,8 @@ def build(*, leads: int = 100_000, activities: int = 1_000_000, log: Any = print
         ActivityKind,
         AskState,
         ChickenRibReason,
+        Company,
+        Contact,
         Lead,
         LeadEvent,
         LeadEventKind,
@@ -468,6 +529,9 @@ def build(*, leads: int = 100_000, activities: int = 1_000_000, log: Any = print
         if (chunk.stop - 1) % (BATCH * 4) == 0 or chunk.stop > leads:
             lap(f"leads {chunk.stop - 1:>7} · activities {written_activities:>8}")
 
+    contacts_made = _companies_and_contacts(leads, company_of, now)
+    lap(f"{leads} companies, {contacts_made} contacts")
+
     # --- Reports and replies -------------------------------------------------------------------
     report_count = max(leads // 5, 10)
     report_rows: list[Report] = []
@@ -680,7 +744,7 @@ def build(*, leads: int = 100_000, activities: int = 1_000_000, log: Any = print
     # Explicit primary keys: move the sequences past them (PostgreSQL), then fresh statistics.
     with connection.cursor() as cursor:
         for statement in connection.ops.sequence_reset_sql(
-            no_style(), [User, Team, Lead, Report, Nudge]
+            no_style(), [User, Team, Lead, Report, Nudge, Company, Contact]
         ):
             cursor.execute(statement)
         if vendor == "postgresql":
@@ -693,6 +757,7 @@ def build(*, leads: int = 100_000, activities: int = 1_000_000, log: Any = print
         "teams": TEAMS,
         "leads": leads,
         "activities": written_activities,
+        "contacts": contacts_made,
         "reports": len(report_rows),
         "replies": len(reply_rows),
         "nudges": len(nudge_rows),

@@ -209,6 +209,14 @@ def bench_pages(people: dict[str, Any], *, runs: int, warmup: int) -> list[Figur
         ("my_day_manager", "manager", "/"),
         ("nudge_bell_rep", "rep", "/coach/bell/"),
         ("report_inbox_manager", "manager", "/reports/inbox/"),
+        # Companies and contacts (issue 19): company #1 is lead #1's, the rep's timeline lead.
+        ("company_list_rep", "rep", "/companies/"),
+        ("company_search_manager", "manager", "/companies/?q=%E5%8D%8E%E4%B8%9C"),
+        ("company_detail_rep", "rep", f"/companies/{TIMELINE_LEAD_ID}/"),
+        ("company_detail_manager", "manager", f"/companies/{TIMELINE_LEAD_ID}/"),
+        ("contact_search_rep", "rep", "/contacts/?q=138"),
+        ("contact_search_manager", "manager", "/contacts/?q=%E7%8E%8B"),
+        ("contact_role_manager", "manager", "/contacts/?role=decision_maker"),
     ]
     team_url = team_page_url(people["manager"].managed_team.pk)
     if team_url:
