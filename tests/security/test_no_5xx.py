@@ -1,6 +1,6 @@
 """No input breaks a page: every URL pattern, as each role, with malformed query values and form
 fields (non-numeric ids, NUL bytes, overlong text, bad dates, unknown choices, ids beyond bigint),
-answers 4xx or a page with the form's errors — never a 5xx.
+as a whole page and as an htmx swap, answers 4xx or a page with the form's errors — never a 5xx.
 
 The URLs come from the resolver, so a view added later is walked without touching this file. A
 keyword in a URL takes a real id from `KWARG_OBJECTS` (or, for `pk`, from `PK_OBJECTS` by the
@@ -202,9 +202,13 @@ def _fields_and_posts(response: HttpResponseBase, url: str) -> tuple[set[str], b
     return names, bool(targets & {"", url})
 
 
-def _failure(client: Client, method: str, url: str, data: dict[str, str]) -> str:
+def _failure(
+    client: Client, method: str, url: str, data: dict[str, str], htmx: bool = False
+) -> str:
     """What went wrong, or "" when the answer is not a 5xx."""
-    response = client.get(url, data) if method == "GET" else client.post(url, data)
+    headers = {"HX-Request": "true"} if htmx else {}
+    send = client.get if method == "GET" else client.post
+    response = send(url, data, headers=headers)
     if response.streaming:
         b"".join(response.streaming_content)  # type: ignore[attr-defined]
     if response.status_code < 500:
@@ -220,10 +224,11 @@ def _walk(
     side's objects; one round on the other side's objects and with ids past bigint."""
     problems = []
 
-    def check(method: str, url: str, data: dict[str, str]) -> None:
-        if failure := _failure(client, method, url, data):
+    def check(method: str, url: str, data: dict[str, str], htmx: bool = False) -> None:
+        if failure := _failure(client, method, url, data, htmx):
             shown = next(iter(data.values()), "")[:12]
-            problems.append(f"{who} {method} {url} ({shown!r}…): {failure}")
+            swap = " (htmx)" if htmx else ""
+            problems.append(f"{who} {method} {url}{swap} ({shown!r}…): {failure}")
         if user is not None and "_auth_user_id" not in client.session:
             client.force_login(user)  # the walk posted to logout; carry on signed in
 
@@ -232,11 +237,12 @@ def _walk(
         own = route.url({k: sides["own"][kind] for k, kind in kinds.items()})
         fields, posts = _fields_and_posts(client.get(own), own)
         names = sorted(set(PARAMS) | fields)
-        for value in BAD_VALUES if user is not None else BAD_VALUES[:2]:
+        for n, value in enumerate(BAD_VALUES if user is not None else BAD_VALUES[:2]):
             data = dict.fromkeys(names, value)
-            check("GET", own, data)
+            # Every other round as an htmx request: those views answer with a page's region.
+            check("GET", own, data, htmx=n % 2 == 1)
             if posts or user is None:
-                check("POST", own, data)
+                check("POST", own, data, htmx=n % 2 == 0)
         if kinds:
             others = route.url({k: sides["others"][kind] for k, kind in kinds.items()})
             past = route.url(dict.fromkeys(kinds, BIGINT_PAST))
