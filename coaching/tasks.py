@@ -27,22 +27,29 @@ def run_scans() -> dict[str, int]:
 
 @shared_task(acks_late=True)
 def deliver_emails() -> int:
-    """The beat's poll: start one sender per claim's worth of due rows, up to the fan-out, so
-    every free worker slot sends. A sender not started within two polls expires unread (the
-    next poll starts fresh ones), so a long backlog never piles senders up in the queue."""
-    due = delivery.due_count(cap=settings.KAOPU_EMAIL_CLAIM_SIZE * settings.KAOPU_EMAIL_FANOUT)
-    senders = min(math.ceil(due / settings.KAOPU_EMAIL_CLAIM_SIZE), settings.KAOPU_EMAIL_FANOUT)
+    """The beat's poll: start one sender per claim's worth of due rows, up to the fan-out less
+    the senders at work, so every free worker slot sends. A sender not started within two
+    polls expires unread (the next poll starts fresh ones): senders never pile up in a queue
+    behind a long backlog."""
+    size, fanout = settings.KAOPU_EMAIL_CLAIM_SIZE, settings.KAOPU_EMAIL_FANOUT
+    due = delivery.due_count(cap=size * fanout)
+    senders = min(math.ceil(due / size), fanout - delivery.active_senders())
     expires = max(2 * settings.KAOPU_EMAIL_POLL_SECONDS, 10.0)
     for _ in range(senders):
         send_emails.apply_async(expires=expires)
-    return senders
+    return max(senders, 0)
 
 
 @shared_task(acks_late=True)
 def send_emails() -> dict[str, int]:
     """One sender: small leased claims, one after the other, while rows are due, for at most
-    KAOPU_EMAIL_TASK_SECONDS (well inside the task's time limits)."""
-    return delivery.deliver_due(limit=1_000_000, seconds=settings.KAOPU_EMAIL_TASK_SECONDS)
+    KAOPU_EMAIL_TASK_SECONDS (short, so a one-slot worker, as in `make run`, handles events in
+    between). If rows are still due it queues its own continuation, unless the fan-out is
+    already at work, so a backlog keeps every slot busy without waiting for the next poll."""
+    counts = delivery.deliver_due(limit=1_000_000, seconds=settings.KAOPU_EMAIL_TASK_SECONDS)
+    if delivery.due_count(cap=1) and delivery.active_senders() < settings.KAOPU_EMAIL_FANOUT:
+        send_emails.apply_async(expires=settings.CELERY_TASK_TIME_LIMIT)
+    return counts
 
 
 @shared_task(acks_late=True)

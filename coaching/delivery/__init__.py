@@ -3,6 +3,7 @@ how the outbox is sent, with leased claims and retries (outbox)."""
 
 from coaching.delivery.messages import build_digests, burst_of, digest_lines, render
 from coaching.delivery.outbox import (
+    active_senders,
     backoff_seconds,
     claim,
     deliver_due,
@@ -13,6 +14,7 @@ from coaching.delivery.outbox import (
 )
 
 __all__ = [
+    "active_senders",
     "backoff_seconds",
     "build_digests",
     "burst_of",

@@ -64,6 +64,17 @@ def due_count(now: dt.datetime | None = None, cap: int = 10_000) -> int:
     return len(OutboundEmail.objects.filter(due_q(now)).values_list("pk", flat=True)[:cap])
 
 
+def active_senders(now: dt.datetime | None = None) -> int:
+    """Senders at work now: each holds one live claim (its rows' lease has not lapsed)."""
+    now = now or timezone.now()
+    return (
+        OutboundEmail.objects.filter(state=EmailState.SENDING, lease_until__gte=now)
+        .values("claimed_by")
+        .distinct()
+        .count()
+    )
+
+
 def claim(*, owner: str, size: int, now: dt.datetime) -> list[int]:
     """Claim up to `size` due rows for `owner`; returns the ids it got (oldest due first).
 
