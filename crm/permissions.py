@@ -103,6 +103,12 @@ def visible_companies(user: User) -> QuerySet[Company]:
         return Company.objects.none()
     if user.is_admin_role:
         return Company.objects.all()
+    if user.role == Role.REP:
+        # A rep's few hundred leads drive the query (measured 5x faster at 100k than the
+        # EXISTS-or-creator scan below, which suits a team's or a director's thousands).
+        mine = Lead.objects.filter(lead_scope(user), account__isnull=False).values("account_id")
+        made = Company.objects.filter(created_by=user).values("pk")
+        return Company.objects.filter(pk__in=mine.union(made, all=True))
     leads = Lead.objects.filter(lead_scope(user), account=OuterRef("pk"))
     return Company.objects.filter(Exists(leads) | Q(created_by=user))
 
@@ -114,6 +120,10 @@ def visible_contacts(user: User) -> QuerySet[Contact]:
         return Contact.objects.none()
     if user.is_admin_role:
         return Contact.objects.all()
+    if user.role == Role.REP:  # as in visible_companies: the rep's own leads drive the query
+        mine = LeadContact.objects.filter(lead_scope(user, "lead__")).values("contact_id")
+        made = Contact.objects.filter(created_by=user).values("pk")
+        return Contact.objects.filter(pk__in=mine.union(made, all=True))
     roles = LeadContact.objects.filter(lead_scope(user, "lead__"), contact=OuterRef("pk"))
     return Contact.objects.filter(Exists(roles) | Q(created_by=user))
 
