@@ -249,3 +249,19 @@ def test_editing_a_contact(company: People, client_for: Callable[..., Client]) -
     assert bad.status_code == 422
     wang.refresh_from_db()
     assert wang.name == "王总"
+
+
+def test_company_export_as_xlsx_holds_only_visible_companies(
+    company: People, client_for: Callable[..., Client]
+) -> None:
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    response = client_for(company.rep_a1).get(reverse("company-export-xlsx"))
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("application/vnd.openxmlformats")
+    sheet = load_workbook(BytesIO(response.content)).active
+    assert sheet is not None
+    names = [row[1] for row in sheet.iter_rows(min_row=2, values_only=True)]
+    assert names == ["Alpha Robotics"]
