@@ -49,10 +49,8 @@ def message(language: str, msgid: str, **params: object) -> str:
 
 def field_errors(html: str, field: str) -> str:
     """The error text shown next to `field` ('' when the field shows none)."""
-    start = f'<div class="field field-{field} has-error">'
-    match = re.search(
-        re.escape(start) + r'.*?<div class="errors" role="alert">(.*?)</div>', html, re.S
-    )
+    start = rf'<div class="field field-{re.escape(field)}(?: required)? has-error">'
+    match = re.search(start + r'.*?<div class="errors" role="alert">(.*?)</div>', html, re.S)
     return match.group(1) if match else ""
 
 
