@@ -13,11 +13,11 @@ from itertools import chain
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Case, Count, F, Q, QuerySet, Sum, Value, When
+from django.db.models import Case, Count, F, Prefetch, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from crm.models import Activity, Lead, LeadEvent, LeadEventKind, Report, ReportState, User
+from crm.models import Activity, Contact, Lead, LeadEvent, LeadEventKind, Report, ReportState, User
 from crm.permissions import visible_leads, visible_reports
 from crm.pipeline import OPEN_STAGES, Stage
 
@@ -214,8 +214,10 @@ class TimelineEntry:
 def lead_timeline(*, lead: Lead, viewer: User, limit: int = 200) -> list[TimelineEntry]:
     """One timeline of activities, hand-offs, stage changes and the reports the viewer may
     read, newest first."""
+    # Whom each activity was with: names and titles only (crm.models.companies.Contact).
+    people = Prefetch("contacts", queryset=Contact.objects.only("id", "name", "title"))
     activities = (
-        Activity.objects.filter(lead=lead).select_related("author").prefetch_related("contacts")
+        Activity.objects.filter(lead=lead).select_related("author").prefetch_related(people)
     )[:limit]
     history = list(
         LeadEvent.objects.filter(lead=lead).select_related("actor", "from_user", "to_user")[:limit]

@@ -205,12 +205,15 @@ def contact_edit(request: HttpRequest, pk: int) -> HttpResponse:
 def lead_contacts_context(
     request: HttpRequest, lead: Lead, form: LeadContactForm | None = None
 ) -> dict[str, Any]:
-    """What the lead page's contacts region needs (crm.views.leads adds it to its context)."""
+    """What the lead page's contacts region needs (crm.views.leads adds it to its context).
+    The form to put someone on the deal comes only when asked (?add_contact=1, or htmx fetching
+    it), so the page people open all day does not pay for its menu."""
     user = current_user(request)
-    candidates = select.company_contacts_to_add(user=user, lead=lead)
+    if form is None and request.GET.get("add_contact") == "1":
+        form = LeadContactForm(contacts=select.company_contacts_to_add(user=user, lead=lead))
     return {
         "lead_contacts": select.lead_contacts(user=user, lead=lead),
-        "lead_contact_form": form or LeadContactForm(contacts=candidates),
+        "lead_contact_form": form,
     }
 
 
@@ -223,10 +226,17 @@ def _render_lead_contacts(
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def lead_contact_add(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """GET: the region with the form open (htmx), or the lead page with it (no JavaScript).
+    POST: put someone on the deal."""
     user = current_user(request)
     lead = lead_get_for(user, pk)
+    if request.method == "GET":
+        candidates = select.company_contacts_to_add(user=user, lead=lead)
+        if not request.htmx:
+            return redirect(f"{lead.get_absolute_url()}?add_contact=1#lead-contacts")
+        return _render_lead_contacts(request, lead, LeadContactForm(contacts=candidates))
     form = LeadContactForm(
         request.POST, contacts=select.company_contacts_to_add(user=user, lead=lead)
     )

@@ -265,3 +265,21 @@ def test_company_export_as_xlsx_holds_only_visible_companies(
     assert sheet is not None
     names = [row[1] for row in sheet.iter_rows(min_row=2, values_only=True)]
     assert names == ["Alpha Robotics"]
+
+
+def test_the_form_to_put_someone_on_a_deal_opens_when_asked(
+    company: People, client_for: Callable[..., Client]
+) -> None:
+    client = client_for(company.rep_a1)
+    lead = company.lead_a1
+    page = client.get(reverse("lead-detail", args=[lead.pk])).content.decode()
+    assert 'id="add-lead-contact"' not in page  # the lead page opens without the menu
+    url = reverse("lead-contact-add", args=[lead.pk])
+    region = client.get(url, headers={"HX-Request": "true"}).content.decode()
+    assert region.lstrip().startswith('<section id="lead-contacts"')
+    assert 'id="add-lead-contact"' in region
+    plain = client.get(url)  # without JavaScript: the lead page with the form open
+    assert plain.status_code == 302 and "add_contact=1" in plain["Location"]
+    opened = client.get(plain["Location"]).content.decode()
+    assert 'id="add-lead-contact"' in opened
+    assert client_for(company.rep_b1).get(url).status_code == 404

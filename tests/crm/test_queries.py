@@ -44,10 +44,10 @@ PINNED = {
     "my-day manager": 7,
     "lead-board": 11,
     "lead-handoff": 6,
-    # +1 since issue 15: the coach's nudges block on the lead page; +4 since issue 19: the
-    # people on the deal, whom one may add, "with whom" on the activity form, each activity's
-    # people in the timeline (tests/crm/test_companies_queries.py pins a lead with people).
-    "lead-detail": 12,
+    # +1 since issue 15: the coach's nudges block on the lead page; +3 since issue 19: the
+    # people on the deal, "with whom" on the activity form, each activity's people in the
+    # timeline (tests/crm/test_companies_queries.py pins a lead with people).
+    "lead-detail": 11,
 }
 
 
