@@ -10,12 +10,22 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from ninja import Field, Schema
-from pydantic import AfterValidator
+from pydantic import AfterValidator, BeforeValidator
 
 
 def _no_nul(value: str) -> str:
     if "\x00" in value:
         raise ValueError("null character")
+    return value
+
+
+def _no_epoch_number(value: Any) -> Any:
+    """A moment is written as a date and time (ISO 8601), never as a bare number: pydantic
+    would read 0 (or "0") as a Unix timestamp and store a 1970 activity."""
+    if isinstance(value, int | float | Decimal) or (
+        isinstance(value, str) and value.strip().lstrip("+-").replace(".", "", 1).isdigit()
+    ):
+        raise ValueError("write the moment as an ISO 8601 date and time")
     return value
 
 
@@ -27,7 +37,7 @@ def _sane_moment(value: dt.datetime) -> dt.datetime:
 
 Id = Annotated[int, Field(ge=1, le=9_223_372_036_854_775_807)]
 Text = Annotated[str, AfterValidator(_no_nul), Field(max_length=10_000)]
-Moment = Annotated[dt.datetime, AfterValidator(_sane_moment)]
+Moment = Annotated[dt.datetime, BeforeValidator(_no_epoch_number), AfterValidator(_sane_moment)]
 
 
 Line40 = Annotated[str, AfterValidator(_no_nul), Field(max_length=40)]

@@ -350,6 +350,9 @@ def test_update_hand_off_and_activities(company: Company) -> None:
         {"kind": "call", "happened_at": (timezone.now() + dt.timedelta(days=1)).isoformat()},
     )
     assert "happened_at" in assert_error(future, 422, "invalid")["fields"]
+    for epoch in (0, "0", 1_700_000_000):  # a Unix timestamp is not a 1970 (or any) activity
+        refused = rep.post(f"/leads/{pool.pk}/activities", {"kind": "call", "happened_at": epoch})
+        assert "happened_at" in assert_error(refused, 422, "invalid")["fields"]
     items = rep.get(f"/leads/{pool.pk}/activities").json()["items"]
     assert [(a["kind"], a["author_id"]) for a in items] == [("visit", company.rep_a2.pk)]
 
