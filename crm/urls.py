@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from crm.views import companies, exchange, leads, people, reports
+from crm.views import companies, exchange, leads, people, reports, search
 
 urlpatterns = [
     path("", leads.my_day, name="my-day"),
@@ -23,6 +23,7 @@ urlpatterns = [
     ),
     path("leads/export.csv", exchange.lead_export, {"fmt": "csv"}, name="lead-export-csv"),
     path("leads/export.xlsx", exchange.lead_export, {"fmt": "xlsx"}, name="lead-export-xlsx"),
+    path("search/", search.site_search, name="search"),
     path("leads/<int:pk>/", leads.lead_detail, name="lead-detail"),
     path("leads/<int:pk>/edit/", leads.lead_edit, name="lead-edit"),
     path("leads/<int:pk>/activities/", leads.lead_log_activity, name="lead-log-activity"),

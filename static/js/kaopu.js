@@ -1,0 +1,57 @@
+/* Kaopu's own script, loaded by base.html (the CSP allows no inline script). Everything here
+   is an extra: each page works without it.
+   - The header's menu button on narrow screens (under 700 px): the navigation folds behind it;
+     the bell and the search box stay in sight. Escape closes the menu.
+   - "/" anywhere outside a field puts the cursor in the header's search box. */
+(function () {
+  "use strict";
+
+  function setUpMenu() {
+    var bar = document.getElementById("topbar");
+    var button = bar && bar.querySelector(".menu-toggle");
+    if (!button) return;
+    bar.classList.add("js-menu");
+    function setOpen(open) {
+      bar.classList.toggle("menu-open", open);
+      button.setAttribute("aria-expanded", open ? "true" : "false");
+    }
+    button.addEventListener("click", function () {
+      setOpen(button.getAttribute("aria-expanded") !== "true");
+    });
+    document.addEventListener("keydown", function (event) {
+      if (event.key === "Escape" && bar.classList.contains("menu-open")) {
+        setOpen(false);
+        button.focus();
+      }
+    });
+  }
+
+  function typingInAField(target) {
+    if (!target || !target.tagName) return false;
+    var tag = target.tagName.toLowerCase();
+    return tag === "input" || tag === "textarea" || tag === "select" || target.isContentEditable;
+  }
+
+  function setUpSearchShortcut() {
+    document.addEventListener("keydown", function (event) {
+      if (event.key !== "/" || event.ctrlKey || event.metaKey || event.altKey) return;
+      if (typingInAField(event.target)) return;
+      var box = document.getElementById("site-q");
+      if (!box) return;
+      event.preventDefault();
+      box.focus();
+      box.select();
+    });
+  }
+
+  function start() {
+    setUpMenu();
+    setUpSearchShortcut();
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
+})();
