@@ -6,6 +6,7 @@ mapping the user chose.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
@@ -18,34 +19,144 @@ from crm.models import ImportJob, ImportState, Lead, User
 
 IMPORTABLE_FIELDS: tuple[str, ...] = services.EDITABLE_FIELDS
 
-# Header names people use for each field, besides the field's own name and labels.
+# Header names people use for each field, besides the field's own name and labels: the columns
+# of Salesforce, HubSpot, Pipedrive, Zoho, Odoo and 纷享销客 exports (their documented export
+# columns, vendor prefixes such as "Deal - " removed), and the Chinese headers of hand-made
+# spreadsheets.
 ALIASES: dict[str, tuple[str, ...]] = {
     "company": (
         "company name",
+        "company / account",
         "customer",
+        "customer name",
         "account",
+        "account name",
+        "organization",
+        "organization name",
+        "organization - name",
+        "associated company",
+        "firma",
+        "société",
+        "empresa",
         "公司",
         "公司名称",
         "客户",
         "客户名称",
         "单位",
+        "单位名称",
         "企业名称",
+        "客户公司",
     ),
-    "contact_name": ("contact", "name", "联系人", "姓名", "联系人姓名"),
-    "phone": ("mobile", "tel", "telephone", "电话", "手机", "手机号", "联系电话", "电话号码"),
-    "email": ("e-mail", "mail", "邮箱", "电子邮件", "电子邮箱", "邮件"),
-    "source": ("lead source", "来源", "线索来源", "渠道"),
-    "value": ("amount", "deal value", "金额", "预计金额", "价值", "预算"),
-    "currency": ("币种", "货币"),
-    "expected_close": ("close date", "预计成交日期", "成交日期"),
+    "contact_name": (
+        "contact",
+        "name",
+        "full name",
+        "contact person",
+        "person",
+        "person name",
+        "first name",
+        "last name",
+        "ansprechpartner",
+        "联系人",
+        "姓名",
+        "联系人姓名",
+        "客户联系人",
+        "姓",
+        "名",
+    ),
+    "phone": (
+        "mobile",
+        "mobile phone",
+        "mobile phone number",
+        "phone number",
+        "phone - work",
+        "phone - mobile",
+        "business phone",
+        "tel",
+        "telephone",
+        "telefon",
+        "téléphone",
+        "电话",
+        "手机",
+        "手机号",
+        "手机号码",
+        "联系电话",
+        "电话号码",
+        "联系方式",
+    ),
+    "email": (
+        "e-mail",
+        "mail",
+        "email address",
+        "email - work",
+        "邮箱",
+        "电子邮件",
+        "电子邮箱",
+        "邮件",
+        "邮箱地址",
+    ),
+    "source": (
+        "lead source",
+        "original source",
+        "source origin",
+        "deal source",
+        "来源",
+        "线索来源",
+        "客户来源",
+        "渠道",
+    ),
+    "value": (
+        "amount",
+        "deal value",
+        "value",
+        "expected revenue",
+        "opportunity amount",
+        "betrag",
+        "montant",
+        "金额",
+        "预计金额",
+        "商机金额",
+        "价值",
+        "预算",
+    ),
+    "currency": ("currency of value", "deal currency", "währung", "devise", "币种", "货币"),
+    "expected_close": (
+        "close date",
+        "closing date",
+        "expected close date",
+        "expected closing",
+        "预计成交日期",
+        "成交日期",
+        "预计签约日期",
+    ),
     "tender_date": ("招标日期", "投标日期"),
-    "competitor": ("竞争对手", "竞品"),
+    "competitor": ("competitors", "竞争对手", "竞品"),
     "next_step": ("下一步", "下一步计划"),
     "next_step_due": ("下一步日期", "下一步截止"),
     "is_chicken_rib": ("chicken rib", "鸡肋", "鸡肋线索"),
     "chicken_rib_reasons": ("鸡肋原因",),
-    "notes": ("note", "remarks", "comment", "备注", "说明"),
+    "notes": (
+        "note",
+        "notes",
+        "remarks",
+        "comment",
+        "comments",
+        "description",
+        "internal notes",
+        "bemerkung",
+        "备注",
+        "说明",
+        "描述",
+    ),
 }
+
+# Fields two columns may feed, joined in column order (First Name + Last Name, 姓 + 名, two
+# note columns).
+JOINABLE: frozenset[str] = frozenset({"contact_name", "notes"})
+# Vendor prefixes in export headers: Pipedrive's "Deal - Value", "Person - Name"…
+_VENDOR_PREFIX = re.compile(r"^(deal|person|organization|lead|contact|account|opportunity)\s*-\s*")
+# How close a header must be to a known name (rapidfuzz ratio, 0–100) to be guessed.
+FUZZY_CUTOFF = 90
 
 
 def _norm(text: str) -> str:
@@ -89,17 +200,40 @@ def _remembered(user: User) -> dict[str, str]:
     return remembered
 
 
+def _guess(name: str, guesses: Mapping[str, str]) -> str | None:
+    """The field a header names: exactly (its name, label or a known export column, with or
+    without a vendor prefix), else the closest known name when it is very close (a typo, a
+    plural, "E-Mail-Adresse")."""
+    from rapidfuzz import fuzz, process
+
+    key = _norm(name)
+    for candidate in (key, _VENDOR_PREFIX.sub("", key)):
+        if candidate in guesses:
+            return guesses[candidate]
+    found = process.extractOne(
+        _VENDOR_PREFIX.sub("", key), list(guesses), scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF
+    )
+    return guesses[found[0]] if found else None
+
+
+def header_key(header: Sequence[str]) -> str:
+    """The same set of header names, whatever their order: what picklist choices are
+    remembered by."""
+    names = "\x1f".join(sorted(_norm(name) for name in header))
+    return hashlib.sha1(names.encode(), usedforsecurity=False).hexdigest()
+
+
 def suggested_mapping(*, user: User, header: Sequence[str]) -> dict[str, str]:
     """Column index → field: the user's last mapping where the header names match, otherwise a
-    guess from the header's name (English or Chinese)."""
+    guess from the header's name (English, Chinese, or a CRM export's column). Two columns feed
+    one field only where that joins (first and last name)."""
     remembered = _remembered(user)
     guesses = _header_names()
     mapping: dict[str, str] = {}
     used: set[str] = set()
     for index, name in enumerate(header):
-        key = _norm(name)
-        choice = remembered.get(key) or guesses.get(key)
-        if choice and choice not in used:
+        choice = remembered.get(_norm(name)) or _guess(name, guesses)
+        if choice and (choice not in used or choice in JOINABLE):
             mapping[str(index)] = choice
             used.add(choice)
     return mapping
@@ -122,7 +256,7 @@ def mapping_clean(
         if int(column) >= len(header):
             errors["mapping"] = _("Unknown column.")
             continue
-        if name in seen:
+        if name in seen and name not in JOINABLE:
             errors["mapping"] = _("“%(field)s” is chosen for two columns: %(a)s and %(b)s.") % {
                 "field": field_label(name),
                 "a": seen[name],

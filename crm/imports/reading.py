@@ -20,6 +20,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
+from crm.imports.values import Profiler
+
 if TYPE_CHECKING:
     from crm.models import ImportJob
 
@@ -43,6 +45,18 @@ class Sniffed:
     delimiter: str = ""
     header: list[str] = field(default_factory=list)
     row_count: int = 0
+    profile: dict[str, Any] = field(default_factory=dict)
+
+
+def _legacy_encoding(content: bytes) -> str:
+    """A file that is not UTF-8 was written by Excel in the machine's code page: GB18030 (a
+    superset of GBK and GB2312) on a Chinese Windows, Windows-1252 on a Western one. Many
+    Windows-1252 bytes also decode as GB18030 (into nonsense), so the choice is charset-
+    normalizer's, which weighs which of the two reads as language."""
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(content[:200_000], cp_isolation=["gb18030", "cp1252"]).best()
+    return "cp1252" if best is not None and best.encoding == "cp1252" else "gb18030"
 
 
 def _decode(content: bytes) -> tuple[str, str]:
@@ -52,11 +66,14 @@ def _decode(content: bytes) -> tuple[str, str]:
     elif content.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         candidates = ["utf-16"]
     else:
-        # GB18030 is a superset of GBK (and GB2312): one decoder reads all three.
-        candidates = ["utf-8", "gb18030"]
+        try:
+            content.decode("utf-8")
+            candidates = ["utf-8"]
+        except UnicodeDecodeError:
+            candidates = [_legacy_encoding(content)]
     for encoding in candidates:
         try:
-            return content.decode(encoding), encoding
+            return content.decode(encoding)[:20_000], encoding
         except UnicodeDecodeError:
             continue
     raise ValidationError(
@@ -72,8 +89,10 @@ def _delimiter(text: str) -> str:
     return best if counts[best] else ","
 
 
-def _csv_rows(text: str, delimiter: str) -> Iterator[list[Any]]:
-    yield from csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+def _csv_rows(content: bytes, encoding: str, delimiter: str) -> Iterator[list[Any]]:
+    # Decoded as it is read: a 40 MB file is never also held as one 80 MB string.
+    text = io.TextIOWrapper(io.BytesIO(content), encoding=encoding, newline="")
+    yield from csv.reader(text, delimiter=delimiter)
 
 
 @contextlib.contextmanager
@@ -110,8 +129,7 @@ def _records(job_or_sniffed: ImportJob | Sniffed, content: bytes) -> Iterator[It
         with _xlsx_rows(content) as rows:
             yield ((line, list(cells)) for line, cells in enumerate(rows, 1) if not _blank(cells))
     else:
-        text = content.decode(job_or_sniffed.encoding)
-        rows = _csv_rows(text, job_or_sniffed.delimiter)
+        rows = _csv_rows(content, job_or_sniffed.encoding, job_or_sniffed.delimiter)
         yield ((line, cells) for line, cells in enumerate(rows, 1) if not _blank(cells))
 
 
@@ -163,7 +181,8 @@ def sniff(*, file_name: str, content: bytes) -> Sniffed:
             if first is None:
                 raise ValidationError(_("The file is empty."), code="empty")
             sniffed.header = _header(first[1])
-            for count, _record in enumerate(records, 1):
+            profiler = Profiler(len(sniffed.header))
+            for count, (_line, cells) in enumerate(records, 1):
                 if count > limit:
                     raise ValidationError(
                         _(
@@ -174,6 +193,8 @@ def sniff(*, file_name: str, content: bytes) -> Sniffed:
                         code="too_many_rows",
                     )
                 sniffed.row_count = count
+                profiler.add([_text(cell) for cell in cells])
+            sniffed.profile = profiler.result()
     except csv.Error as error:
         raise ValidationError(
             _("The CSV file is malformed: %(reason)s") % {"reason": error}, code="csv"

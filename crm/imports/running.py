@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Mapping
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -27,6 +28,7 @@ from django.utils.translation import ngettext
 from crm import audit, services
 from crm.imports.checking import _check, _Checked, _error
 from crm.imports.mapping import mapping_clean, suggested_mapping
+from crm.imports.questions import answers_clean, answers_remember
 from crm.imports.reading import _records, _text, max_bytes, sniff
 from crm.models import (
     DuplicatePolicy,
@@ -135,6 +137,7 @@ def import_upload(*, actor: User, upload: UploadedFile, team: Team | None = None
         content=content,
         header=sniffed.header,
         row_count=sniffed.row_count,
+        profile=sniffed.profile,
     )
     job.mapping = suggested_mapping(user=actor, header=sniffed.header)
     job.save(update_fields=["mapping"])
@@ -150,9 +153,11 @@ def import_configure(
     mode: str,
     on_duplicate: str,
     default_source: str,
+    answers: Mapping[str, Any] | None = None,
 ) -> ImportJob:
-    """Fix how the columns map to fields and what to do with errors and duplicates; the job is
-    then queued to run."""
+    """Fix how the columns map to fields, the answers about its values (number style, date
+    order, picklist values; see crm.imports.questions) and what to do with errors and
+    duplicates; the job is then queued to run."""
     job = ImportJob.objects.select_for_update().get(pk=job.pk, created_by=actor)
     if job.state != ImportState.UPLOADED:
         raise ValidationError(_("This import has already started."))
@@ -164,17 +169,28 @@ def import_configure(
         errors["on_duplicate"] = _("Choose what to do with duplicates.")
     if default_source not in Source.values:
         errors["default_source"] = _("Choose a source for rows without one.")
+    job_answers = answers_clean(job, clean, answers or {}, errors)
     if errors:
         raise ValidationError(errors)
     job.mapping = clean
+    job.answers = job_answers
     job.mode = mode
     job.on_duplicate = on_duplicate
     job.default_source = default_source
     job.state = ImportState.PENDING
     job.queued_at = timezone.now()
     job.save(
-        update_fields=["mapping", "mode", "on_duplicate", "default_source", "state", "queued_at"]
+        update_fields=[
+            "mapping",
+            "answers",
+            "mode",
+            "on_duplicate",
+            "default_source",
+            "state",
+            "queued_at",
+        ]
     )
+    answers_remember(job)
     return job
 
 

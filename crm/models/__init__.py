@@ -4,7 +4,13 @@ contacts. Everything is re-exported here, so `from crm.models import Lead` keeps
 new entity arrives as a sibling module."""
 
 from crm.models.companies import Company, Contact, ContactRole, LeadContact, company_name_key
-from crm.models.imports import DuplicatePolicy, ImportJob, ImportMode, ImportState
+from crm.models.imports import (
+    DuplicatePolicy,
+    ImportJob,
+    ImportMode,
+    ImportState,
+    ImportValueMap,
+)
 from crm.models.leads import (
     Activity,
     ActivityKind,
@@ -44,6 +50,7 @@ __all__ = [
     "ImportJob",
     "ImportMode",
     "ImportState",
+    "ImportValueMap",
     "Language",
     "Lead",
     "LeadContact",

@@ -57,11 +57,15 @@ class ImportJob(models.Model):
     header = models.JSONField(_("columns"), default=list, blank=True)
     row_count = models.PositiveIntegerField(_("rows"), default=0)
     mapping = models.JSONField(_("column mapping"), default=dict, blank=True)
+    # What the whole file says (crm.imports.values): each column's number style, the date
+    # order, each column's distinct values (for picklists); and what the user answered.
+    profile = models.JSONField(_("file profile"), default=dict, blank=True)
+    answers = models.JSONField(_("answers"), default=dict, blank=True)
     default_source = models.CharField(
         _("source for rows without one"), max_length=20, choices=Source.choices, blank=True
     )
     mode = models.CharField(
-        _("mode"), max_length=16, choices=ImportMode.choices, default=ImportMode.ALL_OR_NOTHING
+        _("mode"), max_length=16, choices=ImportMode.choices, default=ImportMode.VALID_ROWS
     )
     on_duplicate = models.CharField(
         _("duplicates"), max_length=8, choices=DuplicatePolicy.choices, default=DuplicatePolicy.SKIP
@@ -114,3 +118,29 @@ class ImportJob(models.Model):
             return 0
         # Checking the rows is most of the work; saving them is the last tenth.
         return min(90, self.processed * 90 // self.row_count)
+
+
+class ImportValueMap(models.Model):
+    """How a user's files with one set of header names map a picklist column's values ("Organic
+    Search" → website, 合作伙伴 → referral, "" = other, the original kept in the notes), so the
+    next export from the same CRM is mapped as last time."""
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    header_key = models.CharField(_("header names"), max_length=40)
+    field = models.CharField(_("field"), max_length=30)
+    values = models.JSONField(_("values"), default=dict, blank=True)
+    updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("picklist value mapping")
+        verbose_name_plural = _("picklist value mappings")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["created_by", "header_key", "field"], name="import_value_map_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.field} ({self.header_key[:8]})"

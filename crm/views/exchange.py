@@ -86,6 +86,7 @@ def lead_import_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
                 mode=form.cleaned_data["mode"],
                 on_duplicate=form.cleaned_data["on_duplicate"],
                 default_source=form.cleaned_data["default_source"],
+                answers=form.answers(),
             )
         except ValidationError as error:
             apply_errors(form, error)

@@ -213,10 +213,10 @@ def test_mapping_is_guessed_from_chinese_and_english_headers(company: Company) -
 
 
 def test_the_users_last_mapping_is_remembered(company: Company) -> None:
-    header = ["Firma", "Telefon", "Sonstiges"]
+    header = ["Kundschaft", "Rufnummer", "Sonstiges"]
     content = csv_bytes([["Foxtrot GmbH", "0301234567", "x"]], header=header)
     first = imports.import_upload(actor=company.manager_a, upload=upload("de.csv", content))
-    assert first.mapping == {}  # nothing to guess from German headers
+    assert first.mapping == {}  # nothing to guess from these headers
     run(company.manager_a, content, mapping={"0": "company", "1": "phone", "2": ""})
     again = imports.import_upload(actor=company.manager_a, upload=upload("de2.csv", content))
     assert again.mapping == {"0": "company", "1": "phone"}
@@ -291,8 +291,10 @@ def test_row_errors_name_line_field_and_message_in_the_users_language(
     ]
     job = run(company.manager_a, csv_bytes(table, header=header), mode=ImportMode.VALID_ROWS)
     lines = {(e["line"], e["field"]) for e in job.errors}
-    assert lines == {(2, "公司"), (3, "邮箱"), (4, "下一步截止日期"), (5, "下一步"), (6, "来源")}
-    assert job.created_count == 1
+    assert lines == {(2, "公司"), (3, "邮箱"), (4, "下一步截止日期"), (5, "下一步")}
+    assert job.created_count == 2
+    juliet = Lead.objects.get(company="Juliet")
+    assert juliet.source == job.default_source and "carrier pigeon" in juliet.notes
     kilo = Lead.objects.get(company="Kilo")
     assert kilo.is_chicken_rib
     assert kilo.chicken_rib_reasons == ["competitor", "no_budget"]
