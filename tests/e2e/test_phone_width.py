@@ -29,12 +29,12 @@ WIDEST = """() => Array.from(document.querySelectorAll('body *'))
     Math.round(el.getBoundingClientRect().right))"""
 
 
-def pages_for(client: Client, sides: Sides) -> list[str]:
+def pages_for(client: Client, ids: Sides) -> list[str]:
     """The URLs that answer this person's GET with a whole HTML page."""
     found = []
     for route in all_routes():
         kinds = {kwarg: object_of(route, kwarg) for kwarg in route.kwargs}
-        url = route.url({k: sides["own"][kind] for k, kind in kinds.items()})
+        url = route.url({k: ids["own"][kind] for k, kind in kinds.items()})
         if url.startswith("/api/") or url in ("/logout/",):
             continue
         response = client.get(url)
@@ -51,7 +51,11 @@ def pages_for(client: Client, sides: Sides) -> list[str]:
 @pytest.mark.parametrize("lang", LANGS)
 @pytest.mark.parametrize("role", ["rep_a1", "manager_a", "director", "admin"])
 def test_no_page_scrolls_sideways_on_a_phone(
-    company: Company, sides: Sides, browsing: Browsing, role: str, lang: str  # noqa: F811
+    company: Company,
+    sides: Sides,
+    browsing: Browsing,
+    role: str,
+    lang: str,  # noqa: F811
 ) -> None:
     user = company.people[role]
     set_language(lang, user)
