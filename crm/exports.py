@@ -1,8 +1,10 @@
 """Leads out: the lead list as the user filtered it, as CSV or XLSX, with only the leads the user
 may see (the rows come from selectors.lead_list, which starts from permissions).
 
-Every text cell that a spreadsheet would read as a formula (= + - @, a tab or a carriage return
-first) is prefixed with a single quote, so a lead named "=HYPERLINK(...)" stays text.
+In CSV, every text cell that a spreadsheet would read as a formula (= + - @, a tab or a
+carriage return first) is prefixed with a single quote, so a lead named "=HYPERLINK(...)" stays
+text. In XLSX no quote is needed or shown: every text cell is stored as a string (an inline
+string, so the workbook streams in constant memory), which Excel never evaluates.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import datetime as dt
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
-from typing import Any
+from typing import IO, Any
 
 from django.db.models import Model, QuerySet
 from django.utils import timezone
@@ -122,26 +124,38 @@ def csv_text(table: Iterable[list[Any]], head: list[str]) -> str:
     return "".join(csv_lines(table, head))
 
 
-def xlsx_bytes(table: Iterable[list[Any]], head: list[str], title: str) -> bytes:
-    """An XLSX workbook, written in openpyxl's streaming mode (bounded memory)."""
+def xlsx_file(table: Iterable[list[Any]], head: list[str], title: str) -> IO[bytes]:
+    """An XLSX workbook in a temporary file (rewound; closing it deletes it), written in
+    openpyxl's write-only mode with inline strings, so memory stays flat whatever the number of
+    rows. Text cells are typed as strings: "=HYPERLINK(...)" shows as written and never runs."""
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet(title=title[:31] or "Sheet1")
 
     def cell(value: Any) -> Any:
         if isinstance(value, Promise):
             value = str(value)
-        if isinstance(value, str):
-            return neutralise(ILLEGAL_CHARACTERS_RE.sub("", value))
-        return value
+        if not isinstance(value, str):
+            return value
+        text = WriteOnlyCell(sheet, value=ILLEGAL_CHARACTERS_RE.sub("", value))
+        text.data_type = "s"  # a formula-looking text stays text
+        return text
 
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet(title=title[:31] or "Sheet1")
     sheet.append([cell(h) for h in head])
     for row in table:
         sheet.append([cell(value) for value in row])
-    with tempfile.TemporaryFile() as handle:
-        book.save(handle)
-        handle.seek(0)
+    handle = tempfile.TemporaryFile()  # noqa: SIM115 (the response closes it)
+    book.save(handle)
+    handle.seek(0)
+    return handle
+
+
+def xlsx_bytes(table: Iterable[list[Any]], head: list[str], title: str) -> bytes:
+    """The workbook of xlsx_file as bytes (for small tables)."""
+    with xlsx_file(table, head, title) as handle:
         return handle.read()
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.utils import timezone, translation
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -90,6 +91,12 @@ SOURCE_SYNONYMS: dict[str, str] = {
     "external referral": "referral",
     "partner": "referral",
     "seminar - partner": "referral",
+    "partner referral": "referral",
+    "referrals": "referral",
+    "search engine": "website",
+    "newsletter": "marketing",
+    "facebook": "marketing",
+    "linkedin": "marketing",
     "合作伙伴": "referral",
     "老客户介绍": "referral",
     "客户介绍": "referral",
@@ -284,7 +291,7 @@ def convert_row(
         if name in PICKLISTS and not value:
             others.append(
                 _("%(field)s in the file: %(value)s")
-                % {"field": field_label(name), "value": _text(cell)[:100]}
+                % {"field": capfirst(field_label(name)), "value": _text(cell)[:100]}
             )
             continue
         data[name] = value
