@@ -24,7 +24,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from crm import selectors, services
 from crm.forms import ActivityForm, HandOffForm, LeadFilterForm, LeadForm, StageForm
-from crm.models import Lead, Team
+from crm.models import ActivityKind, Lead, Team
 from crm.permissions import (
     can_create_leads,
     can_hand_off,
@@ -83,10 +83,18 @@ def _detail_context(
         "lead": lead,
         "today": timezone.localdate(),
         **_timeline(request, lead),
-        "activity_form": activity_form or ActivityForm(lead=lead),
+        "activity_form": activity_form or _activity_form(request, lead),
         "stage_form": stage_form or StageForm(lead=lead),
         **lead_contacts_context(request, lead),
     }
+
+
+def _activity_form(request: HttpRequest, lead: Lead) -> ActivityForm:
+    """The lead page's activity form; the quick-log bar's links (?log=call) choose its kind."""
+    form = ActivityForm(lead=lead)
+    if request.GET.get("log") in ActivityKind.values:
+        form.fields["kind"].initial = request.GET["log"]
+    return form
 
 
 def _render_work(request: HttpRequest, lead: Lead, status: int = 200, **forms: Any) -> HttpResponse:

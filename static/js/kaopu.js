@@ -2,7 +2,10 @@
    is an extra: each page works without it.
    - The header's menu button on narrow screens (under 700 px): the navigation folds behind it;
      the bell and the search box stay in sight. Escape closes the menu.
-   - "/" anywhere outside a field puts the cursor in the header's search box. */
+   - "/" anywhere outside a field puts the cursor in the header's search box.
+   - The lead page's quick-log bar: "At the door", "Call", "Visit" choose the activity's kind
+     in place and put the cursor on its outcome (without this script the links reload the page
+     with the kind chosen, ?log=call). */
 (function () {
   "use strict";
 
@@ -44,9 +47,27 @@
     });
   }
 
+  function setUpQuickLog() {
+    // Delegated: the lead page's region is swapped by htmx after each log.
+    document.addEventListener("click", function (event) {
+      var link = event.target.closest && event.target.closest("[data-log-kind]");
+      if (!link) return;
+      var kind = document.getElementById("id_kind");
+      var section = document.getElementById("log-form");
+      if (!kind || !section) return;
+      event.preventDefault();
+      kind.value = link.getAttribute("data-log-kind");
+      kind.dispatchEvent(new Event("change", { bubbles: true }));
+      section.scrollIntoView({ block: "start" });
+      var outcome = document.getElementById("id_outcome");
+      (outcome || kind).focus({ preventScroll: true });
+    });
+  }
+
   function start() {
     setUpMenu();
     setUpSearchShortcut();
+    setUpQuickLog();
   }
 
   if (document.readyState === "loading") {
