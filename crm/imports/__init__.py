@@ -43,7 +43,9 @@ from crm.imports.running import (
     import_upload,
     megabytes,
     preview,
+    progress,
     runs_in_background,
+    saved,
     summary,
 )
 
@@ -79,7 +81,9 @@ __all__ = [
     "max_rows",
     "megabytes",
     "preview",
+    "progress",
     "runs_in_background",
+    "saved",
     "sniff",
     "suggested_mapping",
     "summary",

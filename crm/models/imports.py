@@ -110,15 +110,6 @@ class ImportJob(models.Model):
     def is_active(self) -> bool:
         return self.state in (ImportState.PENDING, ImportState.RUNNING)
 
-    @property
-    def percent(self) -> int:
-        if self.state == ImportState.DONE:
-            return 100
-        if not self.row_count:
-            return 0
-        # Checking the rows is most of the work; saving them is the last tenth.
-        return min(90, self.processed * 90 // self.row_count)
-
 
 class ImportValueMap(models.Model):
     """How a user's files with one set of header names map a picklist column's values ("Organic

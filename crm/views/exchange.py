@@ -110,6 +110,8 @@ def lead_import_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 def _result_context(job: ImportJob) -> dict[str, Any]:
     return {
         "job": job,
+        "percent": imports.progress(job),
+        "saved": imports.saved(job) if job.state == ImportState.RUNNING else 0,
         "summary": imports.summary(job) if job.state == ImportState.DONE else "",
         "errors": job.errors[:500],
         "more_errors": max(0, len(job.errors) - 500),
