@@ -115,7 +115,12 @@ def parse_number(cell: Any, style: str) -> Decimal:
         value *= factor
     if not value.is_finite():
         raise ValueError(_("Enter an amount such as 12000 or 1.2万."))
-    return value
+    # 3.500 (three thousand five hundred in a comma column read as a point) is 3.5, not three
+    # decimals: trailing zeros after the point say nothing.
+    try:
+        return value.quantize(Decimal(1)) if value == value.to_integral() else value.normalize()
+    except InvalidOperation:  # more digits than any amount has
+        raise ValueError(_("Enter an amount such as 12000 or 1.2万.")) from None
 
 
 def _chinese_number(text: str) -> Decimal:

@@ -21,7 +21,7 @@ from django.urls import reverse
 
 from crm import imports, services
 from crm.imports.questions import questions
-from crm.models import DuplicatePolicy, ImportMode, Lead, Source
+from crm.models import DuplicatePolicy, ImportJob, ImportMode, Lead, Source
 from crm.permissions import managed_team
 
 if TYPE_CHECKING:
@@ -135,3 +135,129 @@ def test_our_own_export_imports_back_to_the_same_values(
         back = Lead.objects.get(team=company.team_b, company=original.company)
         for name in services.EDITABLE_FIELDS:
             assert getattr(back, name) == getattr(original, name), name
+
+
+# --- The preview asks what the file leaves open, and remembers picklist choices ----------------
+
+
+def _mapping_form(job: Any) -> dict[str, str]:
+    form = {f"col_{i}": name for i, name in job.mapping.items()}
+    return form | {"mode": "valid_rows", "on_duplicate": "skip", "default_source": "marketing"}
+
+
+def test_the_preview_asks_about_amounts_and_dates_and_will_not_guess(
+    company: Company, client_for: Any
+) -> None:
+    client = client_for(company.manager_a)
+    content = (DATA / "ambiguous_amounts_dates.csv").read_bytes()
+    response = client.post(reverse("lead-import"), {"file": SimpleUploadedFile("a.csv", content)})
+    page = client.get(response["Location"]).content.decode()
+    assert "How are the amounts written? (for example 1,200 · 3,500 · 12,750)" in page
+    assert "Which comes first in the dates?" in page
+    job = ImportJob.objects.get()
+    unanswered = client.post(job.get_absolute_url(), _mapping_form(job))
+    assert unanswered.status_code == 422
+    assert not Lead.objects.filter(company="Tide Marine").exists()
+    answered = client.post(
+        job.get_absolute_url(), _mapping_form(job) | {"numbers": "comma", "date_order": "DMY"}
+    )
+    assert answered.status_code == 302
+    job.refresh_from_db()
+    assert job.created_count == 3, (job.errors, job.last_error, job.answers)
+    tide = Lead.objects.get(company="Tide Marine")
+    assert (tide.value, tide.expected_close) == (Decimal("3.5"), dt.date(2026, 2, 4))
+
+
+def test_picklist_values_are_chosen_on_the_preview_and_remembered(
+    company: Company, client_for: Any
+) -> None:
+    client = client_for(company.manager_a, language="zh-hans")
+    content = (DATA / "hubspot_contacts.csv").read_bytes()
+    client.post(reverse("lead-import"), {"file": SimpleUploadedFile("h.csv", content)})
+    job = ImportJob.objects.get()
+    page = client.get(job.get_absolute_url()).content.decode()
+    assert "“来源”这一列的值" in page
+    asked = questions(job, job.mapping).picklists[0]
+    assert dict(asked.values) == {
+        "Organic Search": "website",
+        "Paid Search": "marketing",
+        "Direct Traffic": "brand",
+        "Offline Sources": "",
+    }
+    offline = next(i for i, (text, _v) in enumerate(asked.values) if text == "Offline Sources")
+    choice = {f"value_{asked.column}_{offline}": "trade_show"}
+    assert client.post(job.get_absolute_url(), _mapping_form(job) | choice).status_code == 302
+    assert Lead.objects.get(company="Harbor Freight Co").source == "trade_show"
+    # The next export from the same CRM (same header names) is proposed the same way.
+    again = imports.import_upload(
+        actor=company.manager_a, upload=SimpleUploadedFile("h2.csv", content)
+    )
+    assert dict(questions(again, again.mapping).picklists[0].values)["Offline Sources"] == (
+        "trade_show"
+    )
+
+
+def test_a_western_excel_file_is_read_as_windows_1252(company: Company) -> None:
+    content = (DATA / "german_excel_cp1252.csv").read_bytes()
+    with pytest.raises(UnicodeDecodeError):
+        content.decode("utf-8")
+    job = imports.import_upload(
+        actor=company.manager_a, upload=SimpleUploadedFile("de.csv", content)
+    )
+    assert job.encoding == "cp1252"
+    assert job.header[1] == "Ansprechpartner" and imports.preview(job)[0][1][0] == (
+        "Müller Bäckerei GmbH"
+    )
+
+
+# --- Numbers and dates: what a column's cells prove -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("cells", "style", "amounts"),
+    [
+        (["1.200.000,50", "35,00"], "comma", ["1200000.5", "35"]),
+        (["1 200 000,50", "950"], "comma", ["1200000.5", "950"]),
+        (["1,200,000.50", "12"], "point", ["1200000.5", "12"]),
+        (["1200000,50", "7"], "comma", ["1200000.5", "7"]),
+        (
+            ["120万", "￥35万", "一百二十万", "1.5万"],
+            "point",
+            ["1200000", "350000", "1200000", "15000"],
+        ),
+        (["1,200", "3,500"], "ask", None),  # thousands or decimals: asked, never guessed
+        (["1,200", "1.200,50"], "comma", ["1.2", "1200.5"]),  # one cell settles the column
+        (["1,200.50", "1.200,50"], "ask", None),  # contradicting cells: asked
+    ],
+)
+def test_a_columns_number_style_comes_from_all_its_cells(
+    cells: list[str], style: str, amounts: list[str] | None
+) -> None:
+    from crm.imports import values
+
+    profiler = values.Profiler(1)
+    for cell in cells:
+        profiler.add([cell])
+    assert profiler.result()["numbers"].get("0", "point") == style
+    if amounts is not None:
+        assert [str(values.parse_number(cell, style)) for cell in cells] == amounts
+
+
+@pytest.mark.parametrize(
+    ("cells", "order"),
+    [
+        (["05/03/2026", "25/03/2026"], "DMY"),
+        (["05/03/2026", "03/25/2026"], "MDY"),
+        (["05/03/2026", "04/02/2026"], "ask"),
+        (["2026-03-05", "2026年3月5日", "2026/3/5"], "DMY"),  # year first: nothing to ask
+    ],
+)
+def test_the_files_date_order_comes_from_all_its_dates(cells: list[str], order: str) -> None:
+    from crm.imports import values
+
+    profiler = values.Profiler(1)
+    for cell in cells:
+        profiler.add([cell])
+    assert profiler.result()["date_order"] == order
+    assert values.parse_date("2026年3月5日", order) == dt.date(2026, 3, 5)
+    assert values.parse_date(46086, order) == dt.date(2026, 3, 5)  # an Excel serial date
