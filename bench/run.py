@@ -217,6 +217,13 @@ def bench_pages(people: dict[str, Any], *, runs: int, warmup: int) -> list[Figur
         ("contact_search_rep", "rep", "/contacts/?q=138"),
         ("contact_search_manager", "manager", "/contacts/?q=%E7%8E%8B"),
         ("contact_role_manager", "manager", "/contacts/?role=decision_maker"),
+        # Search from anywhere (issue 18): two characters (宏达, no trigram to look up) and four
+        # (宏达物流, the trigram indexes), across leads, companies, contacts and reports.
+        ("search_rep", "rep", "/search/?q=%E5%AE%8F%E8%BE%BE"),
+        ("search_manager", "manager", "/search/?q=%E5%AE%8F%E8%BE%BE"),
+        ("search_director", "director", "/search/?q=%E5%AE%8F%E8%BE%BE"),
+        ("search_manager_4", "manager", "/search/?q=%E5%AE%8F%E8%BE%BE%E7%89%A9%E6%B5%81"),
+        ("search_director_4", "director", "/search/?q=%E5%AE%8F%E8%BE%BE%E7%89%A9%E6%B5%81"),
     ]
     team_url = team_page_url(people["manager"].managed_team.pk)
     if team_url:

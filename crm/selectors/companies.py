@@ -15,6 +15,7 @@ from rapidfuzz import fuzz, process
 
 from crm.models import Activity, Company, Contact, Lead, LeadContact, User, company_name_key
 from crm.permissions import lead_scope, visible_companies, visible_contacts, visible_leads
+from crm.selectors.search import text_contains
 
 DUPLICATE_SCORE = 85  # rapidfuzz ratio of the matching keys, 0–100
 
@@ -39,8 +40,8 @@ def company_list(*, user: User, filters: CompanyFilters) -> QuerySet[Company]:
     term = filters.q.strip()
     if term:
         key = company_name_key(term)
-        companies = companies.filter(
-            Q(name__icontains=term) | Q(name_key__contains=key) | Q(uscc=term.upper())
+        companies = companies.filter(  # text_contains: the trigram indexes (selectors.search)
+            text_contains("name", term) | text_contains("name_key", key) | Q(uscc=term.upper())
         )
     if filters.city:
         companies = companies.filter(city__iexact=filters.city.strip())
@@ -81,12 +82,12 @@ def contact_list(*, user: User, filters: ContactFilters) -> QuerySet[Contact]:
     term = filters.q.strip()
     if term:
         contacts = contacts.filter(
-            Q(name__icontains=term)
-            | Q(mobile__contains=term)
-            | Q(phone__contains=term)
-            | Q(email__icontains=term)
+            text_contains("name", term)
+            | text_contains("mobile", term)
+            | text_contains("phone", term)
+            | text_contains("email", term)
             | Q(wechat__iexact=term)
-            | Q(company__name__icontains=term)
+            | text_contains("company__name", term)
         )
     if filters.role:
         roles = LeadContact.objects.filter(

@@ -5,16 +5,21 @@ Each kind is one query, at most `limit` rows, ranked: the name itself first, the
 start with the words, then names that contain them, then matches on other fields; newest
 first within a rank. Visibility is crm.permissions' own (one Q or queryset per kind).
 
-On PostgreSQL the name columns carry trigram GIN indexes on UPPER(column) (migration
-0008_search_trigram), which is what Django's icontains compares; on SQLite the same lookups
-scan, which suits a demo's or a test's rows.
+`text_contains` is the one "contains, any case" of the searches. On PostgreSQL a term of three
+characters or more is a LIKE (a term without case: Chinese, digits) or an ILIKE, both served by
+the trigram GIN indexes of migration 0009_search_trigram (Django's icontains compares
+UPPER(column), which they do not serve, and folds case on every row it scans); a shorter term
+(宏达) has no trigram to look up, so it is a strpos, the cheapest scan. SQLite uses icontains.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
+from django.db import connection
+from django.db.models import BooleanField, Case, F, Func, IntegerField, Q, QuerySet, Value, When
+from django.db.models.functions import Lower, StrIndex
+from django.db.models.lookups import GreaterThan
 
 from crm.models import Company, Contact, Lead, Report, ReportState, User
 from crm.models.companies import company_name_key
@@ -22,6 +27,34 @@ from crm.permissions import visible_companies, visible_contacts, visible_leads, 
 
 LIMIT = 8
 MAX_TERM = 100
+TRIGRAM = 3  # pg_trgm finds nothing to look up in a shorter term
+
+
+class _ILike(Func):
+    """`column ILIKE pattern` (PostgreSQL)."""
+
+    arg_joiner = " ILIKE "
+    template = "%(expressions)s"
+    output_field = BooleanField()
+
+
+def _like_pattern(term: str) -> str:
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def text_contains(field: str, term: str) -> Q:
+    """`field` contains `term`, in any case."""
+    if connection.vendor != "postgresql":
+        return Q(**{f"{field}__icontains": term})
+    caseless = term.lower() == term.upper()  # 宏达物流, 138: LIKE, several times faster
+    if len(term) >= TRIGRAM:
+        if caseless:
+            return Q(**{f"{field}__contains": term})
+        return Q(_ILike(F(field), Value(_like_pattern(term))))
+    if caseless:
+        return Q(GreaterThan(StrIndex(F(field), Value(term)), 0))
+    return Q(GreaterThan(StrIndex(Lower(F(field)), Value(term.lower())), 0))
 
 
 @dataclass(frozen=True)
@@ -50,10 +83,10 @@ def _rank(name: str, term: str) -> Case:
 
 def search_leads(*, user: User, term: str, limit: int = LIMIT) -> QuerySet[Lead]:
     found = visible_leads(user).filter(
-        Q(company__icontains=term)
-        | Q(contact_name__icontains=term)
-        | Q(phone__icontains=term)
-        | Q(email__icontains=term)
+        text_contains("company", term)
+        | text_contains("contact_name", term)
+        | text_contains("phone", term)
+        | text_contains("email", term)
     )
     return (
         found.annotate(rank=_rank("company", term))
@@ -63,10 +96,10 @@ def search_leads(*, user: User, term: str, limit: int = LIMIT) -> QuerySet[Lead]
 
 
 def search_companies(*, user: User, term: str, limit: int = LIMIT) -> QuerySet[Company]:
-    match = Q(name__icontains=term) | Q(uscc=term.upper())
+    match = text_contains("name", term) | Q(uscc=term.upper())
     key = company_name_key(term)
     if key:  # any spelling of the name (有限公司 or not, full-width letters)
-        match |= Q(name_key__contains=key)
+        match |= text_contains("name_key", key)
     return (
         visible_companies(user)
         .filter(match)
@@ -77,10 +110,10 @@ def search_companies(*, user: User, term: str, limit: int = LIMIT) -> QuerySet[C
 
 def search_contacts(*, user: User, term: str, limit: int = LIMIT) -> QuerySet[Contact]:
     found = visible_contacts(user).filter(
-        Q(name__icontains=term)
-        | Q(mobile__contains=term)
-        | Q(phone__contains=term)
-        | Q(email__icontains=term)
+        text_contains("name", term)
+        | text_contains("mobile", term)
+        | text_contains("phone", term)
+        | text_contains("email", term)
     )
     return (
         found.annotate(rank=_rank("name", term))
@@ -96,11 +129,11 @@ def search_reports(*, user: User, term: str, limit: int = LIMIT) -> QuerySet[Rep
         visible_reports(user)
         .filter(state=ReportState.SUBMITTED)
         .filter(
-            Q(lead__company__icontains=term)
-            | Q(status_now__icontains=term)
-            | Q(what_i_did__icontains=term)
-            | Q(next_step__icontains=term)
-            | Q(ask__icontains=term)
+            text_contains("lead__company", term)
+            | text_contains("status_now", term)
+            | text_contains("what_i_did", term)
+            | text_contains("next_step", term)
+            | text_contains("ask", term)
         )
     )
     return (

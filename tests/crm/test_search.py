@@ -94,3 +94,13 @@ def test_every_page_has_the_search_box_with_its_shortcut(company: Company, clien
     html = client_for(company.rep_a1).get("/").content.decode()
     assert 'id="site-q"' in html and 'aria-keyshortcuts="/"' in html
     assert 'action="/search/"' in html and "js/kaopu.js" in html
+
+
+@pytest.mark.parametrize(
+    ("q", "found"),
+    [("ALPHA rob", True), ("al", True), ("Al_ha", False), ("%", False), ("robotics", True)],
+)
+def test_any_case_and_wildcards_taken_literally(company: Company, q: str, found: bool) -> None:
+    # On PostgreSQL: ILIKE from three characters (the trigram indexes), strpos below.
+    leads = site_search(user=company.rep_a1, q=q).leads
+    assert [lead.company for lead in leads] == (["Alpha Robotics"] if found else [])
