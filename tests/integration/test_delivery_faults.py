@@ -77,7 +77,14 @@ def test_kill_9_mid_batch_all_delivered_within_30_s_of_restart(
     processes.append(group)
     group.worker("worker1")
     group.beat()
-    assert wait_for(lambda: box.count >= 100, 120, step=0.01), group.log_tail()
+    # Mid-batch: after 100 accepted, at a moment the worker holds a claim.
+    assert wait_for(
+        lambda: (
+            box.count >= 100 and OutboundEmail.objects.filter(state=EmailState.SENDING).exists()
+        ),
+        120,
+        step=0.01,
+    ), group.log_tail()
     group.kill9("worker1")
     at_kill = box.count
     stranded = OutboundEmail.objects.filter(state=EmailState.SENDING).count()
