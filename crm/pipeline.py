@@ -1,6 +1,16 @@
 """The sales pipeline as data: the stages and which moves between them are allowed.
 
-Every stage change is checked here (`can_move`) and nowhere else.
+Every stage change is checked here (`can_move`) and nowhere else; the lead page's stage form
+and the board's drag offer or accept only these moves, and each one is a row in the lead's
+history.
+
+The moves (issue 18):
+- Won and lost are one step from every open stage: a deal closes when the customer says so,
+  whatever stage the rep had it at (a loss asks for its reason: crm.services).
+- Forward one stage at a time, plus new → qualified (a customer who calls in already knows
+  what they want); a skipped stage is a step the team did not take with the customer.
+- Back one stage, for a deal that slipped; not further (start it again from there).
+- A lost lead reopens as contacted, when the customer comes back; a won lead stays won.
 """
 
 from django.db import models
@@ -18,9 +28,9 @@ class Stage(models.TextChoices):
 
 
 TRANSITIONS: dict[str, frozenset[str]] = {
-    Stage.NEW: frozenset({Stage.CONTACTED, Stage.QUALIFIED, Stage.LOST}),
-    Stage.CONTACTED: frozenset({Stage.QUALIFIED, Stage.NEW, Stage.LOST}),
-    Stage.QUALIFIED: frozenset({Stage.PROPOSAL, Stage.CONTACTED, Stage.LOST}),
+    Stage.NEW: frozenset({Stage.CONTACTED, Stage.QUALIFIED, Stage.WON, Stage.LOST}),
+    Stage.CONTACTED: frozenset({Stage.QUALIFIED, Stage.NEW, Stage.WON, Stage.LOST}),
+    Stage.QUALIFIED: frozenset({Stage.PROPOSAL, Stage.CONTACTED, Stage.WON, Stage.LOST}),
     Stage.PROPOSAL: frozenset({Stage.NEGOTIATION, Stage.QUALIFIED, Stage.WON, Stage.LOST}),
     Stage.NEGOTIATION: frozenset({Stage.WON, Stage.PROPOSAL, Stage.LOST}),
     Stage.WON: frozenset(),

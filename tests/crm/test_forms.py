@@ -303,7 +303,7 @@ def test_an_illegal_move_is_refused_and_changes_nothing(
     before = _lead_state(lead)
 
     response = client_for(company.rep_a1, language).post(
-        reverse("lead-change-stage", args=[lead.pk]), {"to_stage": Stage.WON}
+        reverse("lead-change-stage", args=[lead.pk]), {"to_stage": Stage.PROPOSAL}
     )
 
     assert response.status_code == 422
@@ -316,13 +316,13 @@ def test_an_illegal_move_says_which_move_is_not_allowed(
     company: Company, client_for: Callable[..., Client], language: str
 ) -> None:
     response = client_for(company.rep_a1, language).post(
-        reverse("lead-change-stage", args=[company.lead_a1.pk]), {"to_stage": Stage.WON}
+        reverse("lead-change-stage", args=[company.lead_a1.pk]), {"to_stage": Stage.PROPOSAL}
     )
 
     expected = message(
         language,
         "A lead cannot move from %(from)s to %(to)s.",
-        **{"from": Stage.NEW.label, "to": Stage.WON.label},
+        **{"from": Stage.NEW.label, "to": Stage.PROPOSAL.label},
     )
     assert expected in field_errors(response.content.decode(), "to_stage")
 

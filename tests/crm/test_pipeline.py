@@ -102,8 +102,10 @@ def test_the_service_refuses_an_unknown_stage(company: Company) -> None:
 
 def test_the_service_names_the_refused_move(company: Company) -> None:
     with pytest.raises(ValidationError) as refused:
-        services.lead_change_stage(actor=company.rep_a1, lead=company.lead_a1, to_stage=Stage.WON)
-    assert refused.value.message_dict == {"to_stage": ["A lead cannot move from New to Won."]}
+        services.lead_change_stage(
+            actor=company.rep_a1, lead=company.lead_a1, to_stage=Stage.PROPOSAL
+        )
+    assert refused.value.message_dict == {"to_stage": ["A lead cannot move from New to Proposal."]}
 
 
 def test_lost_needs_a_reason(company: Company) -> None:
@@ -292,7 +294,9 @@ def test_a_refused_move_sends_no_event(
         django_capture_on_commit_callbacks(execute=True) as callbacks,
         pytest.raises(ValidationError),
     ):
-        services.lead_change_stage(actor=company.rep_a1, lead=company.lead_a1, to_stage=Stage.WON)
+        services.lead_change_stage(
+            actor=company.rep_a1, lead=company.lead_a1, to_stage=Stage.PROPOSAL
+        )
     assert callbacks == []
     assert sent == []
 
