@@ -48,6 +48,25 @@ OPEN_STAGES: tuple[str, ...] = (
 CLOSED_STAGES: tuple[str, ...] = (Stage.WON, Stage.LOST)
 
 
+# Days without an activity after which a card on the board turns amber, and red at twice as
+# many (Pipedrive's "rotting"): the early stages are expected to move fastest.
+IDLE_DAYS: dict[str, int] = {
+    Stage.NEW: 3,
+    Stage.CONTACTED: 7,
+    Stage.QUALIFIED: 10,
+    Stage.PROPOSAL: 10,
+    Stage.NEGOTIATION: 7,
+}
+
+
+def idle_level(stage: str, days: int) -> str:
+    """ "red" past twice the stage's idle days, "amber" past them, else "" (closed stages: "")."""
+    limit = IDLE_DAYS.get(stage)
+    if limit is None or days <= limit:
+        return ""
+    return "red" if days > 2 * limit else "amber"
+
+
 def can_move(from_stage: str, to_stage: str) -> bool:
     """True when the pipeline allows moving a lead from `from_stage` to `to_stage`."""
     return to_stage in TRANSITIONS.get(from_stage, frozenset())

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from crm.views import companies, exchange, leads, people, reports, search
+from crm.views import board, companies, exchange, leads, people, reports, search
 
 urlpatterns = [
     path("", leads.my_day, name="my-day"),
@@ -26,6 +26,7 @@ urlpatterns = [
     path("search/", search.site_search, name="search"),
     path("leads/<int:pk>/", leads.lead_detail, name="lead-detail"),
     path("leads/<int:pk>/edit/", leads.lead_edit, name="lead-edit"),
+    path("leads/<int:pk>/move/", board.lead_board_move, name="lead-board-move"),
     path("leads/<int:pk>/activities/", leads.lead_log_activity, name="lead-log-activity"),
     path("leads/<int:pk>/stage/", leads.lead_change_stage, name="lead-change-stage"),
     path("leads/<int:pk>/contacts/", companies.lead_contact_add, name="lead-contact-add"),

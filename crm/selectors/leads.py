@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from crm.models import Activity, Contact, Lead, LeadEvent, LeadEventKind, Report, ReportState, User
 from crm.permissions import visible_leads, visible_reports
-from crm.pipeline import OPEN_STAGES, Stage
+from crm.pipeline import OPEN_STAGES, Stage, idle_level
 
 # Sorting is allow-listed: the query string picks a key, never a column name.
 SORTS: dict[str, str] = {
@@ -185,13 +185,17 @@ def pipeline_board(*, user: User, per_column: int = 20) -> list[BoardColumn]:
         counts[row["stage"]] = counts.get(row["stage"], 0) + row["n"]
         totals.setdefault(row["stage"], []).append((row["currency"], row["total"] or Decimal(0)))
     columns = []
+    now = timezone.now()
     for stage, label in Stage.choices:
         top = list(
-            leads.filter(stage=stage)
+            with_idle_since(leads.filter(stage=stage))
             .select_related("owner")
             .annotate(rotting=rotting)
             .order_by("-value", "-id")[:per_column]
         )
+        for lead in top:  # days idle and their colour (crm.pipeline.IDLE_DAYS)
+            lead.idle_days = (now - lead.idle_since).days  # type: ignore[attr-defined]
+            lead.idle_level = idle_level(stage, lead.idle_days)  # type: ignore[attr-defined]
         columns.append(
             BoardColumn(
                 stage=stage,

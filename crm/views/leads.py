@@ -197,7 +197,7 @@ def lead_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def pipeline_board(request: HttpRequest) -> HttpResponse:
     columns = selectors.pipeline_board(user=current_user(request))
-    return render(request, "crm/board.html", {"columns": columns})
+    return render(request, "crm/board.html", {"columns": columns, "today": timezone.localdate()})
 
 
 @login_required

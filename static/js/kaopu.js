@@ -5,7 +5,10 @@
    - "/" anywhere outside a field puts the cursor in the header's search box.
    - The lead page's quick-log bar: "At the door", "Call", "Visit" choose the activity's kind
      in place and put the cursor on its outcome (without this script the links reload the page
-     with the kind chosen, ?log=call). */
+     with the kind chosen, ?log=call).
+   - The board: drag a card to another column; htmx posts the move (crm/views/board.py) and
+     the answer is either the whole board or, on the card, why the move was refused (or the
+     question a loss asks). The keyboard and no-JavaScript way is the lead page's stage form. */
 (function () {
   "use strict";
 
@@ -64,10 +67,57 @@
     });
   }
 
+  function setUpBoardDrag() {
+    // Delegated, so a board swapped in by htmx keeps working.
+    var dragged = null;
+    document.addEventListener("dragstart", function (event) {
+      var card = event.target.closest && event.target.closest(".board-card[data-move-url]");
+      if (!card) return;
+      dragged = card;
+      card.classList.add("dragging");
+      event.dataTransfer.effectAllowed = "move";
+      event.dataTransfer.setData("text/plain", card.id);
+    });
+    document.addEventListener("dragend", function () {
+      if (dragged) dragged.classList.remove("dragging");
+      document.querySelectorAll(".column.drop-target").forEach(function (column) {
+        column.classList.remove("drop-target");
+      });
+      dragged = null;
+    });
+    document.addEventListener("dragover", function (event) {
+      var column = dragged && event.target.closest && event.target.closest(".column[data-stage]");
+      if (!column || column.getAttribute("data-stage") === dragged.getAttribute("data-stage")) return;
+      event.preventDefault();
+      event.dataTransfer.dropEffect = "move";
+      column.classList.add("drop-target");
+    });
+    document.addEventListener("dragleave", function (event) {
+      var column = event.target.closest && event.target.closest(".column[data-stage]");
+      if (column && !column.contains(event.relatedTarget)) column.classList.remove("drop-target");
+    });
+    document.addEventListener("drop", function (event) {
+      var column = dragged && event.target.closest && event.target.closest(".column[data-stage]");
+      if (!column || !window.htmx) return;
+      event.preventDefault();
+      column.classList.remove("drop-target");
+      var card = dragged;
+      var stage = column.getAttribute("data-stage");
+      if (stage === card.getAttribute("data-stage")) return;
+      window.htmx.ajax("POST", card.getAttribute("data-move-url"), {
+        source: card,
+        target: "#" + card.querySelector(".card-move").id,
+        swap: "innerHTML",
+        values: { to_stage: stage },
+      });
+    });
+  }
+
   function start() {
     setUpMenu();
     setUpSearchShortcut();
     setUpQuickLog();
+    setUpBoardDrag();
   }
 
   if (document.readyState === "loading") {
