@@ -77,8 +77,8 @@ def test_the_page_pays_a_fixed_number_of_queries(
 ) -> None:
     client = client_for(hongda.manager_a)
     client.get("/search/", {"q": "宏达"})
-    # session, user, the four kinds, the bell's count (and the coach's switch)
-    with django_assert_max_num_queries(8):
+    # session, user, one query per kind (leads, companies, contacts, reports), the bell's count
+    with django_assert_max_num_queries(7):
         response = client.get("/search/", {"q": "宏达"})
     assert response.status_code == 200
 
