@@ -127,7 +127,8 @@ class ImportMappingForm(forms.Form):
         data = self.cleaned_data
         chosen: dict[str, dict[str, str]] = {}
         for key, name, text in self.value_keys:
-            chosen.setdefault(name, {})[text] = data.get(key) or ""
+            if key in self.data:  # a value the form did not send keeps its proposed match
+                chosen.setdefault(name, {})[text] = data.get(key) or ""
         numbers = {}
         if self.questions.number_column is not None:
             numbers[self.questions.number_column] = data.get("numbers")

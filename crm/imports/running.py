@@ -267,7 +267,8 @@ def import_run(*, job_id: int) -> ImportJob | None:
     )
     if not claimed:
         return None
-    job = ImportJob.objects.select_related("created_by", "team").get(pk=job_id)
+    # The file is read once, by _run; the job rows carry no copy of it.
+    job = ImportJob.objects.select_related("created_by", "team").defer("content").get(pk=job_id)
     actor = job.created_by
     with translation.override(actor.language):
         try:
@@ -289,10 +290,10 @@ def import_run(*, job_id: int) -> ImportJob | None:
 
 
 def _run(job: ImportJob, actor: User) -> ImportJob:
-    content = bytes(job.content)
+    content = bytes(ImportJob.objects.values_list("content", flat=True).get(pk=job.pk))
     checked = _check(job, actor, content)
     with transaction.atomic():
-        job = ImportJob.objects.select_for_update().get(pk=job.pk)
+        job = ImportJob.objects.select_for_update().defer("content").get(pk=job.pk)
         if job.state != ImportState.RUNNING:
             return job
         created = updated = 0

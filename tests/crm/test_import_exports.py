@@ -188,6 +188,8 @@ def test_picklist_values_are_chosen_on_the_preview_and_remembered(
     choice = {f"value_{asked.column}_{offline}": "trade_show"}
     assert client.post(job.get_absolute_url(), _mapping_form(job) | choice).status_code == 302
     assert Lead.objects.get(company="Harbor Freight Co").source == "trade_show"
+    # Values the form did not send keep their proposed match.
+    assert Lead.objects.get(company="Glacier Water").source == "brand"
     # The next export from the same CRM (same header names) is proposed the same way.
     again = imports.import_upload(
         actor=company.manager_a, upload=SimpleUploadedFile("h2.csv", content)
