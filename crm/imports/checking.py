@@ -35,6 +35,8 @@ from crm.models import (
 )
 
 PROGRESS_EVERY = 500
+# The rows with errors whose cells the report repeats (each row's first error carries them).
+REPORT_ROWS = 20_000
 
 TRUE_WORDS = {"1", "y", "yes", "true", "x", "是", "对", "√", "✓"}
 FALSE_WORDS = {"0", "n", "no", "false", "否", "不是", ""}
@@ -513,8 +515,12 @@ def _check(job: ImportJob, actor: User, content: bytes) -> _Checked:
                 cell_errors.setdefault(name, message)
             if cell_errors:
                 result.error_lines.add(line)
-                for name, message in cell_errors.items():
-                    result.errors.append(_error(line, name, message, columns.get(name, "")))
+                for number, (name, message) in enumerate(cell_errors.items()):
+                    entry = _error(line, name, message, columns.get(name, ""))
+                    if number == 0 and len(result.error_lines) <= REPORT_ROWS:
+                        # The row as it was, so the report can be fixed and imported again.
+                        entry["cells"] = [_text(cell)[:2000] for cell in cells]
+                    result.errors.append(entry)
                 continue
             _place(job, result, existing, line, row, data)
     return result

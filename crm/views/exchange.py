@@ -137,10 +137,16 @@ def lead_import_progress(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_GET
 def lead_import_errors(request: HttpRequest, pk: int) -> HttpResponse:
-    """The job's error report (and duplicates) as CSV."""
+    """The job's report as CSV: every refused row with its reasons and its cells, and the
+    duplicates."""
     job = _job_for(request, pk)
-    head = [_("Line"), _("Column"), _("Field"), _("Problem")]
-    table = [[e["line"], e.get("column", ""), e["field"], e["message"]] for e in job.errors]
+    # Each refused row's own cells follow its first problem, under the file's own header, so
+    # the report can be corrected and imported again.
+    head = [_("Line"), _("Column"), _("Field"), _("Problem"), *job.header]
+    table = [
+        [e["line"], e.get("column", ""), e["field"], e["message"], *e.get("cells", [])]
+        for e in job.errors
+    ]
     table += [[d["line"], "", d["field"], d["message"]] for d in job.duplicates]
     table.sort(key=lambda row: row[0])
     response = HttpResponse(

@@ -309,8 +309,12 @@ def test_the_error_report_downloads_as_csv(company: Company, client_for: Any) ->
     assert response["Content-Type"].startswith("text/csv")
     text = response.content.decode("utf-8-sig")
     table = list(csv.reader(io.StringIO(text)))
-    assert table[0] == ["Line", "Column", "Field", "Problem"]
+    assert table[0] == ["Line", "Column", "Field", "Problem", *HEADER]
     assert table[1][:3] == ["4323", "预计金额", "estimated value"]
+    # The refused row itself, as it was in the file, to be fixed and imported again.
+    expected = rows(1, start=4321)[0]
+    expected[5] = "a lot"
+    assert table[1][4:] == expected
     # Nobody else's report.
     other = client_for(company.manager_b).get(reverse("lead-import-errors", args=[job.pk]))
     assert other.status_code == 404
