@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from crm.views import board, companies, exchange, leads, people, reports, search
+from crm.views import app, board, companies, exchange, leads, people, reports, search
 
 urlpatterns = [
     path("", leads.my_day, name="my-day"),
@@ -24,6 +24,8 @@ urlpatterns = [
     path("leads/export.csv", exchange.lead_export, {"fmt": "csv"}, name="lead-export-csv"),
     path("leads/export.xlsx", exchange.lead_export, {"fmt": "xlsx"}, name="lead-export-xlsx"),
     path("search/", search.site_search, name="search"),
+    path("sw.js", app.service_worker, name="service-worker"),
+    path("offline/", app.offline, name="offline"),
     path("leads/<int:pk>/", leads.lead_detail, name="lead-detail"),
     path("leads/<int:pk>/edit/", leads.lead_edit, name="lead-edit"),
     path("leads/<int:pk>/move/", board.lead_board_move, name="lead-board-move"),

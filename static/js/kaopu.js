@@ -8,7 +8,9 @@
      with the kind chosen, ?log=call).
    - The board: drag a card to another column; htmx posts the move (crm/views/board.py) and
      the answer is either the whole board or, on the card, why the move was refused (or the
-     question a loss asks). The keyboard and no-JavaScript way is the lead page's stage form. */
+     question a loss asks). The keyboard and no-JavaScript way is the lead page's stage form.
+   - For a signed-in person, the service worker (/sw.js, static/js/sw.js): installable, and a
+     page in their language when there is no signal. */
 (function () {
   "use strict";
 
@@ -113,7 +115,16 @@
     });
   }
 
+  function registerServiceWorker() {
+    var url = document.body && document.body.getAttribute("data-service-worker");
+    if (!url || !("serviceWorker" in navigator)) return;
+    navigator.serviceWorker.register(url, { scope: "/" }).catch(function () {
+      /* not installable here (an http:// address other than localhost): the site works as is */
+    });
+  }
+
   function start() {
+    registerServiceWorker();
     setUpMenu();
     setUpSearchShortcut();
     setUpQuickLog();
