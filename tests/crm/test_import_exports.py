@@ -21,6 +21,7 @@ from django.urls import reverse
 
 from crm import imports, services
 from crm.imports.questions import questions
+from crm.models import Company as CompanyRecord
 from crm.models import DuplicatePolicy, ImportJob, ImportMode, Lead, Source
 from crm.permissions import managed_team
 
@@ -74,6 +75,10 @@ def test_an_export_imports_on_the_first_try(company: Company, case: dict[str, An
     assert (done.created_count, reported) == (case["created"], case.get("reported", [])), (
         done.errors
     )
+    for company_name, people in (case.get("contacts") or {}).items():
+        # Several people at one company: one company record, each a contact there.
+        [record] = CompanyRecord.objects.filter(name=company_name)
+        assert sorted(record.contacts.values_list("name", flat=True)) == sorted(people)
     for company_name, expected in (case.get("leads") or {}).items():
         leads = Lead.objects.filter(team=managed_team(manager), company=company_name)
         got = [{name: _field(lead, name) for name in expected} for lead in leads]
