@@ -52,10 +52,10 @@ def pages_for(client: Client, ids: Sides) -> list[str]:
 @pytest.mark.parametrize("role", ["rep_a1", "manager_a", "director", "admin"])
 def test_no_page_scrolls_sideways_on_a_phone(
     company: Company,
-    sides: Sides,
+    sides: Sides,  # noqa: F811 (the fixture imported from test_no_5xx)
     browsing: Browsing,
     role: str,
-    lang: str,  # noqa: F811
+    lang: str,
 ) -> None:
     user = company.people[role]
     set_language(lang, user)
