@@ -187,12 +187,22 @@ class Activity(models.Model):
         "crm.Contact", verbose_name=_("with whom"), blank=True, related_name="activities"
     )
     created_at = models.DateTimeField(_("logged at"), default=timezone.now)
+    # Made by the phone for a log kept offline (static/js/kaopu.js): sent again, it is the same
+    # activity (crm.services.activity_log returns the first); empty for everything else.
+    client_key = models.CharField(_("key made on the phone"), max_length=64, blank=True, default="")
 
     class Meta:
         ordering = ["-happened_at", "-id"]
         verbose_name = _("activity")
         verbose_name_plural = _("activities")
         indexes = [models.Index(fields=["lead", "-happened_at"], name="activity_lead_time")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["author", "client_key"],
+                condition=~Q(client_key=""),
+                name="activity_client_key_once",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} · {self.lead}"

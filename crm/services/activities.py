@@ -60,13 +60,20 @@ def activity_log(
     next_step: str = "",
     next_step_due: dt.date | None = None,
     contacts: Sequence[Contact] = (),
+    client_key: str = "",
 ) -> Activity:
     """Log a call, visit, meeting, email, doorstep wait or note on a lead (may be in the past).
 
     `next_step` (with `next_step_due`) is the lead's next step after it; empty keeps the lead's
     as it is (the form pre-fills the lead's own, so an unchanged one is not a new step).
-    `contacts` are whom it was with: people on the lead (crm.models.LeadContact)."""
+    `contacts` are whom it was with: people on the lead (crm.models.LeadContact).
+    `client_key` is the phone's key for a log kept offline: a second copy changes nothing and
+    returns the activity the first one made."""
     lead = visible_leads(actor).select_for_update().get(pk=lead.pk)
+    if client_key:
+        sent_before = Activity.objects.filter(author=actor, client_key=client_key).first()
+        if sent_before is not None:
+            return sent_before
     now = timezone.now()
     happened_at = happened_at or now
     next_step = " ".join(next_step.split())
@@ -91,6 +98,7 @@ def activity_log(
         happened_at=happened_at,
         note=note.strip(),
         created_at=now,
+        client_key=client_key,
     )
     if contacts:
         on_lead = set(LeadContact.objects.filter(lead=lead).values_list("contact_id", flat=True))

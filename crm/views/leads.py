@@ -8,6 +8,7 @@ Leads come from crm.permissions (`lead_get_for`, `visible_leads`): a lead one ma
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import urlencode
 
@@ -89,6 +90,12 @@ def _detail_context(
     }
 
 
+def _client_key(request: HttpRequest) -> str:
+    """The phone's key of a log kept offline (static/js/kaopu.js), or "" when none or odd."""
+    key = request.POST.get("client_key", "")
+    return key if re.fullmatch(r"[A-Za-z0-9-]{8,64}", key) else ""
+
+
 def _activity_form(request: HttpRequest, lead: Lead) -> ActivityForm:
     """The lead page's activity form; the quick-log bar's links (?log=call) choose its kind."""
     form = ActivityForm(lead=lead)
@@ -116,7 +123,9 @@ def lead_log_activity(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     form = ActivityForm(request.POST, lead=lead)
     if form.is_valid():
         try:
-            services.activity_log(actor=user, lead=lead, **form.cleaned_data)
+            services.activity_log(
+                actor=user, lead=lead, client_key=_client_key(request), **form.cleaned_data
+            )
         except ValidationError as error:
             apply_errors(form, error)
         else:

@@ -10,7 +10,11 @@
      the answer is either the whole board or, on the card, why the move was refused (or the
      question a loss asks). The keyboard and no-JavaScript way is the lead page's stage form.
    - For a signed-in person, the service worker (/sw.js, static/js/sw.js): installable, and a
-     page in their language when there is no signal. */
+     page in their language when there is no signal.
+   - Logging offline: an activity form sent without signal is kept in localStorage (the
+     outbox, with its time and a key made here) and "N waiting to send" shows on every page;
+     each is posted when the phone is online again (on the next page opened, or at once), and
+     the key makes the server keep one activity however often a copy arrives. */
 (function () {
   "use strict";
 
@@ -123,8 +127,153 @@
     });
   }
 
+  var OUTBOX = "kaopu.outbox";
+  var sending = false;
+
+  function readOutbox() {
+    try {
+      return JSON.parse(window.localStorage.getItem(OUTBOX) || "[]");
+    } catch (error) {
+      return [];
+    }
+  }
+
+  function leadPage(item) {  // /leads/12/activities/ → /leads/12/
+    return item.url.replace(/activities\/$/, "");
+  }
+
+  function showOutbox(items, sentNow) {
+    var line = document.getElementById("outbox");
+    if (!line) return;
+    var waiting = items.filter(function (item) { return !item.refused; }).length;
+    var refused = items.filter(function (item) { return item.refused; });
+    line.textContent = "";
+    if (waiting) line.append(line.getAttribute("data-waiting").replace("{n}", waiting) + " ");
+    else if (sentNow && !refused.length) line.append(line.getAttribute("data-sent"));
+    if (refused.length) {
+      var link = document.createElement("a");
+      link.href = leadPage(refused[0]);
+      link.textContent = line.getAttribute("data-refused");
+      line.append(link);
+    }
+    line.hidden = !waiting && !refused.length && !sentNow;
+  }
+
+  function writeOutbox(items, sentNow) {
+    window.localStorage.setItem(OUTBOX, JSON.stringify(items));
+    showOutbox(items, sentNow);
+  }
+
+  function reopenRefused() {
+    // A log the server refused (a next step's date now past, say) goes back into its lead's
+    // form, to be corrected and sent by hand; it leaves the outbox only then.
+    var form = document.querySelector("#log-form form");
+    if (!form) return;
+    var items = readOutbox();
+    var mine = items.filter(function (item) {
+      return item.refused && leadPage(item) === window.location.pathname;
+    })[0];
+    if (!mine) return;
+    mine.fields.forEach(function (field) {
+      var input = form.querySelector('[name="' + field[0] + '"]');
+      if (!input) return;
+      if (input.type === "checkbox") {
+        var box = form.querySelector('[name="' + field[0] + '"][value="' + field[1] + '"]');
+        if (box) box.checked = true;
+      } else {
+        input.value = field[1];
+      }
+    });
+    writeOutbox(items.filter(function (item) { return item !== mine; }));
+  }
+
+  function newKey() {
+    if (window.crypto && window.crypto.randomUUID) return window.crypto.randomUUID();
+    return Date.now().toString(36) + "-" + Math.random().toString(36).slice(2, 14);
+  }
+
+  function localNow() {  // the form's "When" (datetime-local): the moment it was logged
+    var now = new Date();
+    now.setMinutes(now.getMinutes() - now.getTimezoneOffset());
+    return now.toISOString().slice(0, 16);
+  }
+
+  function csrfToken() {
+    try {
+      return JSON.parse(document.body.getAttribute("hx-headers"))["X-CSRFToken"] || "";
+    } catch (error) {
+      return "";
+    }
+  }
+
+  function setUpOutbox() {
+    // Capture phase: runs before htmx's own submit handler on the form, and stops it offline.
+    document.addEventListener("submit", function (event) {
+      var form = event.target;
+      var key = form.querySelector && form.querySelector("input[name=client_key]");
+      if (!key) return;
+      if (!key.value) key.value = newKey();
+      if (navigator.onLine) return;  // sent now; the key makes a repeat harmless
+      event.preventDefault();
+      event.stopImmediatePropagation();
+      var when = form.querySelector("[name=happened_at]");
+      if (when && !when.value) when.value = localNow();
+      var fields = [];
+      new FormData(form).forEach(function (value, name) {
+        if (name !== "csrfmiddlewaretoken") fields.push([name, value]);
+      });
+      var items = readOutbox();
+      items.push({ key: key.value, url: form.getAttribute("action"), fields: fields });
+      writeOutbox(items);
+      form.reset();
+      key.value = "";
+    }, true);
+    window.addEventListener("online", flushOutbox);
+    reopenRefused();
+    showOutbox(readOutbox());
+    flushOutbox();
+  }
+
+  function flushOutbox() {
+    var items = readOutbox();
+    var token = csrfToken();
+    var item = items.filter(function (other) { return !other.refused; })[0];
+    if (!item || sending || !navigator.onLine || !token) return;
+    sending = true;
+    var body = new URLSearchParams();
+    item.fields.forEach(function (field) { body.append(field[0], field[1]); });
+    fetch(item.url, {
+      method: "POST",
+      body: body,
+      headers: { "X-CSRFToken": token },
+      credentials: "same-origin",
+      redirect: "manual",
+    }).then(function (response) {
+      // Sent: a redirect to the lead. Refused (422: the form said no): kept, marked, and put
+      // back in its lead's form when that page is opened. Anything else (a 403 when the
+      // session ended, a 5xx, a 404 for a lead handed to someone else) stays for the next try.
+      var current = readOutbox();
+      if (response.type === "opaqueredirect" || response.ok) {
+        current = current.filter(function (other) { return other.key !== item.key; });
+        writeOutbox(current, !current.length);
+      } else if (response.status === 422) {
+        current.forEach(function (other) { if (other.key === item.key) other.refused = true; });
+        writeOutbox(current);
+      } else {
+        throw new Error("not sent: " + response.status);
+      }
+      return true;
+    }).catch(function () {
+      return false;  // no signal after all: the next page or the "online" event tries again
+    }).then(function (progressed) {
+      sending = false;
+      if (progressed) flushOutbox();  // the next one
+    });
+  }
+
   function start() {
     registerServiceWorker();
+    setUpOutbox();
     setUpMenu();
     setUpSearchShortcut();
     setUpQuickLog();
