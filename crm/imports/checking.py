@@ -8,6 +8,7 @@ row will do; nothing is written here except the job's progress counter.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -307,7 +308,13 @@ def convert_row(
 
 # --- Duplicates -------------------------------------------------------------------------------
 
-Key = tuple[str, str]
+# (what matched, a digest of it): 100,000 rows have 400,000 keys, so the dicts hold 8-byte
+# digests (blake2b; a collision is a 1 in 2^64 chance), not the normalised text.
+Key = tuple[str, bytes]
+
+
+def _digest(kind: str, value: str) -> bytes:
+    return hashlib.blake2b(f"{kind}\x1f{value}".encode(), digest_size=8).digest()
 
 
 def _person(data: Mapping[str, Any]) -> str:
@@ -321,16 +328,16 @@ def _keys(data: Mapping[str, Any]) -> list[Key]:
     keys = []
     digits = re.sub(r"\D", "", str(data.get("phone") or ""))
     if len(digits) >= 5:
-        keys.append(("phone", digits))
+        keys.append(("phone", _digest("phone", digits)))
     email = _norm(str(data.get("email") or ""))
     if email:
-        keys.append(("email", email))
+        keys.append(("email", _digest("email", email)))
     company = _norm(str(data.get("company") or ""))
     person = _person(data)
     if company and person:
-        keys.append(("contact_name", f"{company}\x1f{person}"))
+        keys.append(("contact_name", _digest("contact_name", f"{company}\x1f{person}")))
     if company:
-        keys.append(("company", company))
+        keys.append(("company", _digest("company", company)))
     return keys
 
 
@@ -341,15 +348,15 @@ def _other_person(key: Key, person: str, theirs: str) -> bool:
     return key[0] == "company" and bool(person) and bool(theirs) and person != theirs
 
 
-def _existing_keys(team: Team) -> dict[Key, tuple[int, str, str]]:
-    """Every duplicate key of the team's leads → (lead id, company, contact person)."""
-    existing: dict[Key, tuple[int, str, str]] = {}
+def _existing_keys(team: Team) -> dict[bytes, tuple[int, str, str]]:
+    """Every duplicate key's digest of the team's leads → (lead id, company, contact person)."""
+    existing: dict[bytes, tuple[int, str, str]] = {}
     for pk, phone, email, company, contact in Lead.objects.filter(team=team).values_list(
         "pk", "phone", "email", "company", "contact_name"
     ):
         data = {"phone": phone, "email": email, "company": company, "contact_name": contact}
-        for key in _keys(data):
-            existing.setdefault(key, (pk, company, _person(data)))
+        for _kind, digest in _keys(data):
+            existing.setdefault(digest, (pk, company, _person(data)))
     return existing
 
 
@@ -365,7 +372,7 @@ class _Checked:
     error_lines: set[int] = field(default_factory=set)
     skipped: int = 0
     # Duplicate key → index into `creates`, for rows that repeat an earlier row of the file.
-    in_file: dict[Key, int] = field(default_factory=dict)
+    in_file: dict[bytes, int] = field(default_factory=dict)
 
 
 def _error(line: int, field_name: str, message: str, column: str = "") -> dict[str, Any]:
@@ -442,7 +449,7 @@ def _same_as_line(
 def _place(
     job: ImportJob,
     result: _Checked,
-    existing: Mapping[Key, tuple[int, str, str]],
+    existing: Mapping[bytes, tuple[int, str, str]],
     line: int,
     row: dict[str, Any],
     data: dict[str, Any],
@@ -453,18 +460,18 @@ def _place(
     person = _person(data)
     match = next(
         (
-            (key, existing[key])
+            (key, existing[key[1]])
             for key in keys
-            if key in existing and not _other_person(key, person, existing[key][2])
+            if key[1] in existing and not _other_person(key, person, existing[key[1]][2])
         ),
         None,
     )
     earlier = next(
         (
-            (key, result.in_file[key])
+            (key, result.in_file[key[1]])
             for key in keys
-            if key in result.in_file
-            and not _other_person(key, person, _person(result.creates[result.in_file[key]][1]))
+            if key[1] in result.in_file
+            and not _other_person(key, person, _person(result.creates[result.in_file[key[1]]][1]))
         ),
         None,
     )
@@ -476,7 +483,7 @@ def _place(
         _same_as_line(job, result, line, row, what, index)
     else:
         for key in keys:
-            result.in_file.setdefault(key, len(result.creates))
+            result.in_file.setdefault(key[1], len(result.creates))
         result.creates.append((line, data))
 
 
