@@ -14,7 +14,10 @@
    - Logging offline: an activity form sent without signal is kept in localStorage (the
      outbox, with its time and a key made here) and "N waiting to send" shows on every page;
      each is posted when the phone is online again (on the next page opened, or at once), and
-     the key makes the server keep one activity however often a copy arrives. */
+     the key makes the server keep one activity however often a copy arrives.
+   - A report being written (its form autosaves by htmx) is also kept in localStorage as it is
+     typed, until an autosave succeeds: closed without signal, it comes back into the form
+     the next time that page opens, and is saved then. */
 (function () {
   "use strict";
 
@@ -271,8 +274,60 @@
     });
   }
 
+  var AUTOSAVE = "form[hx-vals*='\"autosave\"']";
+
+  function draftKey() {
+    return "kaopu.draft:" + window.location.pathname + window.location.search;
+  }
+
+  function formFields(form) {
+    var fields = [];
+    new FormData(form).forEach(function (value, name) {
+      if (name !== "csrfmiddlewaretoken" && typeof value === "string") fields.push([name, value]);
+    });
+    return fields;
+  }
+
+  function setUpDraftKeeping() {
+    var form = document.querySelector(AUTOSAVE);
+    if (!form) return;
+    var kept = null;
+    try {
+      kept = JSON.parse(window.localStorage.getItem(draftKey()) || "null");
+    } catch (error) {
+      kept = null;
+    }
+    if (kept) {  // typed without signal last time: back into the form, and saved now
+      kept.fields.forEach(function (field) {
+        // Hidden fields too: the draft's id, when an autosave had made it, so it is updated.
+        var input = form.querySelector('[name="' + field[0] + '"]');
+        if (input && input.type !== "checkbox" && input.type !== "radio") input.value = field[1];
+      });
+      if (window.htmx && navigator.onLine) window.htmx.trigger(form, "change");
+    }
+    function keep() {
+      window.localStorage.setItem(draftKey(), JSON.stringify({ at: Date.now(), fields: formFields(form) }));
+    }
+    form.addEventListener("input", keep);
+    form.addEventListener("change", keep);
+    form.addEventListener("submit", function () {  // saved or sent by its buttons: done
+      if (navigator.onLine) window.localStorage.removeItem(draftKey());
+    });
+    form.addEventListener("htmx:beforeRequest", function () { form.__savingSince = Date.now(); });
+    form.addEventListener("htmx:afterRequest", function (event) {
+      if (!event.detail.successful) return;
+      try {
+        var stored = JSON.parse(window.localStorage.getItem(draftKey()) || "null");
+        if (stored && stored.at <= (form.__savingSince || 0)) window.localStorage.removeItem(draftKey());
+      } catch (error) {
+        window.localStorage.removeItem(draftKey());
+      }
+    });
+  }
+
   function start() {
     registerServiceWorker();
+    setUpDraftKeeping();
     setUpOutbox();
     setUpMenu();
     setUpSearchShortcut();
