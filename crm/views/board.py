@@ -12,18 +12,16 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from crm import selectors, services
-from crm.forms import StageForm
+from crm import selectors
 from crm.permissions import lead_get_for
 from crm.pipeline import Stage, next_stages
-from crm.web import HtmxHttpRequest, apply_errors, current_user
+from crm.views.leads import apply_stage_form
+from crm.web import HtmxHttpRequest, current_user
 
 
 @login_required
@@ -31,27 +29,16 @@ from crm.web import HtmxHttpRequest, apply_errors, current_user
 def lead_board_move(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     user = current_user(request)
     lead = lead_get_for(user, pk)
-    form = StageForm(request.POST, lead=lead)
-    if form.is_valid():
-        try:
-            services.lead_change_stage(
-                actor=user,
-                lead=lead,
-                to_stage=form.cleaned_data["to_stage"],
-                reason=form.cleaned_data["reason"],
-            )
-        except ValidationError as error:
-            apply_errors(form, error)
-        else:
-            messages.success(request, _("Stage changed."))
-            if not request.htmx:
-                return redirect("lead-board")
-            columns = selectors.pipeline_board(user=user)
-            context = {"columns": columns, "today": timezone.localdate()}
-            response = render(request, "crm/board.html#board", context)
-            response["HX-Retarget"] = "#board"
-            response["HX-Reswap"] = "outerHTML"
-            return response
+    form, moved = apply_stage_form(request, user, lead)
+    if moved:
+        if not request.htmx:
+            return redirect("lead-board")
+        columns = selectors.pipeline_board(user=user)
+        context = {"columns": columns, "today": timezone.localdate()}
+        response = render(request, "crm/board.html#board", context)
+        response["HX-Retarget"] = "#board"
+        response["HX-Reswap"] = "outerHTML"
+        return response
     errors = [str(e) for field in ("to_stage", "reason") for e in form.errors.get(field, [])]
     wanted = form.data.get("to_stage", "")
     context = {

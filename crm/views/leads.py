@@ -25,7 +25,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from crm import selectors, services
 from crm.forms import ActivityForm, HandOffForm, LeadFilterForm, LeadForm, StageForm
-from crm.models import ActivityKind, Lead, Team
+from crm.models import ActivityKind, Lead, Team, User
 from crm.permissions import (
     can_create_leads,
     can_hand_off,
@@ -136,11 +136,9 @@ def lead_log_activity(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return _render_work(request, lead, status=422, activity_form=form)
 
 
-@login_required
-@require_POST
-def lead_change_stage(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    user = current_user(request)
-    lead = lead_get_for(user, pk)
+def apply_stage_form(request: HttpRequest, user: User, lead: Lead) -> tuple[StageForm, bool]:
+    """The stage form posted for a lead (its page or the board), sent to the pipeline: the form
+    (with the refusal on it, if any) and whether the move was made ("Stage changed." is queued)."""
     form = StageForm(request.POST, lead=lead)
     if form.is_valid():
         try:
@@ -154,9 +152,20 @@ def lead_change_stage(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             apply_errors(form, error)
         else:
             messages.success(request, _("Stage changed."))
-            if not request.htmx:
-                return redirect(lead)
-            return _render_work(request, lead_get_for(user, pk))
+            return form, True
+    return form, False
+
+
+@login_required
+@require_POST
+def lead_change_stage(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    user = current_user(request)
+    lead = lead_get_for(user, pk)
+    form, moved = apply_stage_form(request, user, lead)
+    if moved:
+        if not request.htmx:
+            return redirect(lead)
+        return _render_work(request, lead_get_for(user, pk))
     return _render_work(request, lead, status=422, stage_form=form)
 
 
