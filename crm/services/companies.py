@@ -112,6 +112,18 @@ def _company_values(values: dict[str, str], *, company: Company | None) -> dict[
     return values
 
 
+def _save_changes(row: Company | Contact, values: Mapping[str, Any]) -> list[str]:
+    """Set on `row` the values that differ from its own and save just those (and updated_at);
+    the names changed, none when nothing did (then nothing is written)."""
+    changed = [name for name, value in values.items() if getattr(row, name) != value]
+    if changed:
+        for name in changed:
+            setattr(row, name, values[name])
+        row.updated_at = timezone.now()
+        row.save(update_fields=[*changed, "updated_at"])
+    return changed
+
+
 @transaction.atomic
 def company_create(*, actor: User, data: Mapping[str, Any]) -> Company:
     """A new company; its name, code and web address checked, nothing saved on a refusal."""
@@ -130,13 +142,9 @@ def company_update(*, actor: User, company: Company, data: Mapping[str, Any]) ->
     # The stored row, not the caller's copy (a ModelForm has already changed that one).
     company = Company.objects.select_for_update().get(pk=company.pk)
     values = _company_values(_clean(data, COMPANY_FIELDS), company=company)
-    changed = [name for name, value in values.items() if getattr(company, name) != value]
+    changed = _save_changes(company, values)
     if not changed:
         return company
-    for name in changed:
-        setattr(company, name, values[name])
-    company.updated_at = timezone.now()
-    company.save(update_fields=[*changed, "updated_at"])
     audit.record(
         actor=actor,
         action="company.updated",
@@ -244,13 +252,9 @@ def contact_update(*, actor: User, contact: Contact, data: Mapping[str, Any]) ->
     """Change some of a contact's fields; fields left out keep their value."""
     contact = Contact.objects.select_for_update().get(pk=contact.pk)
     values = _contact_values(_clean(data, CONTACT_FIELDS))
-    changed = [name for name, value in values.items() if getattr(contact, name) != value]
+    changed = _save_changes(contact, values)
     if not changed:
         return contact
-    for name in changed:
-        setattr(contact, name, values[name])
-    contact.updated_at = timezone.now()
-    contact.save(update_fields=[*changed, "updated_at"])
     audit.record(
         actor=actor,
         action="contact.updated",
