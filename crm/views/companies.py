@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -42,17 +44,40 @@ from crm.services import companies as write
 from crm.web import HtmxHttpRequest, apply_errors, current_user, paginate, render_region
 
 
-@login_required
-def company_list(request: HtmxHttpRequest) -> HttpResponse:
-    form = CompanyFilterForm(request.GET or None)
+def _filter_values(form: forms.Form, names: tuple[str, ...]) -> dict[str, str]:
+    """The list filters a GET form carries; a bad or missing one is "" (no filter)."""
     form.is_valid()
     data = getattr(form, "cleaned_data", {})
-    filters = select.CompanyFilters(**{k: data.get(k) or "" for k in ("q", "city", "industry")})
-    page = paginate(request, select.company_list(user=current_user(request), filters=filters))
+    return {name: data.get(name) or "" for name in names}
+
+
+def _company_filters(request: HttpRequest) -> tuple[CompanyFilterForm, select.CompanyFilters]:
+    form = CompanyFilterForm(request.GET or None)
+    return form, select.CompanyFilters(**_filter_values(form, ("q", "city", "industry")))
+
+
+def _contact_filters(request: HttpRequest) -> tuple[ContactFilterForm, select.ContactFilters]:
+    form = ContactFilterForm(request.GET or None)
+    return form, select.ContactFilters(**_filter_values(form, ("q", "role", "company")))
+
+
+def _render_list(
+    request: HttpRequest, template: str, form: forms.Form, rows: QuerySet[Any]
+) -> HttpResponse:
+    """A filtered list's page (or, for htmx, its results region), paged; the pager's links keep
+    the filters."""
+    page = paginate(request, rows)
     query = request.GET.copy()
     query.pop("page", None)
     context = {"form": form, "page": page, "query": query.urlencode()}
-    return render_region(request, "crm/company_list.html", context, "results")
+    return render_region(request, template, context, "results")
+
+
+@login_required
+def company_list(request: HtmxHttpRequest) -> HttpResponse:
+    form, filters = _company_filters(request)
+    companies = select.company_list(user=current_user(request), filters=filters)
+    return _render_list(request, "crm/company_list.html", form, companies)
 
 
 @login_required
@@ -159,15 +184,9 @@ def company_merge(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def contact_list(request: HtmxHttpRequest) -> HttpResponse:
-    form = ContactFilterForm(request.GET or None)
-    form.is_valid()
-    data = getattr(form, "cleaned_data", {})
-    filters = select.ContactFilters(**{k: data.get(k) or "" for k in ("q", "role", "company")})
-    page = paginate(request, select.contact_list(user=current_user(request), filters=filters))
-    query = request.GET.copy()
-    query.pop("page", None)
-    context = {"form": form, "page": page, "query": query.urlencode()}
-    return render_region(request, "crm/contact_list.html", context, "results")
+    form, filters = _contact_filters(request)
+    contacts = select.contact_list(user=current_user(request), filters=filters)
+    return _render_list(request, "crm/contact_list.html", form, contacts)
 
 
 @login_required
@@ -298,10 +317,7 @@ def _export(
 @require_GET
 def company_export(request: HttpRequest, fmt: str) -> HttpResponseBase:
     """The company list as filtered, as CSV or XLSX (only companies the user may see)."""
-    form = CompanyFilterForm(request.GET or None)
-    form.is_valid()
-    data = getattr(form, "cleaned_data", {})
-    filters = select.CompanyFilters(**{k: data.get(k) or "" for k in ("q", "city", "industry")})
+    _form, filters = _company_filters(request)
     companies = select.company_list(user=current_user(request), filters=filters)
     rows = exports.company_rows(companies)
     return _export(request, fmt, "companies", _("Companies"), exports.company_header(), rows)
@@ -311,10 +327,7 @@ def company_export(request: HttpRequest, fmt: str) -> HttpResponseBase:
 @require_GET
 def contact_export(request: HttpRequest, fmt: str) -> HttpResponseBase:
     """The contact list as filtered, as CSV or XLSX (only contacts the user may see)."""
-    form = ContactFilterForm(request.GET or None)
-    form.is_valid()
-    data = getattr(form, "cleaned_data", {})
-    filters = select.ContactFilters(**{k: data.get(k) or "" for k in ("q", "role", "company")})
+    _form, filters = _contact_filters(request)
     contacts = select.contact_list(user=current_user(request), filters=filters)
     rows = exports.contact_rows(contacts)
     return _export(request, fmt, "contacts", _("Contacts"), exports.contact_header(), rows)
