@@ -72,8 +72,10 @@ def activity_log(
     lead = visible_leads(actor).select_for_update().get(pk=lead.pk)
     if client_key:
         sent_before = Activity.objects.filter(author=actor, client_key=client_key).first()
-        if sent_before is not None:
+        if sent_before is not None and sent_before.lead_id == lead.pk:
             return sent_before
+        if sent_before is not None:  # the key of a log on another lead: not this one's copy
+            client_key = ""
     now = timezone.now()
     happened_at = happened_at or now
     next_step = " ".join(next_step.split())

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -115,20 +115,35 @@ def lead_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "crm/lead_detail.html", _detail_context(request, lead))
 
 
-@login_required
+def _replay(request: HttpRequest) -> bool:
+    """A log kept offline, sent by static/js/kaopu.js's outbox (not a person at the form)."""
+    return request.headers.get("X-Kaopu-Replay") == "1"
+
+
 @require_POST
 def lead_log_activity(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    # A replay from a session that has ended is told so (401), not sent to the login page: the
+    # phone keeps the log and asks its person to sign in, instead of taking the redirect as sent.
+    if _replay(request) and not request.user.is_authenticated:
+        return HttpResponse(status=401)
+    return _log_activity(request, pk)
+
+
+@login_required
+def _log_activity(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     user = current_user(request)
     lead = lead_get_for(user, pk)
     form = ActivityForm(request.POST, lead=lead)
     if form.is_valid():
         try:
-            services.activity_log(
+            activity = services.activity_log(
                 actor=user, lead=lead, client_key=_client_key(request), **form.cleaned_data
             )
         except ValidationError as error:
             apply_errors(form, error)
         else:
+            if _replay(request):  # only this answer means "sent": the phone drops its copy
+                return JsonResponse({"activity": activity.pk}, status=201)
             messages.success(request, _("Activity logged."))
             if not request.htmx:
                 return redirect(lead)
