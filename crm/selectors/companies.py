@@ -15,7 +15,7 @@ from rapidfuzz import fuzz, process
 
 from crm.models import Activity, Company, Contact, Lead, LeadContact, User, company_name_key
 from crm.permissions import lead_scope, visible_companies, visible_contacts, visible_leads
-from crm.selectors.search import text_contains
+from crm.selectors.search import any_contains, text_contains
 
 DUPLICATE_SCORE = 85  # rapidfuzz ratio of the matching keys, 0–100
 
@@ -82,10 +82,7 @@ def contact_list(*, user: User, filters: ContactFilters) -> QuerySet[Contact]:
     term = filters.q.strip()
     if term:
         contacts = contacts.filter(
-            text_contains("name", term)
-            | text_contains("mobile", term)
-            | text_contains("phone", term)
-            | text_contains("email", term)
+            any_contains(term, "name", "mobile", "phone", "email")
             | Q(wechat__iexact=term)
             | text_contains("company__name", term)
         )

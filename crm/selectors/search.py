@@ -14,7 +14,9 @@ UPPER(column), which they do not serve, and folds case on every row it scans); a
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass, field
+from functools import reduce
 
 from django.db import connection
 from django.db.models import BooleanField, Case, F, Func, IntegerField, Q, QuerySet, Value, When
@@ -57,6 +59,11 @@ def text_contains(field: str, term: str) -> Q:
     return Q(GreaterThan(StrIndex(Lower(F(field)), Value(term.lower())), 0))
 
 
+def any_contains(term: str, *fields: str) -> Q:
+    """One of `fields` contains `term`, in any case (text_contains on each)."""
+    return reduce(operator.or_, (text_contains(field, term) for field in fields))
+
+
 @dataclass(frozen=True)
 class SearchResults:
     term: str
@@ -83,10 +90,7 @@ def _rank(name: str, term: str) -> Case:
 
 def search_leads(*, user: User, term: str, limit: int = LIMIT) -> QuerySet[Lead]:
     found = visible_leads(user).filter(
-        text_contains("company", term)
-        | text_contains("contact_name", term)
-        | text_contains("phone", term)
-        | text_contains("email", term)
+        any_contains(term, "company", "contact_name", "phone", "email")
     )
     return (
         found.annotate(rank=_rank("company", term))
@@ -109,12 +113,7 @@ def search_companies(*, user: User, term: str, limit: int = LIMIT) -> QuerySet[C
 
 
 def search_contacts(*, user: User, term: str, limit: int = LIMIT) -> QuerySet[Contact]:
-    found = visible_contacts(user).filter(
-        text_contains("name", term)
-        | text_contains("mobile", term)
-        | text_contains("phone", term)
-        | text_contains("email", term)
-    )
+    found = visible_contacts(user).filter(any_contains(term, "name", "mobile", "phone", "email"))
     return (
         found.annotate(rank=_rank("name", term))
         .select_related("company")
@@ -128,13 +127,7 @@ def search_reports(*, user: User, term: str, limit: int = LIMIT) -> QuerySet[Rep
     found = (
         visible_reports(user)
         .filter(state=ReportState.SUBMITTED)
-        .filter(
-            text_contains("lead__company", term)
-            | text_contains("status_now", term)
-            | text_contains("what_i_did", term)
-            | text_contains("next_step", term)
-            | text_contains("ask", term)
-        )
+        .filter(any_contains(term, "lead__company", "status_now", "what_i_did", "next_step", "ask"))
     )
     return (
         found.annotate(rank=_rank("lead__company", term))
