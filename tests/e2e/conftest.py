@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
-from tests.e2e.helpers import CHROMIUM_ARGS, Browsing, CoachWorker
+from tests.e2e.helpers import CHROMIUM_ARGS, Browsing, CoachWorker, seed_demo
 
 # --- The browser ---------------------------------------------------------------------------
 
@@ -38,6 +38,12 @@ def browsing(browser: Browser, live_server: Any) -> Iterator[Browsing]:
         context.close()
     if session.problems:
         pytest.fail("the browser console reported problems:\n" + "\n".join(session.problems))
+
+
+@pytest.fixture
+def demo(transactional_db: None) -> None:
+    """The demo company, coached once (helpers.seed_demo); its people sign in with DEMO_PASSWORD."""
+    seed_demo()
 
 
 @pytest.fixture

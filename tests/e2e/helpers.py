@@ -14,6 +14,7 @@ pytest-django's live server.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import re
 import threading
 import time
@@ -21,10 +22,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from django.core.management import call_command
 from django.db import close_old_connections, connection
 from django.utils import timezone
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page
 
+from coaching.services import process_pending_events, run_scans
 from crm.models import DomainEvent, User
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -153,6 +156,26 @@ def set_language(lang: str, *users: User) -> None:
     for user in users:
         user.language = lang
         user.save(update_fields=["language"])
+
+
+# --- The demo company (the screenshots) ------------------------------------------------------
+
+DEMO_PASSWORD = "kaopu-demo-2026"  # crm/management/commands/seed_demo.py
+
+
+def seed_demo() -> None:
+    """The demo company (seed_demo) with one pass of the coach over it."""
+    call_command("seed_demo", stdout=io.StringIO())
+    process_pending_events(limit=100_000)
+    run_scans()
+
+
+def demo_people(lang: str) -> tuple[User, User]:
+    """The demo's manager (li.ge) and one of her reps (xiao.guang), both set to `lang`."""
+    manager = User.objects.get(username="li.ge")
+    rep = User.objects.get(username="xiao.guang")
+    set_language(lang, manager, rep)
+    return manager, rep
 
 
 class Browsing:

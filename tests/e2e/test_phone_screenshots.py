@@ -6,34 +6,27 @@ are chosen from them, docs/phone/)."""
 
 from __future__ import annotations
 
-import io
-
 import pytest
-from django.core.management import call_command
 from django.db.models import Count
 
-from coaching.services import process_pending_events, run_scans
-from crm.models import Lead, User
-from tests.e2e.helpers import LANGS, SCREENSHOTS, Browsing, assert_language, set_language
+from crm.models import Lead
+from tests.e2e.helpers import (
+    DEMO_PASSWORD,
+    LANGS,
+    SCREENSHOTS,
+    Browsing,
+    assert_language,
+    demo_people,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-DEMO_PASSWORD = "kaopu-demo-2026"
 PHONE = {"width": 390, "height": 844}
-
-
-@pytest.fixture
-def demo(transactional_db: None) -> None:
-    call_command("seed_demo", stdout=io.StringIO())
-    process_pending_events(limit=100_000)
-    run_scans()
 
 
 @pytest.mark.parametrize("lang", LANGS)
 def test_the_demo_on_a_phone(lang: str, demo: None, browsing: Browsing) -> None:
-    manager = User.objects.get(username="li.ge")
-    rep = User.objects.get(username="xiao.guang")
-    set_language(lang, manager, rep)
+    manager, rep = demo_people(lang)
     lead = (
         Lead.objects.filter(owner=rep, stage__in=["contacted", "qualified", "proposal"])
         .exclude(phone="")
