@@ -3,9 +3,11 @@
 - Companies: one per matching key (crm.models.companies.company_name_key) across the whole
   database, not per team: a company is one organisation, and who sees it is decided by the
   leads (crm.permissions), never by the company. Its name is the first lead's spelling.
-- Contacts: one per (company, name, phone, email) as typed on the leads; a lead with none of the
-  three gets no contact. The same person on two leads at one company is one contact in both.
-  Their role in the deal is unknown, so it is "other".
+- Contacts: one per (company, name, phone, email) as typed on the leads of one owner in one
+  team (the team's pool counts as one owner); a lead with none of the three gets no contact.
+  The same person on two of a rep's leads at one company is one contact in both; on two reps'
+  leads it is two contacts, so no rep sees another's notes, mobile or WeChat through a shared
+  company. Their role in the deal is unknown, so it is "other".
 - The leads' own fields (company, contact_name, phone, email) stay as they are: the list, the
   search, the import, the export, the API and the coach read them, so nothing is lost and the
   reverse only removes what this migration added.
@@ -34,7 +36,14 @@ def forward(apps, schema_editor):
 
     rows = list(
         leads.order_by("pk").values_list(
-            "pk", "company", "contact_name", "phone", "email", "created_by_id"
+            "pk",
+            "company",
+            "contact_name",
+            "phone",
+            "email",
+            "created_by_id",
+            "team_id",
+            "owner_id",
         )
     )
     if not rows:
@@ -42,7 +51,7 @@ def forward(apps, schema_editor):
     # Companies: the first spelling of each key.
     first: dict[str, tuple[str, int | None]] = {}
     keys: list[str] = []
-    for _pk, name, _contact, _phone, _email, creator in rows:
+    for _pk, name, _contact, _phone, _email, creator, _team, _owner in rows:
         key = company_name_key(name)[:200]
         keys.append(key)
         first.setdefault(key, (" ".join(name.split())[:200] or "?", creator))
@@ -57,17 +66,19 @@ def forward(apps, schema_editor):
     )
     company_ids = dict(Company.objects.using(db).values_list("name_key", "pk"))
 
-    # Contacts: one per (company, name, phone, email).
-    wanted: dict[tuple[int, str, str, str], int | None] = {}
-    lead_contact_key: dict[int, tuple[int, str, str, str]] = {}
-    for (pk, _name, contact, phone, email, creator), key in zip(rows, keys, strict=True):
+    # Contacts: one per (company, team, owner, name, phone, email).
+    Key = tuple[int, int, int | None, str, str, str]
+    wanted: dict[Key, int | None] = {}
+    lead_contact_key: dict[int, Key] = {}
+    for row, key in zip(rows, keys, strict=True):
+        pk, _name, contact, phone, email, creator, team, owner = row
         parts = _contact_key(contact, phone, email)
         if not any(parts):
             continue
-        ckey = (company_ids[key], *parts)
+        ckey = (company_ids[key], team, owner, *parts)
         wanted.setdefault(ckey, creator)
         lead_contact_key[pk] = ckey
-    Contact.objects.using(db).bulk_create(
+    made = Contact.objects.using(db).bulk_create(
         [
             Contact(
                 company_id=company,
@@ -76,17 +87,12 @@ def forward(apps, schema_editor):
                 email=email[:254],
                 created_by_id=creator,
             )
-            for (company, name, phone, email), creator in wanted.items()
+            for (company, _team, _owner, name, phone, email), creator in wanted.items()
         ],
         batch_size=BATCH,
     )
-    contact_ids: dict[tuple[int, str, str, str], int] = {}
-    for pk, company, name, phone, email in Contact.objects.using(db).values_list(
-        "pk", "company_id", "name", "phone", "email"
-    ):
-        # A contact without a name was named after its phone or email above.
-        for nm in (name, ""):
-            contact_ids.setdefault((company, *_contact_key(nm, phone, email)), pk)
+    # bulk_create sets the primary keys on PostgreSQL and SQLite (RETURNING), in order.
+    contact_ids = {ckey: contact.pk for ckey, contact in zip(wanted, made, strict=True)}
 
     # The leads point at their company; each lead's contact takes part in it.
     # One UPDATE … FROM (VALUES …) per batch (PostgreSQL, and SQLite ≥ 3.33).
@@ -95,7 +101,9 @@ def forward(apps, schema_editor):
         for start in range(0, len(rows), BATCH):
             chunk = [
                 (row[0], company_ids[key])
-                for row, key in zip(rows[start : start + BATCH], keys[start : start + BATCH], strict=True)
+                for row, key in zip(
+                    rows[start : start + BATCH], keys[start : start + BATCH], strict=True
+                )
             ]
             values = ", ".join(["(%s, %s)"] * len(chunk))
             cursor.execute(

@@ -14,6 +14,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator, validate_email
 from django.db import transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from stdnum.cn import uscc as uscc_number
@@ -21,7 +22,7 @@ from stdnum.exceptions import ValidationError as NumberError
 
 from crm import audit
 from crm.models import Company, Contact, ContactRole, Lead, LeadContact, User, company_name_key
-from crm.permissions import can_hand_off, visible_leads
+from crm.permissions import can_hand_off, visible_contacts, visible_leads
 
 COMPANY_FIELDS = ("name", "uscc", "industry", "city", "address", "website", "notes")
 CONTACT_FIELDS = ("name", "title", "department", "mobile", "phone", "email", "wechat", "notes")
@@ -319,6 +320,17 @@ def lead_contact_remove(*, actor: User, link: LeadContact) -> None:
     audit.record(actor=actor, action="lead.contact_removed", obj=lead, summary=name)
 
 
+def _reusable_contacts(actor: User, *, owner_id: int | None, team_id: int) -> QuerySet[Contact]:
+    """The contacts a new lead may be linked to when it names the same person: only ones the
+    actor already sees, so typing a name never hands over another rep's (or another team's)
+    contact, with their mobile, WeChat and notes. An admin sees every contact; theirs are the
+    ones on leads of the same owner in the same team, or that they created."""
+    if not actor.is_admin_role:
+        return visible_contacts(actor)
+    same_hands = LeadContact.objects.filter(lead__team_id=team_id, lead__owner_id=owner_id)
+    return Contact.objects.filter(Q(pk__in=same_hands.values("contact_id")) | Q(created_by=actor))
+
+
 def lead_people_link(*, actor: User, lead: Lead) -> LeadContact | None:
     """Give a new lead its company record and, when it names one, its contact (role "other"),
     matched as the migration matched the existing leads: the company by its name's key, the
@@ -329,9 +341,8 @@ def lead_people_link(*, actor: User, lead: Lead) -> LeadContact | None:
     if not (name or phone or email):
         return None
     contact = (
-        Contact.objects.filter(
-            company=company, name=name or phone or email, phone=phone, email__iexact=email
-        )
+        _reusable_contacts(actor, owner_id=lead.owner_id, team_id=lead.team_id)
+        .filter(company=company, name=name or phone or email, phone=phone, email__iexact=email)
         .order_by("pk")
         .first()
     )
@@ -394,7 +405,10 @@ def leads_people_link(*, actor: User, leads: Sequence[Lead]) -> None:
     if not wanted:
         return
     known: dict[tuple[Any, ...], int] = {}
-    rows = Contact.objects.filter(company_id__in={key[0] for key in wanted.values()})
+    first = leads[0]  # an import's leads share their team and owner
+    rows = _reusable_contacts(actor, owner_id=first.owner_id, team_id=first.team_id).filter(
+        company_id__in={key[0] for key in wanted.values()}
+    )
     for pk, company_id, name, phone, email in rows.values_list(
         "pk", "company_id", "name", "phone", "email"
     ):

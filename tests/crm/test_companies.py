@@ -17,6 +17,7 @@ from django.urls import reverse
 
 from crm import services
 from crm.models import AuditEntry, Company, Contact, ContactRole, Lead, LeadContact
+from crm.permissions import visible_contacts
 from crm.selectors.companies import company_duplicates
 from tests.factories import lead_new
 
@@ -38,6 +39,20 @@ def test_a_new_lead_gets_its_company_and_contact(company: People) -> None:
     assert Company.objects.get(pk=lead.account_id).name == "杭州靠谱科技有限公司"
     assert Contact.objects.filter(company_id=lead.account_id).count() == 1
     assert LeadContact.objects.filter(contact__name="王总").count() == 2
+
+
+def test_naming_the_same_person_never_hands_over_another_reps_contact(company: People) -> None:
+    """Typing a name that another rep's contact at the same company also has makes a contact
+    of one's own: no one gets the other's mobile, WeChat or notes by guessing a name."""
+    mine = lead_new(company.rep_a1, "杭州靠谱科技有限公司", contact_name="王总")
+    wang = LeadContact.objects.get(lead=mine).contact
+    Contact.objects.filter(pk=wang.pk).update(wechat="wx-wang", notes="只在周二见客")
+    for other in (company.rep_a2, company.rep_b1):  # the same team, and another team
+        theirs = lead_new(other, "杭州靠谱科技", contact_name="王总")
+        assert theirs.account_id == mine.account_id  # one company all the same
+        assert LeadContact.objects.get(lead=theirs).contact_id != wang.pk
+        assert not visible_contacts(other).filter(pk=wang.pk).exists()
+        assert not visible_contacts(other).filter(wechat="wx-wang").exists()
 
 
 def test_people_on_a_deal_with_role_last_spoken_and_with_whom(
@@ -94,7 +109,7 @@ def test_adding_nobody_is_refused_in_the_users_language(
     response = _on_lead(client, company.lead_a1, name="  ", role=ContactRole.OTHER)
     assert response.status_code == 422
     assert not LeadContact.objects.filter(lead=company.lead_a1).exists()
-    assert "新联系人" in response.content.decode() or "姓名" in response.content.decode()
+    assert "请选一位这家公司的人，或者填新联系人的姓名。" in response.content.decode()
 
 
 def test_taking_someone_off_a_deal_keeps_them_at_the_company(

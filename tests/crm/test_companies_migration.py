@@ -57,13 +57,18 @@ def test_leads_become_companies_and_contacts_and_back() -> None:
     assert not Lead.objects.filter(account=None).exists()
     kaopu = Company.objects.get(name="杭州靠谱科技有限公司")
     assert Lead.objects.filter(account=kaopu).count() == 4
+    # 刘工 on the other team's lead is a contact of that team's own: no rep sees another's
+    # contact (their notes, mobile, WeChat) through a shared company.
     assert sorted(Contact.objects.filter(company=kaopu).values_list("name", flat=True)) == [
+        "刘工",
         "刘工",
         "王总",
     ]
+    liu = LeadContact.objects.filter(contact__name="刘工")
+    assert liu.values("contact_id").distinct().count() == 2
     acme = Contact.objects.filter(company__name="Acme Co., Ltd.")
     assert sorted(acme.values_list("name", flat=True)) == ["Jane Doe", "buyer@acme.example"]
-    assert Contact.objects.count() == 4
+    assert Contact.objects.count() == 5
     assert LeadContact.objects.count() == 6  # every lead with a contact, none twice
     assert set(LeadContact.objects.values_list("role", flat=True)) == {"other"}
     # The leads keep their own fields.
