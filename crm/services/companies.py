@@ -8,12 +8,13 @@ acts on a lead, company or contact its actor may see (404 before it gets here ot
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator, validate_email
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -78,6 +79,24 @@ def uscc_clean(value: str) -> str:
         ) from None
 
 
+def _code_taken() -> str:
+    return _(
+        "Another company already has this unified social credit code; "
+        "ask your manager to merge the two."
+    )
+
+
+@contextmanager
+def _code_unique() -> Iterator[None]:
+    """Two people saving the same code at once: the second is refused as the check above would
+    refuse it, not with a server error (the database's unique constraint decides the race)."""
+    try:
+        with transaction.atomic():
+            yield
+    except IntegrityError:
+        raise ValidationError({"uscc": _code_taken()}) from None
+
+
 def _company_values(values: dict[str, str], *, company: Company | None) -> dict[str, str]:
     errors: dict[str, str] = {}
     if "name" in values and not values["name"]:
@@ -92,10 +111,7 @@ def _company_values(values: dict[str, str], *, company: Company | None) -> dict[
             if company is not None:
                 taken = taken.exclude(pk=company.pk)
             if values["uscc"] and taken.exists():
-                errors["uscc"] = _(
-                    "Another company already has this unified social credit code; "
-                    "ask your manager to merge the two."
-                )
+                errors["uscc"] = _code_taken()
     if values.get("website"):
         website = values["website"]
         if "://" not in website:
@@ -132,7 +148,8 @@ def company_create(*, actor: User, data: Mapping[str, Any]) -> Company:
     if "name" not in values:
         raise ValidationError({"name": _("Give the company's name.")})
     now = timezone.now()
-    company = Company.objects.create(**values, created_by=actor, created_at=now, updated_at=now)
+    with _code_unique():
+        company = Company.objects.create(**values, created_by=actor, created_at=now, updated_at=now)
     audit.record(actor=actor, action="company.created", obj=company, summary=company.name)
     return company
 
@@ -143,7 +160,8 @@ def company_update(*, actor: User, company: Company, data: Mapping[str, Any]) ->
     # The stored row, not the caller's copy (a ModelForm has already changed that one).
     company = Company.objects.select_for_update().get(pk=company.pk)
     values = _company_values(_clean(data, COMPANY_FIELDS), company=company)
-    changed = _save_changes(company, values)
+    with _code_unique():
+        changed = _save_changes(company, values)
     if not changed:
         return company
     audit.record(
@@ -186,8 +204,17 @@ def company_merge(*, actor: User, keep: Company, merge: Company) -> Company:
         raise ValidationError(_("Only a manager or an admin merges companies."))
     if keep.pk == merge.pk:
         raise ValidationError(_("Pick two different companies to merge."))
-    keep = Company.objects.select_for_update().get(pk=keep.pk)
-    merge = Company.objects.select_for_update().get(pk=merge.pk)
+    # Both rows locked in one statement, in key order: two merges of the same pair in opposite
+    # directions wait for each other instead of deadlocking.
+    locked = {
+        c.pk: c
+        for c in Company.objects.select_for_update()
+        .filter(pk__in=[keep.pk, merge.pk])
+        .order_by("pk")
+    }
+    if len(locked) < 2:
+        raise ValidationError(_("One of the two companies is gone: it was merged meanwhile."))
+    keep, merge = locked[keep.pk], locked[merge.pk]
     leads = Lead.objects.filter(account=merge).update(account=keep)
     contacts = Contact.objects.filter(company=merge).update(company=keep)
     filled = []
@@ -196,17 +223,11 @@ def company_merge(*, actor: User, keep: Company, merge: Company) -> Company:
             setattr(keep, name, getattr(merge, name))
             filled.append(name)
     uscc = merge.uscc
-    summary = _(
-        "%(merged)s (#%(merged_id)s) merged into %(kept)s (#%(kept_id)s): "
-        "%(leads)d leads, %(contacts)d contacts moved"
-    ) % {
-        "merged": merge.name,
-        "merged_id": merge.pk,
-        "kept": keep.name,
-        "kept_id": keep.pk,
-        "leads": leads,
-        "contacts": contacts,
-    }
+    # Stored as written, in no one's language, like the other entries of the audit trail.
+    summary = (
+        f"{merge.name} (#{merge.pk}) merged into {keep.name} (#{keep.pk}): "
+        f"{leads} leads, {contacts} contacts moved"
+    )
     merge.delete()
     if not keep.uscc and uscc:
         keep.uscc = uscc
