@@ -67,3 +67,28 @@ def test_a_loss_dragged_asks_why_on_the_card(company: Company, browsing: Browsin
     expect(page.locator(f".column[data-stage='lost'] {card}")).to_be_visible()
     lead = Lead.objects.get(pk=c.lead_a1.pk)
     assert (lead.stage, lead.lost_reason) == (Stage.LOST, "Chose a local supplier")
+
+
+def test_a_touch_screen_is_not_told_to_drag(company: Company, browsing: Browsing) -> None:
+    """HTML5 drag does nothing on a phone: there the board says to open the lead instead."""
+    c = company
+    desk = browsing.log_in(c.rep_a1)
+    desk.goto("/leads/board/")
+    expect(desk.locator(".board-help .pointer-fine")).to_be_visible()
+    expect(desk.locator(".board-help .pointer-coarse")).to_be_hidden()
+
+    context = browsing.browser.new_context(
+        base_url=browsing.base_url,
+        viewport={"width": 390, "height": 844},
+        has_touch=True,
+        is_mobile=True,
+        storage_state=desk.context.storage_state(),
+    )
+    browsing.contexts.append(context)
+    phone = context.new_page()
+    phone.goto("/leads/board/")
+    assert phone.evaluate("matchMedia('(pointer: coarse)').matches")
+    expect(phone.locator(".board-help .pointer-fine")).to_be_hidden()
+    expect(phone.locator(".board-help .pointer-coarse")).to_have_text(
+        "Open a lead to change its stage."
+    )
