@@ -330,8 +330,9 @@ KAOPU_EMAIL_RETRY_HOURS = float(os.environ.get("KAOPU_EMAIL_RETRY_HOURS", "48"))
 KAOPU_EMAIL_BACKOFF_SECONDS = int(os.environ.get("KAOPU_EMAIL_BACKOFF_SECONDS", "30"))
 KAOPU_EMAIL_BACKOFF_CAP_SECONDS = int(os.environ.get("KAOPU_EMAIL_BACKOFF_CAP_SECONDS", "3600"))
 # A claim is small and leased: a killed worker strands at most CLAIM_SIZE rows for at most
-# LEASE seconds. The lease is renewed before each send, so it must outlast one send
-# (EMAIL_TIMEOUT per SMTP step).
+# LEASE seconds. The lease is renewed before each send and, while a send is in flight, every
+# LEASE/3 seconds by a heartbeat, so a slow server (EMAIL_TIMEOUT per SMTP step) never lets it
+# lapse under a live sender.
 KAOPU_EMAIL_CLAIM_SIZE = int(os.environ.get("KAOPU_EMAIL_CLAIM_SIZE", "10"))
 KAOPU_EMAIL_LEASE_SECONDS = int(os.environ.get("KAOPU_EMAIL_LEASE_SECONDS", "15"))
 # One delivery task sends claim after claim for at most this long (well inside the task's

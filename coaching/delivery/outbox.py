@@ -1,10 +1,13 @@
 """Sending the outbox (coaching.OutboundEmail): small leased claims, one row at a time.
 
 A sender claims a few due rows at once (KAOPU_EMAIL_CLAIM_SIZE) with a guarded update that
-writes its own name and a short lease (KAOPU_EMAIL_LEASE_SECONDS), renewed before each send.
-A killed worker's unsent rows are claimable again as soon as its lease lapses, seconds later;
-only the claim's holder can mark a row sent, retried or failed, so a sender whose lease lapsed
-(a long stall) cannot overwrite the work of the one that took over.
+writes its own name and a short lease (KAOPU_EMAIL_LEASE_SECONDS), renewed before each send and,
+while one send is in flight, every third of the lease by a heartbeat thread: a slow server that
+still answers (EMAIL_TIMEOUT is per SMTP step, a send has five or more) never lets the lease
+lapse under a live sender, so no second sender sends the same email again. A killed worker's
+heartbeat dies with it: its unsent rows are claimable again as soon as its lease lapses, seconds
+later; only the claim's holder can mark a row sent, retried or failed, so a sender whose lease
+lapsed (a long stall) cannot overwrite the work of the one that took over.
 
 Each row is handled on its own: a message that cannot be built fails that row only, a database
 hiccup skips to the next row (the row's lease lapses and it is retried), a server that is down
@@ -23,13 +26,15 @@ import datetime as dt
 import logging
 import os
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable
 
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
-from django.db.models import Q
+from django.db.models import Q, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from coaching.delivery.channels import Channel, EmailChannel, Failure
@@ -182,13 +187,54 @@ def send_claimed(
             continue  # its lease lapses and it is retried
         if row is None:
             continue
-        outcome = _deliver_one(row, owner=owner, channel=channel, now=now)
+        with _Heartbeat(row.pk, owner=owner):
+            outcome = _deliver_one(row, owner=owner, channel=channel, now=now)
         if outcome == Failure.DOWN:
             counts["retry"] += 1
             _hand_back(ids[index + 1 :], owner=owner, now=moment)
             return False
         counts[outcome] += 1
     return True
+
+
+class _Heartbeat:
+    """While one send is in flight, renew its row's lease every third of the lease, from a
+    thread with its own database connection (closed when the send ends). A send that ends
+    within the first third, as nearly all do, never touches the database from the thread.
+    Guarded by the claim: once another sender holds the row, the heartbeat renews nothing."""
+
+    def __init__(self, pk: int, *, owner: str) -> None:
+        self.pk, self.owner = pk, owner
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run, name=f"lease-{pk}", daemon=True)
+
+    def __enter__(self) -> None:
+        self.thread.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.done.set()
+        # Not waited for longer: a beat stuck behind a database lock (SQLite waits up to its
+        # timeout) must not hold up the sender. Its late update is harmless, being guarded by
+        # the claim that the outcome just cleared.
+        self.thread.join(timeout=1)
+
+    def _run(self) -> None:
+        every = settings.KAOPU_EMAIL_LEASE_SECONDS / 3
+        try:
+            while not self.done.wait(every):
+                try:
+                    renewed = OutboundEmail.objects.filter(
+                        pk=self.pk, claimed_by=self.owner, state=EmailState.SENDING
+                    ).update(lease_until=_lease(timezone.now()))
+                except DatabaseError:
+                    # Tried again at the next beat; the lease outlasts one missed beat.
+                    log.warning("outbox: row %s lease not renewed", self.pk, exc_info=True)
+                    _reset_connection()
+                    continue
+                if not renewed:
+                    return  # no longer ours: nothing to keep alive
+        finally:
+            connection.close()  # this thread's own connection
 
 
 def _deliver_one(
@@ -337,10 +383,19 @@ def outbox_resend(*, actor: User, ids: list[int]) -> int:
 
 def failed_for(user: User, *, days: int = 14) -> OutboundEmail | None:
     """The person's latest email that failed for good in the last `days` days, if any: the
-    preferences page tells them their email is not reaching them."""
+    preferences page tells them their email is not reaching them. A failure queued before the
+    person's latest email that went through is not told: that later mail reached them. (A row
+    marked sent because its nudge closed first, last_error "skipped: …", reached nobody.)"""
     since = timezone.now() - dt.timedelta(days=days)
+    latest_sent = (
+        OutboundEmail.objects.filter(recipient=user, state=EmailState.SENT, sent_at__isnull=False)
+        .exclude(last_error__startswith="skipped")
+        .order_by("-sent_at")
+        .values("sent_at")[:1]
+    )
     return (
         OutboundEmail.objects.filter(recipient=user, state=EmailState.FAILED, created_at__gte=since)
+        .filter(created_at__gte=Coalesce(Subquery(latest_sent), Value(since)))
         .order_by("-created_at", "-id")
         .first()
     )

@@ -13,8 +13,10 @@ import pytest
 import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
-from coaching.models import Delivery, EmailKind, Nudge, OutboundEmail, Priority
+from coaching import delivery
+from coaching.models import Delivery, EmailKind, EmailState, Nudge, OutboundEmail, Priority
 from crm import services as crm
 from crm.models import Role
 from crm.pipeline import Stage
@@ -166,3 +168,43 @@ def test_no_email_during_the_recipients_quiet_hours(
     email = OutboundEmail.objects.get(nudge=nudge)
     assert email.not_before == expected
     assert email.recipient == company.rep_a1
+
+
+def test_a_failed_email_is_not_told_once_a_later_one_got_through(client):
+    """The preferences page warns of a failed email; once a later email reached the person (or
+    one queued earlier went through after it failed), the warning goes. A row marked sent only
+    because its nudge closed first reached nobody and does not count."""
+    rep = make_user(username="rep_failed", role=Role.REP)
+    client.force_login(rep)
+    now = timezone.now()
+
+    def email(state: str, created: dt.datetime, **fields: object) -> OutboundEmail:
+        return OutboundEmail.objects.create(
+            recipient=rep, kind=EmailKind.INSTANT, state=state, created_at=created, **fields
+        )
+
+    def warned() -> bool:
+        answer = client.get("/coach/preferences/")
+        assert answer.status_code == 200, answer
+        page = answer.content.decode()
+        return "could not be delivered" in page or "没有送达" in page
+
+    failed = email(EmailState.FAILED, now - dt.timedelta(hours=5), last_error="550 no")
+    # An earlier email sent before the failure, and a skipped one after it: still warned.
+    email(EmailState.SENT, now - dt.timedelta(hours=8), sent_at=now - dt.timedelta(hours=8))
+    email(
+        EmailState.SENT,
+        now - dt.timedelta(hours=2),
+        sent_at=now - dt.timedelta(hours=2),
+        last_error="skipped: nudge closed",
+    )
+    assert delivery.failed_for(rep) == failed
+    assert warned()
+    # A later email got through: the failure is old news.
+    email(EmailState.SENT, now - dt.timedelta(hours=1), sent_at=now - dt.timedelta(hours=1))
+    assert delivery.failed_for(rep) is None
+    assert not warned()
+    # A newer failure after that is told again.
+    newer = email(EmailState.FAILED, now - dt.timedelta(minutes=30), last_error="550 no")
+    assert delivery.failed_for(rep) == newer
+    assert warned()

@@ -3,10 +3,14 @@ in-process, the test database shared with the workers."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
+from aiosmtpd.controller import Controller
+from django.conf import settings
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
@@ -17,7 +21,7 @@ from coaching.models import Delivery, EmailKind, EmailState, Nudge, OutboundEmai
 from crm import services
 from crm.models import Outcome, Source
 from tests.integration.conftest import eager_people
-from tests.integration.harness import Processes, process_env, wait_for
+from tests.integration.harness import Mailbox, Processes, free_port, process_env, wait_for
 
 pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
@@ -232,3 +236,90 @@ def test_redis_stopped_during_100_web_edits(private_redis, mailbox, processes, t
 def test_redis_hung_during_100_web_edits(private_redis, mailbox, processes, tmp_path):
     private_redis.restore = private_redis.resume
     _web_edits_while(private_redis.hang, private_redis, mailbox, processes, tmp_path)
+
+
+class SlowMailbox(Mailbox):
+    """A server that answers every step, but each of MAIL, RCPT and DATA only after `step`
+    seconds (less than EMAIL_TIMEOUT, so no step times out): one send takes longer than the
+    lease. It notes when each MAIL FROM came in (a send starting)."""
+
+    def __init__(self, step: float) -> None:
+        super().__init__()
+        self.step = step
+        self.starts: list[float] = []
+        self.accepted: list[float] = []
+
+    async def handle_MAIL(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        self.starts.append(time.monotonic())
+        await asyncio.sleep(self.step)
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        await asyncio.sleep(self.step)
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(options)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        await asyncio.sleep(self.step)
+        answer = await super().handle_DATA(server, session, envelope)
+        self.accepted.append(time.monotonic())
+        return answer
+
+
+def test_a_slow_server_never_lets_a_second_worker_send_the_same_email(
+    machine_redis, processes, tmp_path: Path
+):
+    """Production timings: a server that takes 7 s per step (under the 10 s EMAIL_TIMEOUT)
+    makes one send last ~21 s, longer than the 15 s lease. The sender's heartbeat keeps the
+    lease alive while it sends, so the second worker, idle and polling, never claims the row:
+    the email arrives once. (Without the heartbeat the lease lapses mid-send, the second
+    worker claims and sends it again.)"""
+    lease = settings.KAOPU_EMAIL_LEASE_SECONDS
+    box = SlowMailbox(step=7.0)
+    port = free_port()
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        (email,) = _queue_emails(1)
+        group = Processes(process_env(redis_url=machine_redis, smtp_port=port), tmp_path)
+        processes.append(group)
+        group.worker("worker1")
+        group.worker("worker2")
+        group.beat()
+        # Watch the row while it is sent: who holds it, and each renewal of its lease.
+        owners: set[str] = set()
+        leases: set[object] = set()
+
+        def sent() -> bool:
+            row = OutboundEmail.objects.get(pk=email.pk)
+            if row.claimed_by:
+                owners.add(row.claimed_by)
+                leases.add(row.lease_until)
+            return row.state == EmailState.SENT
+
+        # Stop at the first sign of a second send too: each send outlasting the lease, the
+        # two workers would take the row from each other for as long as the test waited.
+        done = wait_for(lambda: sent() or len(box.starts) > 1, 90, step=0.2)
+        assert done, _states() + group.log_tail()
+        time.sleep(2)  # a second send, had one started, would have said MAIL FROM by now
+        took = box.accepted[0] - box.starts[0] if box.accepted else float("nan")
+        print(
+            f"\nslow SMTP server (7 s per step, {lease} s lease): the send took {took:.1f} s; "
+            f"{len(box.starts)} send(s) started, {box.count} message(s) arrived; the row was "
+            f"held by {len(owners)} sender(s), its lease renewed {len(leases) - 1} time(s) "
+            f"while it was sent"
+        )
+        assert len(box.starts) == 1, f"a second worker sent it too; held by {owners}"
+        assert took > lease  # the send did outlast the lease
+        assert box.message_ids() == [email.message_id]
+        assert len(owners) == 1
+        assert OutboundEmail.objects.get(pk=email.pk).state == EmailState.SENT
+    finally:
+        controller.stop()
