@@ -14,7 +14,13 @@
    - Logging offline: an activity form sent without signal is kept in localStorage (the
      outbox, with its time and a key made here) and "N waiting to send" shows on every page;
      each is posted when the phone is online again (on the next page opened, or at once), and
-     the key makes the server keep one activity however often a copy arrives.
+     the key makes the server keep one activity however often a copy arrives. A post that got
+     no answer though the phone said online (a weak signal) is kept the same way. Only the log
+     view's 201 counts as sent; a session that has ended keeps them ("sign in again"); a lead
+     no longer theirs (404) or a form refused (422) is kept in sight, and the others still go.
+     The outbox and the drafts are each person's own (body's data-user-id): on a shared phone,
+     nobody's logs go out under someone else's name.
+   - A board move or a quick log the server failed on says so in the messages area.
    - A report being written (its form autosaves by htmx) is also kept in localStorage as it is
      typed, until an autosave succeeds: closed without signal, it comes back into the form
      the next time that page opens, and is saved then. */
@@ -130,12 +136,24 @@
     });
   }
 
-  var OUTBOX = "kaopu.outbox";
+  // Each person's own outbox and drafts (a shared phone): the key names the signed-in user
+  // (base.html's data-user-id), and nothing is sent under someone else's session; another
+  // person's logs wait, untouched, until they sign in on this phone again.
+  function userId() {
+    return (document.body && document.body.getAttribute("data-user-id")) || "";
+  }
+
+  function outboxKey() {
+    return "kaopu.outbox:" + userId();
+  }
+
   var sending = false;
+  var signedOut = false;  // the last replay was answered "not signed in": sign in to send
 
   function readOutbox() {
+    if (!userId()) return [];
     try {
-      return JSON.parse(window.localStorage.getItem(OUTBOX) || "[]");
+      return JSON.parse(window.localStorage.getItem(outboxKey()) || "[]");
     } catch (error) {
       return [];
     }
@@ -145,25 +163,52 @@
     return item.url.replace(/activities\/$/, "");
   }
 
+  function noteOf(item) {
+    var note = item.fields.filter(function (field) { return field[0] === "note"; })[0];
+    return note ? note[1] : "";
+  }
+
   function showOutbox(items, sentNow) {
     var line = document.getElementById("outbox");
     if (!line) return;
     var waiting = items.filter(function (item) { return !item.refused; }).length;
-    var refused = items.filter(function (item) { return item.refused; });
+    var refused = items.filter(function (item) { return item.refused && !item.gone; });
+    var gone = items.filter(function (item) { return item.gone; });
     line.textContent = "";
-    if (waiting) line.append(line.getAttribute("data-waiting").replace("{n}", waiting) + " ");
-    else if (sentNow && !refused.length) line.append(line.getAttribute("data-sent"));
+    if (waiting) {
+      var text = line.getAttribute(signedOut ? "data-signed-out" : "data-waiting");
+      line.append(text.replace("{n}", waiting) + " ");
+    } else if (sentNow && !refused.length && !gone.length) {
+      line.append(line.getAttribute("data-sent"));
+    }
     if (refused.length) {
       var link = document.createElement("a");
       link.href = leadPage(refused[0]);
       link.textContent = line.getAttribute("data-refused");
-      line.append(link);
+      line.append(link, " ");
     }
-    line.hidden = !waiting && !refused.length && !sentNow;
+    gone.forEach(function (item) {
+      // Its lead is no longer this person's (handed to someone else): it cannot be sent or
+      // reopened there, so it stays in sight, with its note, until they clear it.
+      var span = document.createElement("span");
+      span.className = "outbox-gone";
+      span.textContent = line.getAttribute("data-gone").replace("{note}", noteOf(item)) + " ";
+      var clear = document.createElement("button");
+      clear.type = "button";
+      clear.className = "link";
+      clear.textContent = line.getAttribute("data-clear");
+      clear.addEventListener("click", function () {
+        writeOutbox(readOutbox().filter(function (other) { return other.key !== item.key; }));
+      });
+      span.append(clear);
+      line.append(span, " ");
+    });
+    line.hidden = !waiting && !refused.length && !gone.length && !sentNow;
   }
 
   function writeOutbox(items, sentNow) {
-    window.localStorage.setItem(OUTBOX, JSON.stringify(items));
+    if (!userId()) return;
+    window.localStorage.setItem(outboxKey(), JSON.stringify(items));
     showOutbox(items, sentNow);
   }
 
@@ -174,10 +219,11 @@
     if (!form) return;
     var items = readOutbox();
     var mine = items.filter(function (item) {
-      return item.refused && leadPage(item) === window.location.pathname;
+      return item.refused && !item.gone && leadPage(item) === window.location.pathname;
     })[0];
     if (!mine) return;
     mine.fields.forEach(function (field) {
+      if (field[0] === "client_key") return;  // sent by hand, it is a new log with its own key
       var input = form.querySelector('[name="' + field[0] + '"]');
       if (!input) return;
       if (input.type === "checkbox") {
@@ -209,6 +255,51 @@
     }
   }
 
+  function keepInOutbox(form, key) {
+    var when = form.querySelector("[name=happened_at]");
+    if (when && !when.value) when.value = localNow();
+    var fields = [];
+    new FormData(form).forEach(function (value, name) {
+      if (name !== "csrfmiddlewaretoken") fields.push([name, value]);
+    });
+    var items = readOutbox().filter(function (item) { return item.key !== key.value; });
+    items.push({ key: key.value, url: form.getAttribute("action"), fields: fields });
+    writeOutbox(items);
+    form.reset();
+    key.value = "";
+  }
+
+  function say(attribute) {
+    // A short line in the page's messages area (the one _messages.html fills), never alert().
+    var line = document.getElementById("outbox");
+    var main = document.getElementById("main");
+    var text = line && line.getAttribute(attribute);
+    if (!text || !main) return;
+    var list = main.querySelector("ul.messages");
+    if (!list) {
+      list = document.createElement("ul");
+      list.className = "messages";
+      list.setAttribute("role", "status");
+      main.prepend(list);
+    }
+    var item = document.createElement("li");
+    item.className = "error";
+    item.textContent = text;
+    list.append(item);
+  }
+
+  function quickLogForm(event) {
+    var elt = event.detail && event.detail.elt;
+    var form = elt && elt.closest && elt.closest("form");
+    var key = form && form.querySelector("input[name=client_key]");
+    return key ? { form: form, key: key } : null;
+  }
+
+  function isBoardDrop(event) {
+    var elt = event.detail && event.detail.elt;
+    return !!(elt && elt.closest && elt.closest(".board-card, #board, .board"));
+  }
+
   function setUpOutbox() {
     // Capture phase: runs before htmx's own submit handler on the form, and stops it offline.
     document.addEventListener("submit", function (event) {
@@ -219,18 +310,19 @@
       if (navigator.onLine) return;  // sent now; the key makes a repeat harmless
       event.preventDefault();
       event.stopImmediatePropagation();
-      var when = form.querySelector("[name=happened_at]");
-      if (when && !when.value) when.value = localNow();
-      var fields = [];
-      new FormData(form).forEach(function (value, name) {
-        if (name !== "csrfmiddlewaretoken") fields.push([name, value]);
-      });
-      var items = readOutbox();
-      items.push({ key: key.value, url: form.getAttribute("action"), fields: fields });
-      writeOutbox(items);
-      form.reset();
-      key.value = "";
+      keepInOutbox(form, key);
     }, true);
+    // A weak signal: the phone says online but the post never got an answer. The log is kept
+    // like one made offline (if it did arrive, its key makes the copy change nothing).
+    document.addEventListener("htmx:sendError", function (event) {
+      var quick = quickLogForm(event);
+      if (quick && quick.key.value) keepInOutbox(quick.form, quick.key);
+      else if (isBoardDrop(event)) say("data-not-moved");
+    });
+    document.addEventListener("htmx:responseError", function (event) {
+      if (quickLogForm(event)) say("data-log-failed");
+      else if (isBoardDrop(event)) say("data-move-failed");
+    });
     window.addEventListener("online", flushOutbox);
     reopenRefused();
     showOutbox(readOutbox());
@@ -238,47 +330,68 @@
   }
 
   function flushOutbox() {
-    var items = readOutbox();
     var token = csrfToken();
-    var item = items.filter(function (other) { return !other.refused; })[0];
-    if (!item || sending || !navigator.onLine || !token) return;
+    if (sending || !navigator.onLine || !token || !userId()) return;
+    var queue = readOutbox().filter(function (item) { return !item.refused; });
+    if (!queue.length) return;
     sending = true;
-    var body = new URLSearchParams();
-    item.fields.forEach(function (field) { body.append(field[0], field[1]); });
-    fetch(item.url, {
-      method: "POST",
-      body: body,
-      headers: { "X-CSRFToken": token },
-      credentials: "same-origin",
-      redirect: "manual",
-    }).then(function (response) {
-      // Sent: a redirect to the lead. Refused (422: the form said no): kept, marked, and put
-      // back in its lead's form when that page is opened. Anything else (a 403 when the
-      // session ended, a 5xx, a 404 for a lead handed to someone else) stays for the next try.
+    var sentAny = false;
+    function update(key, change) {
       var current = readOutbox();
-      if (response.type === "opaqueredirect" || response.ok) {
-        current = current.filter(function (other) { return other.key !== item.key; });
-        writeOutbox(current, !current.length);
-      } else if (response.status === 422) {
-        current.forEach(function (other) { if (other.key === item.key) other.refused = true; });
-        writeOutbox(current);
-      } else {
-        throw new Error("not sent: " + response.status);
-      }
-      return true;
-    }).catch(function () {
-      return false;  // no signal after all: the next page or the "online" event tries again
-    }).then(function (progressed) {
-      sending = false;
-      if (progressed) flushOutbox();  // the next one
-    });
+      current = change(current);
+      writeOutbox(current, sentAny && !current.filter(function (i) { return !i.refused; }).length);
+    }
+    function next() {
+      var item = queue.shift();
+      if (!item) { sending = false; return; }
+      var body = new URLSearchParams();
+      item.fields.forEach(function (field) { body.append(field[0], field[1]); });
+      fetch(item.url, {
+        method: "POST",
+        body: body,
+        headers: { "X-CSRFToken": token, "X-Kaopu-Replay": "1" },
+        credentials: "same-origin",
+        redirect: "manual",
+      }).then(function (response) {
+        // Sent: only a 2xx (the log view answers a replay 201). Not signed in any more (401,
+        // or a redirect to the login page): kept, and the line asks to sign in. Refused: the
+        // form said no (422, put back in its lead's form when that page opens) or the lead is
+        // no longer theirs (404, kept in sight with its note). Anything else (a 5xx, a 403):
+        // kept for the next try, and the others still go.
+        if (response.ok) {
+          signedOut = false;
+          sentAny = true;
+          update(item.key, function (current) {
+            return current.filter(function (other) { return other.key !== item.key; });
+          });
+        } else if (response.status === 401 || response.type === "opaqueredirect") {
+          signedOut = true;
+          showOutbox(readOutbox());
+          sending = false;
+          return;
+        } else if (response.status === 422 || response.status === 404) {
+          update(item.key, function (current) {
+            current.forEach(function (other) {
+              if (other.key !== item.key) return;
+              other.refused = true;
+              if (response.status === 404) other.gone = true;
+            });
+            return current;
+          });
+        }
+        next();
+      }).catch(function () {
+        sending = false;  // no signal after all: the next page or the "online" event tries again
+      });
+    }
+    next();
+  }
+
+  function draftKey() {
+    return "kaopu.draft:" + userId() + ":" + window.location.pathname + window.location.search;
   }
 
   var AUTOSAVE = "form[hx-vals*='\"autosave\"']";
-
-  function draftKey() {
-    return "kaopu.draft:" + window.location.pathname + window.location.search;
-  }
 
   function formFields(form) {
     var fields = [];
@@ -290,7 +403,7 @@
 
   function setUpDraftKeeping() {
     var form = document.querySelector(AUTOSAVE);
-    if (!form) return;
+    if (!form || !userId()) return;
     var kept = null;
     try {
       kept = JSON.parse(window.localStorage.getItem(draftKey()) || "null");
