@@ -9,9 +9,10 @@ from django.contrib.sessions.models import Session
 from playwright.sync_api import Page, expect
 
 from crm import services
-from crm.models import Activity, User
+from crm.models import Activity, Lead, User
 from tests.conftest import Company
-from tests.e2e.helpers import PASSWORD, Browsing, wait_until
+from tests.e2e.helpers import PASSWORD, Browsing, set_language, wait_until
+from tests.e2e.test_board_drag import drag
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -141,3 +142,19 @@ def test_on_a_shared_phone_each_log_goes_out_under_its_own_author(
     assert Activity.objects.get(lead=c.lead_a1).author == c.rep_a1
     # Signed out, the page still open sent it without a session: refused (403), and kept.
     expected_failures(browsing, "status of 403")
+
+
+def test_a_board_move_the_server_failed_on_is_said_on_the_page(
+    company: Company, browsing: Browsing
+) -> None:
+    c = company
+    set_language("zh-hans", c.rep_a1)
+    page = browsing.log_in(c.rep_a1)
+    page.goto("/leads/board/")
+    page.route("**/move/", lambda route: route.fulfill(status=500, body="boom"))
+    card = f"#card-{c.lead_a1.pk}"
+    drag(page, card, "won")
+    expect(page.locator("#main ul.messages li.error")).to_contain_text("商机没有移动")
+    expect(page.locator(f".column[data-stage='new'] {card}")).to_be_visible()
+    assert Lead.objects.get(pk=c.lead_a1.pk).stage == "new"
+    expected_failures(browsing, "status of 500", "Status Error Code 500")
