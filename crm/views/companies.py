@@ -16,7 +16,13 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
+from django.http import (
+    FileResponse,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    StreamingHttpResponse,
+)
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -301,8 +307,9 @@ def _export(
     audit.record(actor=user, action=f"{name}.exported", obj=user, summary=fmt)
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     if fmt == "xlsx":
-        response: HttpResponseBase = HttpResponse(
-            exports.xlsx_bytes(rows, head, title=title),
+        # Written to a temporary file and streamed from it, as the lead export: flat memory.
+        response: HttpResponseBase = FileResponse(
+            exports.xlsx_file(rows, head, title=title),
             content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         )
     else:

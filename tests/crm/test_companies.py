@@ -276,7 +276,7 @@ def test_company_export_as_xlsx_holds_only_visible_companies(
     response = client_for(company.rep_a1).get(reverse("company-export-xlsx"))
     assert response.status_code == 200
     assert response["Content-Type"].startswith("application/vnd.openxmlformats")
-    sheet = load_workbook(BytesIO(response.content)).active
+    sheet = load_workbook(BytesIO(b"".join(response.streaming_content))).active  # type: ignore[attr-defined,arg-type]
     assert sheet is not None
     names = [row[1] for row in sheet.iter_rows(min_row=2, values_only=True)]
     assert names == ["Alpha Robotics"]
