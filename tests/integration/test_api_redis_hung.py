@@ -41,7 +41,7 @@ def _timed(api, n: int) -> list[float]:
     return took
 
 
-def test_api_answers_in_normal_time_while_redis_hangs(company, redis_cache, settings):
+def test_api_answers_in_normal_time_while_redis_hangs(company, redis_cache, settings, caplog):
     settings.KAOPU_API_RATE_LIMIT = 1000
     api = api_for(company.rep_a1)
     normal = _timed(api, 20)
@@ -55,9 +55,12 @@ def test_api_answers_in_normal_time_while_redis_hangs(company, redis_cache, sett
         f"{max(hung) * 1000:.0f} ms over 50 calls (Redis up: median "
         f"{statistics.median(normal) * 1000:.0f} ms, slowest {max(normal) * 1000:.0f} ms)"
     )
-    # One call pays one short socket timeout (0.2 s), once; the others never ask Redis.
+    # One call pays one short socket timeout (0.2 s), once; the others never ask Redis: the
+    # fall-back to counting in this process is taken exactly once (counted from its log line,
+    # not from timings that a busy machine can stretch).
+    fell_back = [r for r in caplog.records if "counted in this process" in r.getMessage()]
+    assert len(fell_back) == 1
     assert max(hung) < 0.5
-    assert sorted(hung)[-2] < 0.15
     assert statistics.median(hung) < statistics.median(normal) * 2 + 0.05
 
 
