@@ -206,21 +206,28 @@ class Browsing:
             "pageerror", lambda error: self.problems.append(f"page error on {page.url}: {error}")
         )
 
-    def new_page(self, lang: str = "en") -> Page:
+    def new_page(self, lang: str = "en", *, service_workers: str = "allow") -> Page:
+        """A page in a new browser context. `service_workers="block"` for a test that cuts or
+        fakes the network with page.route(): Kaopu's service worker takes over a page a moment
+        after it loads, and requests passing through a service worker escape page.route(), so
+        such a test would race it."""
         context = self.browser.new_context(
             base_url=self.base_url,
             viewport={"width": 1280, "height": 900},
             locale="zh-CN" if lang == "zh-hans" else "en-US",
             timezone_id="Asia/Shanghai",
+            service_workers=service_workers,  # type: ignore[arg-type]
         )
         context.set_default_timeout(10_000)
         context.on("page", self._watch)
         self.contexts.append(context)
         return context.new_page()
 
-    def log_in(self, user: User, password: str = PASSWORD) -> Page:
+    def log_in(
+        self, user: User, password: str = PASSWORD, *, service_workers: str = "allow"
+    ) -> Page:
         """A new browser for `user`, signed in through the login form, on My day."""
-        page = self.new_page(user.language)
+        page = self.new_page(user.language, service_workers=service_workers)
         page.goto(f"/login/?lang={user.language}")
         assert page.locator("html").get_attribute("lang") == user.language
         page.locator("#id_username").fill(user.username)

@@ -93,7 +93,7 @@ def test_a_lead_handed_away_does_not_hold_up_the_others(
 
 def test_a_log_lost_on_a_weak_signal_is_kept_to_send(company: Company, browsing: Browsing) -> None:
     c = company
-    page = browsing.log_in(c.rep_a1)
+    page = browsing.log_in(c.rep_a1, service_workers="block")  # page.route below
     page.goto(f"/leads/{c.lead_a1.pk}/")
     page.route("**/activities/", lambda route: route.abort("internetdisconnected"))
     page.locator("#id_kind").select_option("call")
@@ -149,7 +149,7 @@ def test_a_board_move_the_server_failed_on_is_said_on_the_page(
 ) -> None:
     c = company
     set_language("zh-hans", c.rep_a1)
-    page = browsing.log_in(c.rep_a1)
+    page = browsing.log_in(c.rep_a1, service_workers="block")  # page.route below
     page.goto("/leads/board/")
     page.route("**/move/", lambda route: route.fulfill(status=500, body="boom"))
     card = f"#card-{c.lead_a1.pk}"
