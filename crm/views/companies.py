@@ -9,6 +9,7 @@ person may not see is a 404. Writes go through crm.services.companies.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from django import forms
@@ -123,20 +124,37 @@ def company_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "crm/company_detail.html", _company_context(request, company))
 
 
+def _saved(
+    request: HttpRequest,
+    form: forms.BaseForm,
+    save: Callable[[Mapping[str, Any]], object],
+    done: str,
+) -> bool:
+    """A posted edit form, valid, saved through its service: True (with the success message).
+    A refusal from the service lands on the form's fields, and nothing is saved."""
+    if request.method != "POST" or not form.is_valid():
+        return False
+    try:
+        save(form.cleaned_data)
+    except ValidationError as error:
+        apply_errors(form, error)
+        return False
+    messages.success(request, done)
+    return True
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def company_edit(request: HttpRequest, pk: int) -> HttpResponse:
     user = current_user(request)
     company = company_get_for(user, pk)
     form = CompanyForm(request.POST or None, instance=company)
-    if request.method == "POST" and form.is_valid():
-        try:
-            write.company_update(actor=user, company=company, data=form.cleaned_data)
-        except ValidationError as error:
-            apply_errors(form, error)
-        else:
-            messages.success(request, _("Company saved."))
-            return redirect(company)
+
+    def save(data: Mapping[str, Any]) -> object:
+        return write.company_update(actor=user, company=company, data=data)
+
+    if _saved(request, form, save, _("Company saved.")):
+        return redirect(company)
     if request.method == "POST":
         company.refresh_from_db()
     status = 422 if request.method == "POST" else 200
@@ -201,14 +219,12 @@ def contact_edit(request: HttpRequest, pk: int) -> HttpResponse:
     user = current_user(request)
     contact = contact_get_for(user, pk)
     form = ContactForm(request.POST or None, instance=contact)
-    if request.method == "POST" and form.is_valid():
-        try:
-            write.contact_update(actor=user, contact=contact, data=form.cleaned_data)
-        except ValidationError as error:
-            apply_errors(form, error)
-        else:
-            messages.success(request, _("Contact saved."))
-            return redirect(contact.company)
+
+    def save(data: Mapping[str, Any]) -> object:
+        return write.contact_update(actor=user, contact=contact, data=data)
+
+    if _saved(request, form, save, _("Contact saved.")):
+        return redirect(contact.company)
     if request.method == "POST":
         contact.refresh_from_db()
     context = {
