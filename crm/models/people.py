@@ -41,6 +41,18 @@ class User(AbstractUser):
         related_name="members",
         help_text=_("The team a rep currently sells for."),
     )
+    calendar_token = models.CharField(
+        _("calendar link secret"),
+        max_length=64,
+        unique=True,
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_(
+            "The secret in the person's calendar feed link; empty while the feed is off. "
+            "A reset writes a new one, so the old link stops working."
+        ),
+    )
 
     class Meta:
         verbose_name = _("user")
