@@ -248,7 +248,34 @@ class EmailState(models.TextChoices):
     FAILED = "failed", _("Failed")
 
 
-class OutboundEmail(models.Model):
+class OutboxRow(models.Model):
+    """What every outbox row shares, whatever the channel (email, or a chat robot in
+    coaching.chat_models): its state, when it is due, its tries and the claim that a sender
+    holds on it. coaching.delivery.outbox claims, leases, retries and fails these rows the
+    same way for every model built on this."""
+
+    state = models.CharField(
+        _("state"), max_length=8, choices=EmailState.choices, default=EmailState.PENDING
+    )
+    not_before = models.DateTimeField(_("not before"), default=timezone.now)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
+    # The claim names its holder and lasts a short lease, renewed before each send: a killed
+    # worker's rows are claimable again once the lease lapses, and only the holder may mark
+    # a row sent or failed.
+    claimed_by = models.CharField(_("claimed by"), max_length=80, blank=True)
+    lease_until = models.DateTimeField(_("lease until"), null=True, blank=True)
+    # Set at the first temporary failure: retries stop (the row fails) after this moment.
+    retry_until = models.DateTimeField(_("retry until"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        abstract = True
+
+
+class OutboundEmail(OutboxRow):
     """The email outbox. A row is written with the nudge that caused it; workers claim pending
     rows with a guarded update and send them. Its Message-ID comes from the row."""
 
@@ -268,22 +295,6 @@ class OutboundEmail(models.Model):
         related_name="email",
     )
     digest_date = models.DateField(_("digest for"), null=True, blank=True)
-    state = models.CharField(
-        _("state"), max_length=8, choices=EmailState.choices, default=EmailState.PENDING
-    )
-    not_before = models.DateTimeField(_("not before"), default=timezone.now)
-    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
-    claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
-    # The claim names its holder and lasts a short lease, renewed before each send: a killed
-    # worker's rows are claimable again once the lease lapses, and only the holder may mark
-    # a row sent or failed.
-    claimed_by = models.CharField(_("claimed by"), max_length=80, blank=True)
-    lease_until = models.DateTimeField(_("lease until"), null=True, blank=True)
-    # Set at the first temporary failure: retries stop (the row fails) after this moment.
-    retry_until = models.DateTimeField(_("retry until"), null=True, blank=True)
-    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
-    last_error = models.TextField(_("last error"), blank=True)
-    created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
     class Meta:
         ordering = ["id"]
@@ -375,3 +386,8 @@ class NextLeadAsk(models.Model):
     @property
     def is_open(self) -> bool:
         return self.answered_at is None
+
+
+# The chat channels and their outbox (issue 17) live in their own module; imported here so
+# Django registers them with the app.
+from coaching.chat_models import ChatChannel, ChatMessage  # noqa: E402, F401
