@@ -1,20 +1,21 @@
 """A channel's one job: turn an outbox row into a message and hand it to its server, and say
 what a failure means. The outbox (claims, leases, retries, the failed row) is the same for
-every channel; email is the first. A chat channel (issue 17) is another class with the same
-three methods behind the same row and claim.
+every channel; email is the first. The chat robots (issue 17, coaching.delivery.chat) are
+another class with the same methods behind the same claim, on their own rows (ChatMessage).
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import smtplib
 from enum import StrEnum
 from typing import Any, Protocol
 
 from django.core.mail import mailers
 
-from coaching.delivery.messages import render
-from coaching.models import OutboundEmail
+from coaching.delivery.messages import burst_of, render
+from coaching.models import OutboundEmail, OutboxRow
 
 
 class Failure(StrEnum):
@@ -28,10 +29,26 @@ class Failure(StrEnum):
     PERMANENT = "permanent"
 
 
+class Deferred(Exception):
+    """Raised by `send` when the row may not go yet (a paced robot's minute is full): the row
+    is due again at `until`, no try counted."""
+
+    def __init__(self, until: dt.datetime) -> None:
+        super().__init__(f"paced until {until.isoformat()}")
+        self.until = until
+
+
 class Channel(Protocol):
     name: str
+    # The outbox rows this channel sends, and what to load with each.
+    model: type[OutboxRow]
+    related: tuple[str, ...]
 
-    def send(self, row: OutboundEmail) -> None:
+    def prepare(self, row: Any) -> bool:
+        """Look up what the row will say; False when nothing is left worth sending (its nudge
+        and all that folded into it were resolved meanwhile)."""
+
+    def send(self, row: Any) -> None:
         """Build the row's message and hand it over; raise if the server did not accept it."""
 
     def classify(self, error: BaseException) -> Failure:
@@ -46,9 +63,18 @@ class EmailChannel:
     the mailer if it dropped). Each SMTP step waits at most EMAIL_TIMEOUT seconds."""
 
     name = "email"
+    model: type[OutboxRow] = OutboundEmail
+    related: tuple[str, ...] = ("recipient", "nudge")
 
     def __init__(self) -> None:
         self.mailer: Any = None
+
+    def prepare(self, row: OutboundEmail) -> bool:
+        if row.nudge is None:
+            return True
+        burst = burst_of(row)
+        setattr(row, "burst", burst)  # noqa: B010 - read back by messages.render, not a field
+        return bool(burst)
 
     def send(self, row: OutboundEmail) -> None:
         message = render(row)

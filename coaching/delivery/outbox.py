@@ -1,4 +1,6 @@
-"""Sending the outbox (coaching.OutboundEmail): small leased claims, one row at a time.
+"""Sending an outbox (coaching.OutboundEmail, coaching.ChatMessage): small leased claims, one
+row at a time. Every function works on the model its channel names (`Channel.model`, email by
+default): email and chat rows are claimed, leased, retried and failed by this one code.
 
 A sender claims a few due rows at once (KAOPU_EMAIL_CLAIM_SIZE) with a guarded update that
 writes its own name and a short lease (KAOPU_EMAIL_LEASE_SECONDS), renewed before each send and,
@@ -37,9 +39,8 @@ from django.db.models import Q, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from coaching.delivery.channels import Channel, EmailChannel, Failure
-from coaching.delivery.messages import burst_of
-from coaching.models import EmailState, OutboundEmail
+from coaching.delivery.channels import Channel, Deferred, EmailChannel, Failure
+from coaching.models import EmailState, OutboundEmail, OutboxRow
 from crm import audit
 from crm.models import User
 
@@ -64,30 +65,35 @@ def due_q(now: dt.datetime) -> Q:
     )
 
 
-def due_count(now: dt.datetime | None = None, cap: int = 10_000) -> int:
+Model = type[OutboxRow]
+
+
+def due_count(
+    now: dt.datetime | None = None, cap: int = 10_000, *, model: Model = OutboundEmail
+) -> int:
     now = now or timezone.now()
-    return len(OutboundEmail.objects.filter(due_q(now)).values_list("pk", flat=True)[:cap])
+    return len(model._default_manager.filter(due_q(now)).values_list("pk", flat=True)[:cap])
 
 
-def active_senders(now: dt.datetime | None = None) -> int:
+def active_senders(now: dt.datetime | None = None, *, model: Model = OutboundEmail) -> int:
     """Senders at work now: each holds one live claim (its rows' lease has not lapsed)."""
     now = now or timezone.now()
     return (
-        OutboundEmail.objects.filter(state=EmailState.SENDING, lease_until__gte=now)
+        model._default_manager.filter(state=EmailState.SENDING, lease_until__gte=now)
         .values("claimed_by")
         .distinct()
         .count()
     )
 
 
-def claim(*, owner: str, size: int, now: dt.datetime) -> list[int]:
+def claim(*, owner: str, size: int, now: dt.datetime, model: Model = OutboundEmail) -> list[int]:
     """Claim up to `size` due rows for `owner`; returns the ids it got (oldest due first).
 
     The update is guarded by the due condition, so of two senders that picked the same
     candidates each row goes to one; on PostgreSQL the candidates skip rows another sender
     is claiming right now, so concurrent senders take different rows."""
     for _ in range(3):
-        candidates = OutboundEmail.objects.filter(due_q(now)).order_by("not_before", "id")
+        candidates = model._default_manager.filter(due_q(now)).order_by("not_before", "id")
         if connection.features.has_select_for_update_skip_locked:
             with transaction.atomic():
                 ids = list(
@@ -95,25 +101,25 @@ def claim(*, owner: str, size: int, now: dt.datetime) -> list[int]:
                         :size
                     ]
                 )
-                got = _take(ids, owner, now)
+                got = _take(model, ids, owner, now)
         else:
             ids = list(candidates.values_list("pk", flat=True)[:size])
-            got = _take(ids, owner, now)
+            got = _take(model, ids, owner, now)
         if got or not ids:
             return got
     return []
 
 
-def _take(ids: list[int], owner: str, now: dt.datetime) -> list[int]:
+def _take(model: Model, ids: list[int], owner: str, now: dt.datetime) -> list[int]:
     if not ids:
         return []
-    taken = OutboundEmail.objects.filter(due_q(now), pk__in=ids).update(
+    taken = model._default_manager.filter(due_q(now), pk__in=ids).update(
         state=EmailState.SENDING, claimed_by=owner, claimed_at=now, lease_until=_lease(now)
     )
     if not taken:
         return []
     return list(
-        OutboundEmail.objects.filter(pk__in=ids, claimed_by=owner, state=EmailState.SENDING)
+        model._default_manager.filter(pk__in=ids, claimed_by=owner, state=EmailState.SENDING)
         .order_by("not_before", "id")
         .values_list("pk", flat=True)
     )
@@ -133,7 +139,8 @@ def deliver_due(
     channel: Channel | None = None,
 ) -> Counts:
     """Send due rows, claim after claim, until none is due, `limit` rows were handled or
-    `seconds` have passed; returns how many were sent, retried and failed."""
+    `seconds` have passed; returns how many were sent, retried and failed (and, for a paced
+    chat robot, deferred: due again when the robot's minute has room, no try counted)."""
     counts: Counts = {"sent": 0, "retry": 0, "failed": 0}
     channel = channel or EmailChannel()
     deadline = time.monotonic() + seconds if seconds is not None else None
@@ -144,7 +151,7 @@ def deliver_due(
             owner = new_owner()
             size = min(settings.KAOPU_EMAIL_CLAIM_SIZE, limit - sum(counts.values()))
             try:
-                ids = claim(owner=owner, size=size, now=now or timezone.now())
+                ids = claim(owner=owner, size=size, now=now or timezone.now(), model=channel.model)
             except DatabaseError:
                 log.warning("outbox: claiming failed, the database did not answer", exc_info=True)
                 _reset_connection()
@@ -168,16 +175,17 @@ def send_claimed(
 ) -> bool:
     """Send the rows of one claim in order; False when the server is down (the rest of the
     claim is then handed back, due after the first backoff, no attempt counted)."""
+    model = channel.model
     for index, pk in enumerate(ids):
         moment = now or timezone.now()
         try:
             # Renew the lease on what is left of the claim, then load the row if it is still
             # ours (a sender that stalled past its lease leaves the row to whoever took it).
-            OutboundEmail.objects.filter(
+            model._default_manager.filter(
                 pk__in=ids[index:], claimed_by=owner, state=EmailState.SENDING
             ).update(lease_until=_lease(moment))
             row = (
-                OutboundEmail.objects.select_related("recipient", "nudge")
+                model._default_manager.select_related(*channel.related)
                 .filter(pk=pk, claimed_by=owner, state=EmailState.SENDING)
                 .first()
             )
@@ -187,13 +195,13 @@ def send_claimed(
             continue  # its lease lapses and it is retried
         if row is None:
             continue
-        with _Heartbeat(row.pk, owner=owner):
+        with _Heartbeat(model, row.pk, owner=owner):
             outcome = _deliver_one(row, owner=owner, channel=channel, now=now)
         if outcome == Failure.DOWN:
             counts["retry"] += 1
-            _hand_back(ids[index + 1 :], owner=owner, now=moment)
+            _hand_back(model, ids[index + 1 :], owner=owner, now=moment)
             return False
-        counts[outcome] += 1
+        counts[outcome] = counts.get(outcome, 0) + 1
     return True
 
 
@@ -203,8 +211,8 @@ class _Heartbeat:
     within the first third, as nearly all do, never touches the database from the thread.
     Guarded by the claim: once another sender holds the row, the heartbeat renews nothing."""
 
-    def __init__(self, pk: int, *, owner: str) -> None:
-        self.pk, self.owner = pk, owner
+    def __init__(self, model: Model, pk: int, *, owner: str) -> None:
+        self.model, self.pk, self.owner = model, pk, owner
         self.done = threading.Event()
         self.thread = threading.Thread(target=self._run, name=f"lease-{pk}", daemon=True)
 
@@ -223,7 +231,7 @@ class _Heartbeat:
         try:
             while not self.done.wait(every):
                 try:
-                    renewed = OutboundEmail.objects.filter(
+                    renewed = self.model._default_manager.filter(
                         pk=self.pk, claimed_by=self.owner, state=EmailState.SENDING
                     ).update(lease_until=_lease(timezone.now()))
                 except DatabaseError:
@@ -237,19 +245,23 @@ class _Heartbeat:
             connection.close()  # this thread's own connection
 
 
-def _deliver_one(
-    row: OutboundEmail, *, owner: str, channel: Channel, now: dt.datetime | None
-) -> str:
+def _deliver_one(row: OutboxRow, *, owner: str, channel: Channel, now: dt.datetime | None) -> str:
     attempts = row.attempts + 1
-    if row.nudge is not None:
-        burst = burst_of(row)
-        if not burst:
-            # Resolved before we got to it (and all that folded into it): nothing worth an email.
-            _finish(row, owner, state=EmailState.SENT, last_error="skipped: nudge closed")
-            return "sent"
-        setattr(row, "burst", burst)  # noqa: B010 - read back by messages.render, not a field
+    try:
+        worth_it = channel.prepare(row)
+    except DatabaseError:
+        _reset_connection()
+        return "retry"  # left claimed: its lease lapses and it is tried again, no try counted
+    if not worth_it:
+        # Resolved before we got to it (and all that folded into it): nothing worth sending.
+        _finish(row, owner, state=EmailState.SENT, last_error="skipped: nudge closed")
+        return "sent"
     try:
         channel.send(row)
+    except Deferred as wait:
+        # Paced (the robot's minute is full): the row waits its turn, no try counted.
+        _finish(row, owner, state=EmailState.PENDING, not_before=wait.until)
+        return "deferred"
     except DatabaseError as error:
         # Building the message needs the database: a dropped link is not the row's fault.
         _reset_connection()
@@ -270,7 +282,7 @@ def _deliver_one(
 
 
 def _failed(
-    row: OutboundEmail,
+    row: OutboxRow,
     *,
     owner: str,
     attempts: int,
@@ -301,7 +313,7 @@ def _failed(
     return gave_up
 
 
-def _finish(row: OutboundEmail, owner: str, *, state: str, **fields: object) -> None:
+def _finish(row: OutboxRow, owner: str, *, state: str, **fields: object) -> None:
     """Record the outcome, guarded by the claim: only its holder's update counts. One retry
     after a dropped database link, so a sent row is not sent again for want of a commit."""
     fields = {"state": state, "claimed_by": "", "lease_until": None, **fields}
@@ -311,7 +323,8 @@ def _finish(row: OutboundEmail, owner: str, *, state: str, **fields: object) -> 
         fields["claimed_at"] = None
     _with_retry(
         lambda: (
-            OutboundEmail.objects.filter(claimed_by=owner, state=EmailState.SENDING)
+            type(row)
+            ._default_manager.filter(claimed_by=owner, state=EmailState.SENDING)
             .filter(pk=row.pk)  # last, so bench/run.py finds the row's id as the last parameter
             .update(**fields)
         ),
@@ -319,12 +332,12 @@ def _finish(row: OutboundEmail, owner: str, *, state: str, **fields: object) -> 
     )
 
 
-def _hand_back(ids: list[int], *, owner: str, now: dt.datetime) -> None:
+def _hand_back(model: Model, ids: list[int], *, owner: str, now: dt.datetime) -> None:
     if not ids:
         return
     wait = dt.timedelta(seconds=settings.KAOPU_EMAIL_BACKOFF_SECONDS)
     _with_retry(
-        lambda: OutboundEmail.objects.filter(
+        lambda: model._default_manager.filter(
             pk__in=ids, claimed_by=owner, state=EmailState.SENDING
         ).update(
             state=EmailState.PENDING,
@@ -357,14 +370,14 @@ def _reset_connection() -> None:
         connection.connection = None
 
 
-def outbox_resend(*, actor: User, ids: list[int]) -> int:
+def outbox_resend(*, actor: User, ids: list[int], model: Model = OutboundEmail) -> int:
     """Send failed rows again (the admin's one click): due now, tries and retry period
     counted afresh, the last error kept until the next try. Returns how many were requeued."""
     with transaction.atomic():
         rows = list(
-            OutboundEmail.objects.select_for_update().filter(pk__in=ids, state=EmailState.FAILED)
+            model._default_manager.select_for_update().filter(pk__in=ids, state=EmailState.FAILED)
         )
-        OutboundEmail.objects.filter(pk__in=[r.pk for r in rows]).update(
+        model._default_manager.filter(pk__in=[r.pk for r in rows]).update(
             state=EmailState.PENDING,
             attempts=0,
             not_before=timezone.now(),
@@ -374,7 +387,7 @@ def outbox_resend(*, actor: User, ids: list[int]) -> int:
         )
         audit.record_many(
             actor=actor,
-            action="email_resend",
+            action="email_resend" if model is OutboundEmail else "chat_resend",
             objects=list(rows),
             summary="sent again by the admin",
         )
