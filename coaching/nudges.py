@@ -15,18 +15,20 @@ Card actions (`card_snooze`, `card_dismiss`) act on every due nudge of one rule 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from coaching import playbook
+from coaching import chat, playbook
 from coaching.models import (
     Delivery,
     EmailKind,
@@ -40,7 +42,7 @@ from coaching.models import (
 from coaching.rules import NudgeSpec
 from crm.models import User
 
-CHUNK = 400  # keys per IN (...) list: well under SQLite's variable limit
+CHUNK = 400  # keys per IN (...) list where _key_set has no one-parameter table (not SQLite/PG)
 # The allowance of what people cause (hand-offs, answers, wins...): emails a person gets at
 # once per local day; a burst of one rule counts once. Past it, event nudges wait for the digest.
 EVENT_EMAILS_PER_DAY = 20
@@ -51,6 +53,36 @@ BURST = dt.timedelta(minutes=10)
 def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def _key_set(keys: Sequence[str]) -> RawSQL | None:
+    """`keys` as a one-column table passed in one parameter (a JSON array on SQLite, a text
+    array on PostgreSQL), so that looking up any number of keys is one statement; None on
+    another database, which then looks them up in chunks of CHUNK."""
+    if connection.vendor == "sqlite":
+        return RawSQL("SELECT value FROM json_each(%s)", [json.dumps(list(keys))])
+    if connection.vendor == "postgresql":
+        return RawSQL("SELECT unnest(%s::text[]) AS value", [list(keys)])
+    return None
+
+
+def _missing(keys: Sequence[str]) -> set[str]:
+    """The keys among `keys` that no nudge has yet: one anti-join against the key's unique
+    index, whatever the number of keys."""
+    table = _key_set(keys)
+    if table is None:
+        existing: set[str] = set()
+        for chunk in _chunks(keys):
+            existing.update(Nudge.objects.filter(key__in=chunk).values_list("key", flat=True))
+        return set(keys) - existing
+    nudges, key = (connection.ops.quote_name(n) for n in (Nudge._meta.db_table, "key"))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT k.value FROM ({table.sql}) AS k "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {nudges} n WHERE n.{key} = k.value)",
+            table.params,
+        )
+        return {row[0] for row in cursor.fetchall()}
 
 
 # --- Quiet hours and the push budget -----------------------------------------------------------
@@ -145,10 +177,8 @@ def _fresh_specs(specs: Iterable[NudgeSpec], rulebook: dict[str, playbook.Rule])
     if not by_key:
         return []
     keys = list(by_key)
-    existing: set[str] = set()
-    for chunk in _chunks(keys):
-        existing.update(Nudge.objects.filter(key__in=chunk).values_list("key", flat=True))
-    fresh = [by_key[k] for k in keys if k not in existing]
+    missing = _missing(keys)
+    fresh = [by_key[k] for k in keys if k in missing]
     fresh.sort(key=lambda s: -rulebook[s.rule_id].priority)
     return fresh
 
@@ -224,11 +254,14 @@ def _store(
     """Insert the nudges (a key that exists already is skipped), read back the ones this call
     made, and queue their instant emails. Returns the nudges made."""
     Nudge.objects.bulk_create(nudges, ignore_conflicts=True)
-    created: list[Nudge] = []
-    for chunk in _chunks([n.key for n in nudges]):
-        created.extend(
-            Nudge.objects.filter(key__in=chunk, created_at=now).select_related("recipient")
-        )
+    keys = [n.key for n in nudges]
+    table = _key_set(keys)
+    made = Nudge.objects.filter(created_at=now).select_related("recipient")
+    created: list[Nudge] = (
+        list(made.filter(key__in=table))
+        if table is not None
+        else [n for chunk in _chunks(keys) for n in made.filter(key__in=chunk)]
+    )
     ids = {n.key: n for n in created}
     rows = [
         OutboundEmail(
@@ -243,6 +276,7 @@ def _store(
     ]
     # The nudge is unique per email, so a concurrent scan cannot queue a second one.
     OutboundEmail.objects.bulk_create(rows, ignore_conflicts=True)
+    chat.queue_pushes(created, dict(emails), now=now)  # and a row per chat robot (issue 17)
     return created
 
 
