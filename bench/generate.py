@@ -207,8 +207,124 @@ def _companies_and_contacts(leads: int, company_of: list[str], now: dt.datetime)
     return contact_pk
 
 
-def build(*, leads: int = 100_000, activities: int = 1_000_000, log: Any = print) -> dict[str, Any]:
-    """Write the dataset. The database must be empty of people and leads."""
+# The history covers this many days: a lead's stage moves fall within the 90 days before its
+# latest move (or since it was handed down, if that is later).
+HISTORY_DAYS = 90
+
+
+def _stage_path(rng: random.Random, stage: str) -> list[tuple[str, str]]:
+    """The moves that brought an owned lead from "new" to `stage`, as the pipeline allows them
+    (crm.pipeline.TRANSITIONS): forward one stage at a time (new → qualified now and then),
+    a deal that slipped back one stage and came forward again, won or lost from an open stage,
+    and a lost lead reopened and lost again."""
+    order = list(OPEN)
+    moves: list[tuple[str, str]] = []
+
+    def walk(to: int) -> None:
+        at = order.index(moves[-1][1]) if moves else 0
+        while at < to:
+            step = 2 if at == 0 and to >= 2 and rng.random() < 0.2 else 1
+            moves.append((order[at], order[at + step]))
+            at += step
+            if 0 < at < len(order) - 1 and at < to and rng.random() < 0.15:  # a slip back
+                moves.append((order[at], order[at - 1]))
+                at -= 1
+
+    def current() -> str:
+        return moves[-1][1] if moves else "new"
+
+    if stage in OPEN:
+        target = order.index(stage)
+        if target < len(order) - 1 and rng.random() < 0.2:  # went one further, then slipped
+            walk(target + 1)
+            moves.append((current(), stage))
+        else:
+            walk(target)
+            if target == 0 and rng.random() < 0.3:  # contacted, then back to new
+                moves.extend([("new", "contacted"), ("contacted", "new")])
+    elif stage == "won":
+        walk(rng.choices(range(5), [5, 10, 20, 35, 30])[0])
+        moves.append((current(), "won"))
+    else:  # lost
+        walk(rng.choices(range(5), [25, 30, 20, 15, 10])[0])
+        moves.append((current(), "lost"))
+        if rng.random() < 0.1:  # the customer came back, and went again
+            moves.extend([("lost", "contacted"), ("contacted", "lost")])
+    return moves
+
+
+def _stage_history(now: dt.datetime) -> int:
+    """Every owned lead's stage moves as the app writes them (crm.history.stage_changed, by
+    the owner), ending at its stage today and at its `stage_changed_at`, the earlier ones
+    spread over the 90 days before (not before the hand-off). Pool leads never moved. A random
+    generator of its own, so the rest of the dataset stays as it was."""
+    from django.db import transaction
+
+    from crm.models import Lead, LeadEvent, LeadEventKind
+
+    rng = random.Random(SEED + 22)
+    rows = (
+        Lead.objects.filter(owner__isnull=False)
+        .order_by("pk")
+        .values_list("pk", "owner_id", "stage", "handed_at", "created_at", "stage_changed_at")
+    )
+    written = 0
+    batch: list[LeadEvent] = []
+    with transaction.atomic():
+        for pk, owner, stage, handed, created, changed in rows.iterator(chunk_size=BATCH):
+            moves = _stage_path(rng, stage)
+            if not moves:
+                continue
+            start = handed or created
+            last = max(changed or now, start)
+            first = max(start, last - dt.timedelta(days=HISTORY_DAYS))
+            times = [*sorted(between(rng, first, last) for _ in moves[:-1]), last]
+            for (from_stage, to_stage), when in zip(moves, times, strict=True):
+                batch.append(
+                    LeadEvent(
+                        lead_id=pk,
+                        kind=LeadEventKind.STAGE_CHANGED,
+                        actor_id=owner,
+                        from_stage=from_stage,
+                        to_stage=to_stage,
+                        note="Price 价格太高" if to_stage == "lost" else "",
+                        created_at=when,
+                    )
+                )
+            if len(batch) >= BATCH:
+                LeadEvent.objects.bulk_create(batch, batch_size=BATCH)
+                written += len(batch)
+                batch = []
+        LeadEvent.objects.bulk_create(batch, batch_size=BATCH)
+    return written + len(batch)
+
+
+# --mixed: three team sizes in one dataset of 20 teams, so the cockpit can be timed at 500,
+# 5,000 and 50,000 leads per team against the same 100k leads: teams 1–9 get 5,000 each (the
+# bench's fixed rep, manager and director keep their usual sizes), teams 10–19 500 each, team 20
+# 50,000. Directors: 1 over teams 1–9, 2 over teams 10–19, 3 over team 20.
+MIXED_SHARES = {**dict.fromkeys(range(1, 10), 10), **dict.fromkeys(range(10, 20), 1), 20: 100}
+MIXED_DIRECTORS = [0] * 9 + [1] * 10 + [2]
+
+
+def mixed_cycle() -> list[int]:
+    """The teams of 200 consecutive leads under --mixed (each team's share of 200), spread
+    evenly along the cycle as the even layout spreads teams, lead #1 in team 1."""
+    slots = [(n / share, team) for team, share in MIXED_SHARES.items() for n in range(share)]
+    return [team for _position, team in sorted(slots)]
+
+
+def build(
+    *,
+    leads: int = 100_000,
+    activities: int = 1_000_000,
+    teams: int = TEAMS,
+    mixed: bool = False,
+    log: Any = print,
+) -> dict[str, Any]:
+    """Write the dataset. The database must be empty of people and leads. `teams` sets the
+    team size at a given number of leads (100k leads: 200 teams of 500, 20 of 5,000 or 2 of
+    50,000); a director has ten teams (or all of them, below twenty)."""
     from django.contrib.auth.hashers import make_password
     from django.core.management.color import no_style
     from django.db import connection, transaction
@@ -255,6 +371,14 @@ def build(*, leads: int = 100_000, activities: int = 1_000_000, log: Any = print
         )
     leads = max(leads, 1)
     activities = max(activities, TIMELINE_ACTIVITIES)
+    n_teams = TEAMS if mixed else max(teams, 1)
+    n_directors = len(MIXED_DIRECTORS) if mixed else max(n_teams // 10, 1)
+    director_of = (
+        MIXED_DIRECTORS
+        if mixed
+        else [(t - 1) * n_directors // n_teams for t in range(1, n_teams + 1)]
+    )
+    team_cycle = mixed_cycle() if mixed else list(range(1, n_teams + 1))
     rng = random.Random(SEED)
     now = timezone.now()
     today = timezone.localdate(now)
@@ -285,7 +409,7 @@ def build(*, leads: int = 100_000, activities: int = 1_000_000, log: Any = print
             date_joined=joined,
         )
     ]
-    director_ids = [2 + d for d in range(DIRECTORS)]
+    director_ids = [2 + d for d in range(n_directors)]
     for d, pk in enumerate(director_ids, start=1):
         people.append(
             User(
@@ -299,7 +423,7 @@ def build(*, leads: int = 100_000, activities: int = 1_000_000, log: Any = print
                 date_joined=joined,
             )
         )
-    manager_ids = [2 + DIRECTORS + t for t in range(TEAMS)]
+    manager_ids = [2 + n_directors + t for t in range(n_teams)]
     for t, pk in enumerate(manager_ids, start=1):
         people.append(
             User(
@@ -317,7 +441,7 @@ def build(*, leads: int = 100_000, activities: int = 1_000_000, log: Any = print
     rep_ids_by_team: dict[int, list[int]] = {}
     rep_team: dict[int, int] = {}
     rep_name: dict[int, str] = {}
-    for t in range(1, TEAMS + 1):
+    for t in range(1, n_teams + 1):
         rep_ids_by_team[t] = []
         for r in range(REPS_PER_TEAM):
             number = (t - 1) * REPS_PER_TEAM + r + 1
@@ -347,10 +471,10 @@ def build(*, leads: int = 100_000, activities: int = 1_000_000, log: Any = print
                     pk=t,
                     name=f"Bench Team {t:02d} 销售{t:02d}部",
                     manager_id=manager_ids[t - 1],
-                    director_id=director_ids[(t - 1) * DIRECTORS // TEAMS],
+                    director_id=director_ids[director_of[t - 1]],
                     created_at=joined,
                 )
-                for t in range(1, TEAMS + 1)
+                for t in range(1, n_teams + 1)
             ]
         )
         for rep, team in rep_team.items():
@@ -367,11 +491,15 @@ def build(*, leads: int = 100_000, activities: int = 1_000_000, log: Any = print
         # Two teams tuned their coach: the scans then run one more query group per override.
         RuleSetting.objects.bulk_create(
             [
-                RuleSetting(team_id=2, rule_id="stalled_lead", thresholds={"days": 10}),
-                RuleSetting(team_id=3, rule_id="report_due", thresholds={"days": 5}),
+                setting
+                for setting in (
+                    RuleSetting(team_id=2, rule_id="stalled_lead", thresholds={"days": 10}),
+                    RuleSetting(team_id=3, rule_id="report_due", thresholds={"days": 5}),
+                )
+                if setting.team_id <= n_teams
             ]
         )
-    lap(f"{len(people)} people, {TEAMS} teams")
+    lap(f"{len(people)} people, {n_teams} teams")
 
     # --- How many activities each lead gets ----------------------------------------------------
     # Plan every lead's team, owner and stage first, so that activities go mostly to owned leads.
@@ -381,7 +509,7 @@ def build(*, leads: int = 100_000, activities: int = 1_000_000, log: Any = print
     stages = list(STAGE_WEIGHTS)
     weights = list(STAGE_WEIGHTS.values())
     for i in range(1, leads + 1):
-        team = (i - 1) % TEAMS + 1
+        team = team_cycle[(i - 1) % len(team_cycle)]
         plan_team[i] = team
         if i == TIMELINE_LEAD_ID:
             plan_owner[i], plan_stage[i] = rep_ids_by_team[1][0], "proposal"
@@ -529,6 +657,9 @@ def build(*, leads: int = 100_000, activities: int = 1_000_000, log: Any = print
         if (chunk.stop - 1) % (BATCH * 4) == 0 or chunk.stop > leads:
             lap(f"leads {chunk.stop - 1:>7} · activities {written_activities:>8}")
 
+    stage_moves = _stage_history(now)
+    lap(f"{stage_moves} stage moves in the history")
+
     contacts_made = _companies_and_contacts(leads, company_of, now)
     lap(f"{leads} companies, {contacts_made} contacts")
 
@@ -670,7 +801,7 @@ def build(*, leads: int = 100_000, activities: int = 1_000_000, log: Any = print
                 lead_id = rng.choice(owned_by[recipient])
             rep_label = rep_name[recipient]
         else:
-            team = rng.randint(1, TEAMS)
+            team = rng.randint(1, n_teams)
             recipient = manager_ids[team - 1]
             rule_id = rng.choice(manager_rules)
             subject_rep = rng.choice(rep_ids_by_team[team])
@@ -754,9 +885,10 @@ def build(*, leads: int = 100_000, activities: int = 1_000_000, log: Any = print
     lap("sequences, statistics")
     return {
         "people": len(people),
-        "teams": TEAMS,
+        "teams": n_teams,
         "leads": leads,
         "activities": written_activities,
+        "stage_moves": stage_moves,
         "contacts": contacts_made,
         "reports": len(report_rows),
         "replies": len(reply_rows),
@@ -770,13 +902,27 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--leads", type=int, default=100_000)
     parser.add_argument("--activities", type=int, default=1_000_000)
+    parser.add_argument(
+        "--teams",
+        type=int,
+        default=TEAMS,
+        help="teams of 10 reps the leads are shared by (100k leads: 200, 20, 2 teams give "
+        "500, 5,000, 50,000 leads per team)",
+    )
+    parser.add_argument(
+        "--mixed",
+        action="store_true",
+        help="20 teams of three sizes: 9 of 5,000 leads, 10 of 500, one of 50,000 (at 100k)",
+    )
     parser.add_argument("--reset", action="store_true", help="wipe the bench database first")
     args = parser.parse_args(argv)
     config = common.bootstrap()
     print(f"bench database: {config['ENGINE'].rsplit('.', 1)[-1]} {config['NAME']}", flush=True)
     if args.reset:
         reset()
-    summary = build(leads=args.leads, activities=args.activities)
+    summary = build(
+        leads=args.leads, activities=args.activities, teams=args.teams, mixed=args.mixed
+    )
     print(" · ".join(f"{k} {v}" for k, v in summary.items()))
 
 

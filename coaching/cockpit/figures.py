@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Avg, Count, Exists, F, Max, Min, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Avg, Count, Exists, F, Max, Min, OuterRef, Q, QuerySet, Sum, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from coaching import playbook, rules
@@ -193,15 +194,24 @@ def _handed_out(events: QuerySet[LeadEvent], key: str) -> dict[int, dict[str, in
     return {row.pop(key): row for row in rows}
 
 
-def _oldest_stalled(outer: str, now: dt.datetime, column: str) -> Subquery:
-    """The open lead idle the longest among the stalled ones of the outer rep or team."""
-    leads = (
-        with_idle_since(Lead.objects.filter(**{outer: OuterRef("pk")}))
+def _oldest_stalled(leads: QuerySet[Lead], key: str, now: dt.datetime) -> dict[int, Lead]:
+    """Per `key` ("owner" or "team"): the stalled lead idle the longest (ties: the lowest id),
+    in one query — the stalled leads numbered within each rep or team, the first kept."""
+    first = (
+        with_idle_since(leads)
         .filter(stalled_q(now))
-        .order_by(F("idle_since").asc(), "pk")
-        .values(column)[:1]
+        .annotate(
+            nth=Window(
+                RowNumber(),
+                partition_by=[F(f"{key}_id")],
+                order_by=[F("idle_since").asc(), F("pk").asc()],
+            )
+        )
+        .filter(nth=1)
+        .order_by()
+        .only("pk", "company", key)
     )
-    return Subquery(leads)
+    return {getattr(lead, f"{key}_id"): lead for lead in first}
 
 
 def _fill(
@@ -288,15 +298,18 @@ def _rep_figures(
     )
     nudges = _nudge_figures(ids, since=since)
     helpless = _help_only(reps, now=now) if reps else set()
+    # A rep's stalled leads wherever they are (as before: not only in these teams).
+    oldest = _oldest_stalled(Lead.objects.filter(owner_id__in=ids), "owner", now)
     rows = []
     for rep in reps:
+        stalled = oldest.get(rep.pk)
         row = Figures(
             key=rep.pk,
             name=str(rep),
             team_id=rep.team_id,
             team_name=rep.team.name if rep.team_id and rep.team else "",
-            oldest_stalled_id=rep.oldest_stalled_id,  # type: ignore[attr-defined]
-            oldest_stalled_company=rep.oldest_stalled_company or "",  # type: ignore[attr-defined]
+            oldest_stalled_id=stalled.pk if stalled else None,
+            oldest_stalled_company=stalled.company if stalled else "",
             only_asks_help=rep.pk in helpless,
         )
         for name, value in nudges.get(rep.pk, {}).items():
@@ -314,22 +327,15 @@ def _rep_figures(
     return rows
 
 
-def _reps(reps: QuerySet[User], now: dt.datetime) -> list[User]:
-    return list(
-        reps.select_related("team")
-        .annotate(
-            oldest_stalled_id=_oldest_stalled("owner", now, "pk"),
-            oldest_stalled_company=_oldest_stalled("owner", now, "company"),
-        )
-        .order_by("display_name", "username", "pk")
-    )
+def _reps(reps: QuerySet[User]) -> list[User]:
+    return list(reps.select_related("team").order_by("display_name", "username", "pk"))
 
 
 def rep_rows(*, team: Team, days: int, now: dt.datetime | None = None) -> list[Figures]:
     """One row per active rep of the team: their open leads in this team, their reports to
     this team's manager, and how the leads handed down to them ended (in the last `days`)."""
     now = now or timezone.now()
-    reps = _reps(User.objects.filter(role=Role.REP, team=team, is_active=True), now)
+    reps = _reps(User.objects.filter(role=Role.REP, team=team, is_active=True))
     return _rep_figures(reps, [team.pk], days=days, now=now)
 
 
@@ -340,14 +346,14 @@ def reps_across(
     a team page's rows, in a number of queries that grows with neither reps nor teams."""
     now = now or timezone.now()
     team_ids = list(teams.order_by().values_list("pk", flat=True))
-    reps = _reps(User.objects.filter(role=Role.REP, team_id__in=team_ids, is_active=True), now)
+    reps = _reps(User.objects.filter(role=Role.REP, team_id__in=team_ids, is_active=True))
     return _rep_figures(reps, team_ids, days=days, now=now)
 
 
 def rep_figures(*, rep: User, days: int, now: dt.datetime | None = None) -> Figures:
     """One rep's row, as their manager sees it on the team page (the rep's own team)."""
     now = now or timezone.now()
-    reps = _reps(User.objects.filter(pk=rep.pk), now)
+    reps = _reps(User.objects.filter(pk=rep.pk))
     return _rep_figures(reps, [rep.team_id or 0], days=days, now=now)[0]
 
 
@@ -362,13 +368,12 @@ def team_rows(*, teams: QuerySet[Team], days: int, now: dt.datetime | None = Non
             n_reps=Count(
                 "members", filter=Q(members__role=Role.REP, members__is_active=True), distinct=True
             ),
-            oldest_stalled_id=_oldest_stalled("team", now, "pk"),
-            oldest_stalled_company=_oldest_stalled("team", now, "company"),
         )
         .order_by("name", "pk")
     )
     ids = [team.pk for team in listed]
     leads = Lead.objects.filter(team_id__in=ids)
+    oldest = _oldest_stalled(leads, "team", now)
     lead_rows = _lead_figures(leads, "team", since=since, now=now)
     values = _open_values(leads, "team")
     report_rows = _report_figures(Report.objects.filter(team_id__in=ids), "team", since=since)
@@ -377,13 +382,14 @@ def team_rows(*, teams: QuerySet[Team], days: int, now: dt.datetime | None = Non
     )
     rows = []
     for team in listed:
+        stalled = oldest.get(team.pk)
         row = Figures(
             key=team.pk,
             name=team.name,
             reps=team.n_reps,  # type: ignore[attr-defined]
             manager=str(team.manager),
-            oldest_stalled_id=team.oldest_stalled_id,  # type: ignore[attr-defined]
-            oldest_stalled_company=team.oldest_stalled_company or "",  # type: ignore[attr-defined]
+            oldest_stalled_id=stalled.pk if stalled else None,
+            oldest_stalled_company=stalled.company if stalled else "",
         )
         rows.append(
             _fill(

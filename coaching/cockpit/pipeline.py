@@ -1,6 +1,6 @@
 """The cockpit's pipeline: per team, each stage's count and value per currency today, and its
-count a week ago rebuilt from the stage history, so the page can show the change; teams'
-pipelines added up for the +2.
+count a week ago rebuilt from the stage history (the moves of the last week only), so the page
+can show the change; teams' pipelines added up for the +2.
 """
 
 from __future__ import annotations
@@ -9,9 +9,10 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
-from django.db.models import Count, F, OuterRef, QuerySet, Subquery, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import Count, F, Q, QuerySet, Sum, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from crm.models import Lead, LeadEvent, LeadEventKind
@@ -43,16 +44,30 @@ class StageRow:
         return f"−{-self.change}" if self.change < 0 else "0"
 
 
-def _stage_then(cutoff: dt.datetime) -> Coalesce:
-    """The stage a lead was in at `cutoff`, rebuilt from its stage history: the last move
-    before the cutoff, else where the first later move started from, else its stage today."""
-    moves = LeadEvent.objects.filter(lead=OuterRef("pk"), kind=LeadEventKind.STAGE_CHANGED)
-    before = moves.filter(created_at__lte=cutoff).order_by("-created_at", "-pk")
-    after = moves.filter(created_at__gt=cutoff).order_by("created_at", "pk")
-    return Coalesce(
-        Subquery(before.values("to_stage")[:1]),
-        Subquery(after.values("from_stage")[:1]),
-        F("stage"),
+def _moved_since(leads: QuerySet[Lead], key: str, cutoff: dt.datetime) -> QuerySet[Any]:
+    """The leads of `leads` that existed at `cutoff` and changed stage after it, counted by
+    `key`, their stage today and the stage they were in at `cutoff` — the stage their first
+    move after the cutoff started from. One grouped query over the moves since the cutoff only
+    (the history index on kind and time), whatever the size of the team: every stage change is
+    written to the history (crm.services.lead_change_stage), so a lead that did not move since
+    is in the same stage as then, and one that did was where its first move since began."""
+    moves = LeadEvent.objects.filter(kind=LeadEventKind.STAGE_CHANGED, created_at__gt=cutoff)
+    first = (
+        moves.filter(lead__in=leads.filter(created_at__lte=cutoff).order_by().values("pk"))
+        .annotate(
+            nth=Window(
+                RowNumber(), partition_by=[F("lead_id")], order_by=[F("created_at"), F("pk")]
+            )
+        )
+        .filter(nth=1)
+        .order_by()
+        .values("pk")
+    )
+    return (
+        LeadEvent.objects.filter(pk__in=first)
+        .order_by()
+        .values(f"lead__{key}", "lead__stage", "from_stage")
+        .annotate(n=Count("pk"))
     )
 
 
@@ -60,7 +75,8 @@ def pipelines(
     *, leads: QuerySet[Lead], key: str, now: dt.datetime | None = None
 ) -> dict[int, list[StageRow]]:
     """Per `key` (a team id): each stage's count and value per currency today, and its count
-    `CHANGE_DAYS` ago (leads created since then did not exist then)."""
+    `CHANGE_DAYS` ago (leads created since then did not exist then). Two grouped queries: the
+    leads by stage today (those that existed a week ago counted apart), and the moves since."""
     now = now or timezone.now()
     cutoff = now - dt.timedelta(days=CHANGE_DAYS)
     out: dict[int, dict[str, StageRow]] = {}
@@ -74,22 +90,20 @@ def pipelines(
     today = (
         leads.order_by()
         .values(key, "stage", "currency")
-        .annotate(n=Count("pk"), total=Sum("value"))
+        .annotate(
+            n=Count("pk"), total=Sum("value"), before=Count("pk", filter=Q(created_at__lte=cutoff))
+        )
         .order_by(key, "stage", "currency")
     )
     for item in today:
         stage_row = row(item[key], item["stage"])
         stage_row.count += item["n"]
+        stage_row.count_before += item["before"]
         stage_row.totals.append((item["currency"], item["total"]))
-    earlier = (
-        leads.filter(created_at__lte=cutoff)
-        .annotate(stage_then=_stage_then(cutoff))
-        .order_by()
-        .values(key, "stage_then")
-        .annotate(n=Count("pk"))
-    )
-    for item in earlier:
-        row(item[key], item["stage_then"]).count_before += item["n"]
+    for item in _moved_since(leads, key, cutoff):
+        group = item[f"lead__{key}"]
+        row(group, item["lead__stage"]).count_before -= item["n"]
+        row(group, item["from_stage"] or item["lead__stage"]).count_before += item["n"]
     return {group: list(stages.values()) for group, stages in out.items()}
 
 

@@ -1,0 +1,174 @@
+"""The cockpit's "a week ago" and "idle the longest" figures, rebuilt from grouped queries
+(issue 22), checked against the per-lead way they were computed before: the stage each lead
+was in at the cutoff from two subqueries per lead, and the oldest stalled lead from two
+subqueries per rep or team. Leads move through the pipeline at random over three weeks with the
+CRM's own service, so the history is the one the app writes. And the number of queries does
+not depend on the number of leads.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+import pytest
+import time_machine
+from django.db import connection
+from django.db.models import F, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+from django.test.utils import CaptureQueriesContext
+
+from coaching import cockpit
+from crm import services as crm
+from crm.models import ActivityKind, Lead, LeadEvent, LeadEventKind, Role, Team, User
+from crm.pipeline import next_stages
+from crm.selectors import stalled_q, with_idle_since
+from tests.coaching.helpers import START
+from tests.factories import lead_new, make_user
+
+if TYPE_CHECKING:
+    from tests.conftest import Company
+
+pytestmark = pytest.mark.django_db
+
+
+def day(n: float) -> dt.datetime:
+    return START + dt.timedelta(days=n)
+
+
+def stage_then_by_subqueries(
+    leads: QuerySet[Lead], cutoff: dt.datetime
+) -> Counter[tuple[int, str]]:
+    """The way the cockpit counted the pipeline at `cutoff` before issue 22: per lead, the last
+    move before the cutoff, else where the first later move started, else its stage today."""
+    moves = LeadEvent.objects.filter(lead=OuterRef("pk"), kind=LeadEventKind.STAGE_CHANGED)
+    before = moves.filter(created_at__lte=cutoff).order_by("-created_at", "-pk")
+    after = moves.filter(created_at__gt=cutoff).order_by("created_at", "pk")
+    then = Coalesce(
+        Subquery(before.values("to_stage")[:1]),
+        Subquery(after.values("from_stage")[:1]),
+        F("stage"),
+    )
+    rows = leads.filter(created_at__lte=cutoff).annotate(then=then).values_list("team_id", "then")
+    return Counter(rows)
+
+
+def counted_before(pipes: dict[int, list[cockpit.StageRow]]) -> Counter[tuple[int, str]]:
+    return Counter(
+        {(team, row.stage): row.count_before for team, rows in pipes.items() for row in rows}
+    )
+
+
+def busy_history(c: Company, clock: time_machine.Traveller, *, seed: int) -> list[Lead]:
+    """Leads of both teams created over three weeks, each moved along the pipeline a few times
+    at random (forward, back, won, lost, reopened), a move or two a day."""
+    rng = random.Random(seed)
+    owners = {c.team_a.pk: [c.rep_a1, c.rep_a2], c.team_b.pk: [c.rep_b1]}
+    managers = {c.team_a.pk: c.manager_a, c.team_b.pk: c.team_b.manager}
+    leads: list[Lead] = []
+    for d in range(21):
+        clock.move_to(day(d))
+        for team_id in (c.team_a.pk, c.team_b.pk):
+            if rng.random() < 0.6:
+                owner = rng.choice(owners[team_id])
+                leads.append(lead_new(managers[team_id], f"Lead {d}/{team_id}", to=owner))
+        for lead in rng.sample(leads, k=min(len(leads), 3)):
+            lead.refresh_from_db()
+            choices = [stage for stage, _label in next_stages(lead.stage)]
+            if lead.owner is None or not choices:
+                continue
+            crm.lead_change_stage(
+                actor=lead.owner, lead=lead, to_stage=rng.choice(choices), reason="No budget"
+            )
+    clock.move_to(day(21))
+    return leads
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_week_ago_is_what_the_per_lead_subqueries_gave(
+    company: Company, clock: time_machine.Traveller, seed: int
+) -> None:
+    busy_history(company, clock, seed=seed)
+    leads = Lead.objects.all()
+    assert LeadEvent.objects.filter(kind=LeadEventKind.STAGE_CHANGED).count() >= 25
+    for now in (day(21), day(15), day(9)):  # cutoffs on days 14, 8 and 2
+        expected = stage_then_by_subqueries(leads, now - dt.timedelta(days=cockpit.CHANGE_DAYS))
+        got = counted_before(cockpit.pipelines(leads=leads, key="team", now=now))
+        assert +got == +expected, now
+    # The moves of the last week changed the picture: the check above compared something.
+    today = cockpit.pipelines(leads=leads, key="team")
+    assert any(row.change for rows in today.values() for row in rows)
+
+
+def oldest_by_subqueries(outer: QuerySet[Any], field: str, now: dt.datetime) -> dict[int, Any]:
+    leads = (
+        with_idle_since(Lead.objects.filter(**{field: OuterRef("pk")}))
+        .filter(stalled_q(now))
+        .order_by(F("idle_since").asc(), "pk")
+        .values("pk")[:1]
+    )
+    return dict(outer.annotate(oldest=Subquery(leads)).values_list("pk", "oldest"))
+
+
+def test_the_oldest_stalled_lead_is_what_the_subqueries_gave(
+    company: Company, clock: time_machine.Traveller
+) -> None:
+    c = company
+    leads = busy_history(c, clock, seed=7)
+    # Some leads come back to life; the rest sit idle past the stalled threshold.
+    for lead in leads[::4]:
+        if lead.owner is not None:
+            crm.activity_log(actor=lead.owner, lead=lead, kind=ActivityKind.CALL)
+    clock.move_to(day(40))
+    now = day(40)
+    reps = [c.rep_a1, c.rep_a2, c.rep_b1]
+    rows = cockpit.reps_across(teams=Team.objects.all(), days=30, now=now)
+    by_rep = {row.key: row.oldest_stalled_id for row in rows}
+
+    expected_reps = oldest_by_subqueries(
+        User.objects.filter(pk__in=[r.pk for r in reps]), "owner", now
+    )
+    assert by_rep == expected_reps
+    assert all(by_rep.values())
+    teams = cockpit.team_rows(teams=Team.objects.all(), days=30, now=now)
+    expected_teams = oldest_by_subqueries(Team.objects.all(), "team", now)
+    assert {row.key: row.oldest_stalled_id for row in teams} == expected_teams
+    assert all(row.oldest_stalled_company for row in teams)
+
+
+def grow(team: Team, n: int, clock: time_machine.Traveller) -> None:
+    """`n` leads handed to the team's one rep, each moved twice, one move in the last week."""
+    rep = make_user(username=f"rep-{team.pk}-{n}", role=Role.REP)
+    crm.rep_join_team(user=rep, team=team)
+    clock.move_to(day(0))
+    leads = [lead_new(team.manager, f"Grown {i}", to=rep) for i in range(n)]
+    clock.move_to(day(3))
+    for lead in leads:
+        crm.lead_change_stage(actor=rep, lead=lead, to_stage="contacted")
+    clock.move_to(day(18))
+    for lead in leads[::2]:
+        crm.lead_change_stage(actor=rep, lead=lead, to_stage="qualified")
+    clock.move_to(day(20))
+
+
+def test_the_pipeline_and_the_rows_cost_the_same_for_2_and_20_leads(
+    clock: time_machine.Traveller,
+) -> None:
+    counts = []
+    for n in (2, 20):
+        manager = make_user(username=f"mgr{n}", role=Role.MANAGER)
+        team = Team.objects.create(name=f"Team {n}", manager=manager)
+        grow(team, n, clock)
+        with CaptureQueriesContext(connection) as pipeline:
+            pipes = cockpit.pipelines(leads=Lead.objects.filter(team=team), key="team")
+        with CaptureQueriesContext(connection) as rows:
+            cockpit.rep_rows(team=team, days=30)
+            cockpit.team_rows(teams=Team.objects.filter(pk=team.pk), days=30)
+        by_stage = {row.stage: (row.count, row.count_before) for row in pipes[team.pk]}
+        assert by_stage["contacted"] == (n // 2, n)
+        assert by_stage["qualified"] == (n // 2, 0)
+        counts.append((len(pipeline), len(rows)))
+    assert counts[0] == counts[1]
+    assert counts[0][0] == 2  # the stages today, and the moves of the last week
