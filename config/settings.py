@@ -295,6 +295,18 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": float(os.environ.get("KAOPU_DIGEST_POLL_SECONDS", "300")),
         "options": {"expires": 240},
     },
+    # Chat robots (issue 17): the same poll as email, on the chat outbox; the weekly summaries
+    # are looked for with the digests.
+    "deliver-chat": {
+        "task": "coaching.tasks.deliver_chat",
+        "schedule": KAOPU_EMAIL_POLL_SECONDS,
+        "options": {"expires": 30},
+    },
+    "weekly-summaries": {
+        "task": "coaching.tasks.build_weekly_summaries",
+        "schedule": float(os.environ.get("KAOPU_DIGEST_POLL_SECONDS", "300")),
+        "options": {"expires": 240},
+    },
 }
 
 # The cache holds the API's rate-limit counters: Redis when there is one (shared by every web
@@ -339,6 +351,13 @@ KAOPU_EMAIL_LEASE_SECONDS = int(os.environ.get("KAOPU_EMAIL_LEASE_SECONDS", "15"
 # soft time limit); the poll starts up to FANOUT of them, so more workers send more.
 KAOPU_EMAIL_TASK_SECONDS = int(os.environ.get("KAOPU_EMAIL_TASK_SECONDS", "10"))
 KAOPU_EMAIL_FANOUT = int(os.environ.get("KAOPU_EMAIL_FANOUT", "8"))
+# Chat robots (issue 17). A webhook must be https and resolve to public addresses only, unless
+# KAOPU_CHAT_ALLOW_PRIVATE (true with DEBUG and in the tests, whose fake platforms listen on
+# 127.0.0.1 over http). Each robot gets at most PER_MINUTE messages a minute (the platforms'
+# documented limit is about 20); each request waits at most TIMEOUT seconds per phase.
+KAOPU_CHAT_ALLOW_PRIVATE = env_bool("KAOPU_CHAT_ALLOW_PRIVATE", DEBUG)
+KAOPU_CHAT_PER_MINUTE = int(os.environ.get("KAOPU_CHAT_PER_MINUTE", "20"))
+KAOPU_CHAT_TIMEOUT_SECONDS = float(os.environ.get("KAOPU_CHAT_TIMEOUT_SECONDS", "5"))
 
 # CRM knobs
 KAOPU_STALLED_DAYS = int(os.environ.get("KAOPU_STALLED_DAYS", "14"))
