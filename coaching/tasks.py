@@ -12,7 +12,9 @@ import math
 from celery import shared_task
 from django.conf import settings
 
-from coaching import delivery, handlers, scans
+from coaching import chat, delivery, handlers, scans
+from coaching.chat_models import ChatMessage
+from coaching.delivery.chat import ChatSender
 
 
 @shared_task(acks_late=True)
@@ -55,3 +57,38 @@ def send_emails() -> dict[str, int]:
 @shared_task(acks_late=True)
 def build_digests() -> int:
     return delivery.build_digests()
+
+
+# --- Chat robots (issue 17): the same poll and senders as email, on the chat outbox -----------
+
+
+@shared_task(acks_late=True)
+def deliver_chat() -> int:
+    """The beat's poll for the chat outbox, as deliver_emails for email."""
+    size, fanout = settings.KAOPU_EMAIL_CLAIM_SIZE, settings.KAOPU_EMAIL_FANOUT
+    due = delivery.due_count(cap=size * fanout, model=ChatMessage)
+    senders = min(math.ceil(due / size), fanout - delivery.active_senders(model=ChatMessage))
+    expires = max(2 * settings.KAOPU_EMAIL_POLL_SECONDS, 10.0)
+    for _ in range(senders):
+        send_chat.apply_async(expires=expires)
+    return max(senders, 0)
+
+
+@shared_task(acks_late=True)
+def send_chat() -> dict[str, int]:
+    """One chat sender: leased claims while rows are due, for at most KAOPU_EMAIL_TASK_SECONDS,
+    then its own continuation if rows are still due (as send_emails)."""
+    counts = delivery.deliver_due(
+        limit=1_000_000, seconds=settings.KAOPU_EMAIL_TASK_SECONDS, channel=ChatSender()
+    )
+    if (
+        delivery.due_count(cap=1, model=ChatMessage)
+        and delivery.active_senders(model=ChatMessage) < settings.KAOPU_EMAIL_FANOUT
+    ):
+        send_chat.apply_async(expires=settings.CELERY_TASK_TIME_LIMIT)
+    return counts
+
+
+@shared_task(acks_late=True)
+def build_weekly_summaries() -> int:
+    return chat.build_weekly_summaries()

@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from coaching.chat import queue_credit_post
 from coaching.models import CreditPost, Thanks, ThanksKind
 from coaching.nudges import create_nudges, resolve
 from coaching.rules import NudgeSpec
@@ -57,6 +58,7 @@ def thanks_send(
         )
         people = [u for u in credited if u.pk != author.pk]
         post.credited.set(people or [lead.handed_by_id])
+        queue_credit_post(post)  # the team's chat robot carries it too (issue 17)
         named = [u.pk for u in people] or [lead.handed_by_id]
     resolve("thanks_sent", recipient_id=author.pk, lead_id=lead.pk)
     create_nudges(_heard(author=author, lead=lead, thanks=thanks, named=named))

@@ -21,7 +21,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 
-from coaching import cards
+from coaching import cards, chat
 from coaching.models import (
     Delivery,
     EmailKind,
@@ -132,17 +132,20 @@ def build_digests(*, now: dt.datetime | None = None) -> int:
         .values_list("recipient_id", flat=True)
         .distinct()
     )
-    users = User.objects.filter(pk__in=waiting).exclude(email="")
+    users = User.objects.filter(pk__in=waiting)
     prefs = {p.user_id: p for p in NotificationPreference.objects.filter(user__in=users)}
+    robots = chat.digest_owners(users)
     made = 0
     for user in users:  # one row per person with something waiting, not per lead
         pref = prefs.get(user.pk) or NotificationPreference(user=user)
-        if not pref.email_enabled:
-            continue
         local = now.astimezone(user.zone)
         if local.time() < pref.digest_time:
             continue
         with transaction.atomic():
+            if user.pk in robots:  # the person's digest robots, once per local day (issue 17)
+                chat.queue_digest(user=user, day=local.date(), now=now)
+            if not pref.email_enabled or not user.email:
+                continue
             email, created = OutboundEmail.objects.get_or_create(
                 recipient=user,
                 kind=EmailKind.DIGEST,
