@@ -375,6 +375,12 @@ KAOPU_PAGE_SIZE = int(os.environ.get("KAOPU_PAGE_SIZE", "50"))
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # A calendar feed's secret is in its path: no log line copies it (crm.calendar_logging).
+    "filters": {"calendar_links": {"()": "crm.calendar_logging.RedactCalendarLinks"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["calendar_links"]}},
+    "loggers": {
+        "django.request": {"filters": ["calendar_links"]},
+        "django.server": {"handlers": ["console"], "propagate": False},
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "INFO")},
 }

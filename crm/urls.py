@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from crm.views import app, board, companies, exchange, leads, people, reports, search
+from crm.views import app, board, calendar, companies, exchange, leads, people, reports, search
 
 urlpatterns = [
     path("", leads.my_day, name="my-day"),
@@ -73,6 +73,7 @@ urlpatterns = [
     path("reports/<int:pk>/decide/", reports.report_decide, name="report-decide"),
     path("my-manager/", people.my_manager, name="my-manager"),
     path("profile/", people.profile, name="profile"),
+    path("calendar/<str:token>.ics", calendar.calendar_feed, name="calendar-feed"),
     path("audit/", people.audit_trail, name="audit-trail"),
     path("healthz", people.health, name="health"),
 ]

@@ -13,14 +13,17 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from crm import selectors, services
+from crm.calendar import feed_urls
 from crm.forms import ProfileForm
 from crm.models import AuditEntry
 from crm.permissions import can_view_audit, reports_to_a_manager
+from crm.views.calendar import profile_calendar_action
 from crm.web import apply_errors, current_user, paginate
 
 
@@ -29,6 +32,8 @@ from crm.web import apply_errors, current_user, paginate
 def profile(request: HttpRequest) -> HttpResponse:
     user = current_user(request)
     initial = {"language": user.language, "time_zone": user.time_zone}
+    if request.method == "POST" and profile_calendar_action(request, user):
+        return redirect(reverse("profile") + "#calendar")
     form = ProfileForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
@@ -41,7 +46,8 @@ def profile(request: HttpRequest) -> HttpResponse:
             return redirect("profile")
     status = 422 if request.method == "POST" else 200
     history = user.memberships.select_related("team").all()
-    return render(request, "crm/profile.html", {"form": form, "history": history}, status=status)
+    context = {"form": form, "history": history, "calendar": feed_urls(user)}
+    return render(request, "crm/profile.html", context, status=status)
 
 
 @login_required

@@ -1,0 +1,343 @@
+"""A person's calendar feed (iCalendar, RFC 5545): the dates their work hangs on, served at a
+secret link they can reset (crm.views.calendar), for Outlook, Google, Apple and DingTalk.
+
+What each person gets (the decision, issue 17):
+- A rep: for each of their open leads, the next step on its date, the tender date, the
+  expected close date and the date a progress report is due (7 days after the last report or
+  the hand-off, 3 when a tender or close is within 14 days: crm.reporting.report_due_days).
+- A manager: the same for leads they own themselves; the plan decisions waiting on them (an
+  escalation plan with no decision yet, on its "needed by" date, else today); the tender and
+  expected-close dates of the team's leads (named with the rep), because those are the days a
+  manager joins or chases; and the team's reports due as ONE event per rep and day ("Reports
+  due: Tom (3)"), not one per lead. Not every rep's next step: that is the rep's diary, and
+  fifty of them a day would bury the manager's own.
+- A director (+2): their own leads, and the tender dates of their teams' leads.
+- An admin: their own leads.
+A date already past that is still owed (a report overdue, a decision not taken) shows on today,
+so it is never lost off the back of the window; the dates a person set (next step, tender,
+close) stay where they were put.
+
+Every event is an all-day one (these are dates, not meetings), transparent (it never blocks
+busy time), and carries a stable UID per (kind, object, person) so a refresh updates it instead
+of adding a copy; its DTSTAMP is the object's last change, so an unchanged feed is byte for byte
+the same and answers 304. The window is 30 days back to 180 ahead, at most MAX_EVENTS events
+(the nearest first). Three queries: the person, their leads, their pending plan decisions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import secrets
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import icalendar
+from django.conf import settings
+from django.db import transaction
+from django.db.models import DateTimeField, OuterRef, Q, QuerySet, Subquery
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from crm import audit
+from crm.models import Lead, Report, ReportKind, ReportState, Role, User
+from crm.permissions import lead_scope
+from crm.pipeline import OPEN_STAGES
+from crm.reporting import report_due_days
+
+DAYS_BACK = 30
+DAYS_AHEAD = 180
+MAX_EVENTS = 500
+# How often a calendar app should fetch again (Outlook and Apple read these; Google decides
+# for itself, about twice a day).
+REFRESH = dt.timedelta(hours=1)
+
+
+class Kind:
+    NEXT_STEP = "next-step"
+    TENDER = "tender"
+    CLOSE = "close"
+    REPORT_DUE = "report-due"
+    TEAM_REPORTS_DUE = "team-reports-due"
+    DECISION = "decision"
+
+
+@dataclass(frozen=True)
+class FeedEvent:
+    """One all-day event: what, when, where it links to, and when its object last changed."""
+
+    kind: str
+    key: str  # the object's id (or ids) within its kind: with the kind, the event's identity
+    day: dt.date
+    summary: str
+    description: str
+    path: str
+    changed: dt.datetime
+
+
+# --- The secret link ------------------------------------------------------------------------
+
+
+def calendar_link_reset(*, user: User) -> str:
+    """Give `user` a new secret calendar link (turning the feed on if it was off); the old one
+    stops working at once. Returns the new token. Audited."""
+    with transaction.atomic():
+        user.calendar_token = secrets.token_urlsafe(32)
+        user.save(update_fields=["calendar_token"])
+        audit.record(actor=user, action="calendar.link_reset", obj=user)
+    return feed_token(user)
+
+
+def calendar_link_off(*, user: User) -> None:
+    """Turn `user`'s feed off: their link answers 404 until they turn it on again. Audited."""
+    with transaction.atomic():
+        user.calendar_token = None
+        user.save(update_fields=["calendar_token"])
+        audit.record(actor=user, action="calendar.link_off", obj=user)
+
+
+def feed_token(user: User) -> str:
+    """The token in `user`'s link: their id and their secret. The id picks the row by primary
+    key, so the secret is compared in constant time (hmac.compare_digest) rather than by an
+    index search whose timing depends on how much of a guess was right."""
+    return f"{user.pk}-{user.calendar_token}" if user.calendar_token else ""
+
+
+def feed_user(token: str) -> User | None:
+    """The active person whose feed `token` opens, or None (a bad, old or switched-off link)."""
+    pk, _sep, secret = token.partition("-")
+    if not (pk.isascii() and pk.isdigit() and 0 < len(pk) < 19) or not secret:
+        return None
+    user = User.objects.filter(pk=int(pk), is_active=True).first()
+    stored = (user.calendar_token or "") if user is not None else ""
+    # Compared even when there is no such person, so a missing id and a wrong secret cost the
+    # same; an empty stored secret (feed off) never matches.
+    matches = hmac.compare_digest(secret.encode(), (stored or "\x00" * 43).encode())
+    return user if user is not None and stored and matches else None
+
+
+def feed_urls(user: User) -> dict[str, str]:
+    """The link to paste (https, or whatever KAOPU_SITE_URL says) and its webcal:// twin that
+    opens Apple Calendar and Outlook directly; empty while the feed is off."""
+    token = feed_token(user)
+    if not token:
+        return {}
+    url = settings.KAOPU_SITE_URL + reverse("calendar-feed", args=[token])
+    return {"url": url, "webcal": "webcal://" + url.split("://", 1)[-1]}
+
+
+# --- The events -----------------------------------------------------------------------------
+
+
+def _last_report_on_lead() -> Subquery:
+    return Subquery(
+        Report.objects.filter(lead=OuterRef("pk"), state=ReportState.SUBMITTED)
+        .order_by("-submitted_at")
+        .values("submitted_at")[:1],
+        output_field=DateTimeField(),
+    )
+
+
+def _leads(user: User, start: dt.date, end: dt.date) -> QuerySet[Lead]:
+    """The open leads whose dates this person's calendar shows (see the module's docstring):
+    all of their own (a rep's report is due on each, whatever its other dates), a manager's
+    whole team (each rep's reports due), a director's teams' leads with a tender in the
+    window."""
+    own = Q(owner=user)
+    if user.is_admin_role:
+        scope = own
+    elif user.role == Role.MANAGER:
+        scope = own | lead_scope(user)
+    elif user.role == Role.DIRECTOR:
+        scope = own | (lead_scope(user) & Q(tender_date__range=(start, end)))
+    else:
+        scope = own
+    return (
+        Lead.objects.filter(scope, stage__in=OPEN_STAGES)
+        .select_related("owner")
+        .annotate(last_report_at=_last_report_on_lead())
+        .order_by()
+    )
+
+
+def _report_due(lead: Any, *, today: dt.date, zone: Any) -> dt.date:
+    """The day the next progress report on `lead` is due (crm.reporting's rhythm), counted
+    from the latest of the last report, the hand-off and the lead's creation."""
+    moments = [m for m in (lead.last_report_at, lead.handed_at, lead.created_at) if m]
+    since = max(moments).astimezone(zone).date()
+    upcoming = [d for d in (lead.tender_date, lead.expected_close) if d and d >= today]
+    return since + dt.timedelta(
+        days=report_due_days(close_or_tender=min(upcoming, default=None), today=today)
+    )
+
+
+def _lead_text(lead: Lead) -> str:
+    lines = [f"{lead.company} · {lead.get_stage_display()}"]
+    if lead.next_step:
+        lines.append(_("Next step: %(step)s") % {"step": lead.next_step})
+    if lead.owner is not None:
+        lines.append(_("Owner: %(name)s") % {"name": lead.owner})
+    return "\n".join(lines)
+
+
+def _lead_events(user: User, leads: list[Any], today: dt.date, start: dt.date, end: dt.date):
+    zone = user.zone
+    is_rep = user.role == Role.REP and not user.is_admin_role
+    is_manager = user.role == Role.MANAGER and not user.is_admin_role
+    team_due: dict[tuple[int, dt.date], list[Any]] = {}
+    for lead in leads:
+        mine = lead.owner_id == user.pk
+        path = lead.get_absolute_url()
+        text = _lead_text(lead)
+        whose = "" if mine or lead.owner is None else f" · {lead.owner}"
+        company = lead.company
+        if mine and lead.next_step_due and start <= lead.next_step_due <= end:
+            summary = _("Next step · %(company)s: %(step)s") % {
+                "company": company,
+                "step": lead.next_step or _("(not written)"),
+            }
+            yield FeedEvent(
+                Kind.NEXT_STEP, str(lead.pk), lead.next_step_due, summary, text, path,
+                lead.updated_at,
+            )  # fmt: skip
+        if lead.tender_date and start <= lead.tender_date <= end:
+            summary = _("Tender · %(company)s") % {"company": company} + whose
+            yield FeedEvent(
+                Kind.TENDER, str(lead.pk), lead.tender_date, summary, text, path, lead.updated_at
+            )
+        show_close = mine or is_manager
+        if show_close and lead.expected_close and start <= lead.expected_close <= end:
+            summary = _("Expected close · %(company)s") % {"company": company} + whose
+            yield FeedEvent(
+                Kind.CLOSE, str(lead.pk), lead.expected_close, summary, text, path,
+                lead.updated_at,
+            )  # fmt: skip
+        if (mine and is_rep) or (is_manager and not mine and lead.owner_id):
+            due = _report_due(lead, today=today, zone=zone)
+            if mine:
+                yield _report_due_event(lead, due, today, text, path)
+            elif due <= end:
+                team_due.setdefault((lead.owner_id, max(due, today)), []).append(lead)
+    for (owner_id, day), group in sorted(team_due.items(), key=lambda item: item[0][1]):
+        yield FeedEvent(
+            Kind.TEAM_REPORTS_DUE,
+            f"{owner_id}-{day.isoformat()}",
+            day,
+            _("Reports due: %(rep)s (%(count)s)") % {"rep": group[0].owner, "count": len(group)},
+            "\n".join(sorted(lead.company for lead in group)),
+            reverse("report-inbox"),
+            max(lead.updated_at for lead in group),
+        )
+
+
+def _report_due_event(lead: Any, due: dt.date, today: dt.date, text: str, path: str) -> FeedEvent:
+    if due < today:
+        summary = _("Report overdue · %(company)s (due %(date)s)") % {
+            "company": lead.company,
+            "date": due.isoformat(),
+        }
+    else:
+        summary = _("Report due · %(company)s") % {"company": lead.company}
+    changed = max(m for m in (lead.last_report_at, lead.updated_at) if m)
+    return FeedEvent(Kind.REPORT_DUE, str(lead.pk), max(due, today), summary, text, path, changed)
+
+
+def _decision_events(user: User, today: dt.date, end: dt.date):
+    """Escalation plans from the manager's team that wait for their decision."""
+    if user.role != Role.MANAGER:
+        return
+    waiting = (
+        Report.objects.filter(
+            team__manager=user,
+            kind=ReportKind.ESCALATION,
+            state=ReportState.SUBMITTED,
+            decision="",
+            lead__stage__in=OPEN_STAGES,
+        )
+        .select_related("author", "lead")
+        .order_by("submitted_at")
+    )
+    for report in waiting:
+        day = max(report.ask_due or today, today)
+        if day > end:
+            continue
+        assert report.lead is not None  # the filter above reaches the lead's stage
+        summary = _("Decide %(rep)s's plan · %(company)s") % {
+            "rep": report.author,
+            "company": report.lead.company,
+        }
+        lines = [report.status_now, report.next_step, report.ask]
+        yield FeedEvent(
+            Kind.DECISION,
+            str(report.pk),
+            day,
+            summary,
+            "\n".join(line.strip() for line in lines if line.strip()),
+            report.get_absolute_url(),
+            report.updated_at,
+        )
+
+
+def feed_events(*, user: User, today: dt.date | None = None) -> list[FeedEvent]:
+    """What `user`'s calendar shows (the module's docstring says what and why), in the window,
+    at most MAX_EVENTS of them: the nearest to today kept when there are more."""
+    today = today or timezone.localdate(timezone=user.zone)
+    start, end = today - dt.timedelta(days=DAYS_BACK), today + dt.timedelta(days=DAYS_AHEAD)
+    leads = list(_leads(user, start, end))
+    events = [
+        event
+        for event in (
+            *_lead_events(user, leads, today, start, end),
+            *_decision_events(user, today, end),
+        )
+        if start <= event.day <= end
+    ]
+    if len(events) > MAX_EVENTS:
+        events.sort(key=lambda e: (e.day < today, abs((e.day - today).days)))
+        events = events[:MAX_EVENTS]
+    return sorted(events, key=lambda e: (e.day, e.kind, e.key))
+
+
+# --- The iCalendar file ---------------------------------------------------------------------
+
+
+def _host() -> str:
+    return urlsplit(settings.KAOPU_SITE_URL).hostname or "kaopu"
+
+
+def feed_ics(*, user: User, today: dt.date | None = None) -> bytes:
+    """`user`'s calendar as an iCalendar file, in their language."""
+    with translation.override(user.language):
+        events = feed_events(user=user, today=today)
+        cal = icalendar.Calendar()
+        cal.add("prodid", "-//Kaopu//Kaopu CRM calendar feed//EN")
+        cal.add("version", "2.0")
+        cal.add("calscale", "GREGORIAN")
+        cal.add("method", "PUBLISH")
+        cal.add("x-wr-calname", _("Kaopu · %(name)s") % {"name": user})
+        cal.add(
+            "x-wr-caldesc",
+            _("Your next steps, tenders, closes, reports due and decisions, from Kaopu."),
+        )
+        cal.add("x-wr-timezone", str(user.zone))
+        cal.add("refresh-interval", REFRESH, parameters={"VALUE": "DURATION"})
+        cal.add("x-published-ttl", icalendar.vDuration(REFRESH))
+        site, host = settings.KAOPU_SITE_URL, _host()
+        for item in events:
+            url = site + item.path
+            event = icalendar.Event()
+            event.add("uid", f"kaopu-{item.kind}-{item.key}-u{user.pk}@{host}")
+            stamp = item.changed.astimezone(dt.UTC).replace(microsecond=0)
+            event.add("dtstamp", stamp)
+            event.add("last-modified", stamp)
+            event.add("dtstart", item.day)
+            event.add("dtend", item.day + dt.timedelta(days=1))
+            event.add("summary", item.summary)
+            event.add("description", f"{item.description}\n\n{url}".strip())
+            event.add("url", url)
+            event.add("transp", "TRANSPARENT")
+            event.add("class", "PRIVATE")
+            cal.add_component(event)
+        return cal.to_ical()
