@@ -44,7 +44,7 @@ if __package__ in (None, ""):
 from bench import common
 
 RESULTS = common.ROOT / "bench" / "results"
-STEPS = ("pages", "wrk", "scan", "create", "email")
+STEPS = ("pages", "cockpit", "wrk", "scan", "create", "email")
 
 # Targets from the issue; a figure without one is informational.
 TARGETS: dict[str, dict[str, float]] = {
@@ -54,6 +54,9 @@ TARGETS: dict[str, dict[str, float]] = {
     "lead_detail_200": {"ms": 40},
     "board_manager": {"ms": 60},
     "coach_team": {"ms": 100},
+    # Issue 22: the team page and the +2 page at every team size (bench_cockpit_sizes).
+    **{f"coach_team_{n}": {"ms": 100} for n in (500, 5000, 50000)},
+    **{f"coach_director_{t}x{n}": {"ms": 100} for t, n in ((10, 500), (9, 5000), (1, 50000))},
     "scan_full": {"ms": 2000},
     "web_worker_rss": {"MB": 150},
 }
@@ -247,6 +250,105 @@ def bench_pages(people: dict[str, Any], *, runs: int, warmup: int) -> list[Figur
             say(figure.line())
     if not team_url:
         say(f"{'coach_team':<26} skipped: no URL named coach-team in this version")
+    return figures
+
+
+# --- The cockpit at three team sizes (issue 22) -------------------------------------------------
+
+
+def bench_cockpit_sizes(*, runs: int, warmup: int, explain_plans: bool = False) -> list[Figure]:
+    """The team page of one team per distinct team size, and the +2 page of each director,
+    timed interleaved with the ceiling (one request of each per round, so load on the machine
+    hits all alike). On `generate.py --mixed` that is teams of 500, 5,000 and 50,000 leads and
+    directors over 10 × 500, 9 × 5,000 and 1 × 50,000 leads. The note gives the spread (p10–p90)
+    and the three slowest queries; with --explain, the plans of the largest team's slowest."""
+    from django.db import connection
+    from django.db.models import Count
+    from django.test import Client, override_settings
+    from django.test.utils import CaptureQueriesContext
+    from django.urls import reverse
+
+    from crm.models import Lead, Role, Team, User
+
+    teams = Team.objects.annotate(n=Count("leads")).select_related("manager").order_by("n", "pk")
+    by_size: dict[int, Any] = {}
+    for team in teams:
+        by_size.setdefault(team.n, team)
+    pages: list[tuple[str, Any, str]] = []
+
+    def client_for(user: Any) -> Any:
+        client = Client(SERVER_NAME="127.0.0.1")
+        client.force_login(user)
+        return client
+
+    for size, team in sorted(by_size.items()):
+        pages.append((f"coach_team_{size}", client_for(team.manager), reverse("coach-team")))
+    for director in User.objects.filter(role=Role.DIRECTOR, is_active=True).order_by("pk"):
+        size = Lead.objects.filter(team__director=director).count()
+        n_teams = Team.objects.filter(director=director).count()
+        if n_teams:
+            name = f"coach_director_{n_teams}x{size // n_teams}"
+            pages.append((name, client_for(director), reverse("coach-director")))
+    bare_client = pages[0][1]
+    samples: dict[str, list[float]] = {name: [] for name, _c, _u in pages}
+    samples["bare_50_rows"] = []
+
+    def get(name: str, client: Any, url: str) -> None:
+        if name == "bare_50_rows":
+            with override_settings(ROOT_URLCONF="bench.bare_urls"):
+                response = client.get(url)
+        else:
+            response = client.get(url)
+        if response.status_code != 200:
+            raise RuntimeError(f"{name}: GET {url} answered {response.status_code}")
+
+    every = [("bare_50_rows", bare_client, "/bare/"), *pages]
+    for _ in range(warmup):
+        for name, client, url in every:
+            get(name, client, url)
+    for _ in range(runs):
+        for name, client, url in every:
+            started = time.perf_counter()
+            get(name, client, url)
+            samples[name].append((time.perf_counter() - started) * 1000)
+    ceiling = statistics.median(samples["bare_50_rows"])
+    figures = []
+    plans: dict[str, str] = {}
+    for name, client, url in every:
+        with CaptureQueriesContext(connection) as ctx:
+            get(name, client, url)
+        ordered = sorted(samples[name])
+        spread = f"p10–p90 {ordered[len(ordered) // 10]:.1f}–{p90(ordered):.1f}"
+        slow = sorted(ctx.captured_queries, key=lambda q: -float(q["time"]))[:3]
+        figure = Figure(
+            name=name,
+            median=statistics.median(ordered),
+            p90=p90(ordered),
+            queries=len(ctx.captured_queries),
+            ratio=None if name == "bare_50_rows" else statistics.median(ordered) / ceiling,
+            note=f"{spread} · slowest queries "
+            + ", ".join(f"{float(q['time']) * 1000:.1f}" for q in slow)
+            + " ms",
+            extra={"samples_ms": samples[name], "url": url, "sql": [q["sql"] for q in slow]},
+        )
+        figures.append(figure)
+        say(figure.line())
+        if explain_plans and name == pages[len(by_size) - 1][0]:  # the largest team
+            for query in slow:
+                sql = query["sql"]
+                prefix = (
+                    "EXPLAIN (ANALYZE, BUFFERS) "
+                    if connection.vendor == "postgresql"
+                    else "EXPLAIN QUERY PLAN "
+                )
+                with contextlib.suppress(Exception), connection.cursor() as cursor:
+                    cursor.execute(prefix + sql)
+                    plans[f"{name}: {sql[:120]}"] = "\n".join(
+                        " | ".join(str(c) for c in row) for row in cursor.fetchall()
+                    )
+            figure.extra["plans"] = plans
+    for title, plan in plans.items():
+        say(f"\n-- {title}\n{plan}")
     return figures
 
 
@@ -986,6 +1088,8 @@ def main(argv: list[str] | None = None) -> None:
     figures: list[Figure] = []
     if "pages" not in skip:
         figures += bench_pages(people, runs=runs, warmup=args.warmup)
+    if "cockpit" not in skip:
+        figures += bench_cockpit_sizes(runs=runs, warmup=args.warmup, explain_plans=args.explain)
     if "wrk" not in skip:
         figures += bench_wrk(
             people["rep"],
