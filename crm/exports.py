@@ -16,13 +16,13 @@ from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 from typing import IO, Any
 
-from django.db.models import Model, QuerySet
+from django.db.models import Field, QuerySet
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
-from crm.models import ChickenRibReason, Company, Contact, Lead
+from crm.models import ChickenRibReason, Company, Contact, Lead, Team, User
 from crm.services.leads import EDITABLE_FIELDS
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -54,45 +54,70 @@ def header() -> list[str]:
     ]
 
 
-def _local(moment: dt.datetime | None) -> dt.datetime | None:
-    # Spreadsheets have no time zones: write the reader's local time, without the zone.
-    return timezone.localtime(moment).replace(tzinfo=None) if moment else None
+def _labels(name: str) -> dict[Any, str]:
+    """A choice field's labels in the current language, as get_FOO_display shows them."""
+    field = Lead._meta.get_field(name)
+    assert isinstance(field, Field)
+    return {value: str(label) for value, label in field.flatchoices}
 
 
-def _reasons(lead: Lead) -> str:
-    labels = dict(ChickenRibReason.choices)
-    return ", ".join(str(labels.get(code, code)) for code in lead.chicken_rib_reasons)
-
-
-# A column's cell where it is not the field's own value: labels, names, yes/no, local times.
-CELLS: dict[str, Callable[[Lead], Any]] = {
-    "source": Lead.get_source_display,
-    "stage": Lead.get_stage_display,
-    "owner": lambda lead: str(lead.owner) if lead.owner_id else "",
-    "team": lambda lead: str(lead.team),
-    "is_chicken_rib": lambda lead: _("yes") if lead.is_chicken_rib else _("no"),
-    "chicken_rib_reasons": _reasons,
-    "created_at": lambda lead: _local(lead.created_at),
-    "updated_at": lambda lead: _local(lead.updated_at),
-    "last_activity_at": lambda lead: _local(lead.last_activity_at),
-}
-
-
-def _cell(lead: Lead, name: str) -> Any:
-    if name in CELLS:
-        return CELLS[name](lead)
-    value = getattr(lead, name)
-    return str(value) if isinstance(value, Model) else value  # a related row by its name
-
-
-def lead_values(lead: Lead) -> list[Any]:
-    """One lead as typed cells (text, numbers, dates), in COLUMNS order."""
-    return [_cell(lead, name) for name in COLUMNS]
+# The columns whose cell is not the field's own value: the lead's holder and team by name (looked
+# up once per person and team), labels, yes/no and local times (see rows()).
+NAMED = {"owner": "owner_id", "team": "team_id"}
+TIMES = ("created_at", "updated_at", "last_activity_at")
 
 
 def rows(leads: QuerySet[Lead]) -> Iterator[list[Any]]:
-    for lead in leads.iterator(chunk_size=2000):
-        yield lead_values(lead)
+    """The leads as typed cells (text, numbers, dates) in COLUMNS order, streamed from one
+    query of plain values (no model instances). What every row shares is worked out once per
+    export, in the reader's language and zone: the stage and source labels, the chicken-rib
+    reasons' labels, yes and no, and the names of the people and teams (one query each)."""
+    fields = [NAMED.get(name, name) for name in COLUMNS]
+    visible = leads.order_by()
+    names = {
+        "owner": {u.pk: str(u) for u in User.objects.filter(pk__in=visible.values("owner_id"))},
+        "team": {t.pk: str(t) for t in Team.objects.filter(pk__in=visible.values("team_id"))},
+    }
+    labels = {"source": _labels("source"), "stage": _labels("stage")}
+    reasons = {code: str(label) for code, label in ChickenRibReason.choices}
+    yes, no = _("yes"), _("no")
+    zone = timezone.get_current_timezone()
+
+    def local(moment: dt.datetime | None) -> dt.datetime | None:
+        # Spreadsheets have no time zones: the reader's local time, without the zone.
+        return moment.astimezone(zone).replace(tzinfo=None) if moment else None
+
+    def looked_up(table: dict[Any, str], *, blank: bool = False) -> Callable[[Any], Any]:
+        if blank:  # a person or team by id; none is an empty cell
+            return lambda pk: table.get(pk, "") if pk else ""
+        return lambda code: table.get(code, code)  # a label, or the code itself
+
+    def yes_no(flag: bool) -> str:
+        return yes if flag else no
+
+    def reasons_of(codes: list[str] | None) -> str:
+        return ", ".join(reasons.get(code, code) for code in codes or ())
+
+    cells: list[Callable[[Any], Any] | None] = []
+    for name in COLUMNS:
+        if name in names:
+            cells.append(looked_up(names[name], blank=True))
+        elif name in labels:
+            cells.append(looked_up(labels[name]))
+        elif name == "is_chicken_rib":
+            cells.append(yes_no)
+        elif name == "chicken_rib_reasons":
+            cells.append(reasons_of)
+        elif name in TIMES:
+            cells.append(local)
+        else:
+            cells.append(None)
+    pairs = [(i, cell) for i, cell in enumerate(cells) if cell is not None]
+    for values in leads.values_list(*fields).iterator(chunk_size=2000):
+        row = list(values)
+        for i, cell in pairs:
+            row[i] = cell(row[i])
+        yield row
 
 
 def _csv_cell(value: Any) -> str:
