@@ -13,7 +13,7 @@ import hashlib
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseNotFound
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from crm.calendar import calendar_link_off, calendar_link_reset, feed_ics, feed_user
 from crm.models import User
@@ -23,7 +23,7 @@ from crm.models import User
 CACHE_CONTROL = "private, max-age=900"
 
 
-@require_GET
+@require_safe  # GET, and HEAD for the apps that check a link before subscribing
 def calendar_feed(request: HttpRequest, token: str) -> HttpResponse:
     user = feed_user(token)
     if user is None:

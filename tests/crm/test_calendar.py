@@ -209,6 +209,18 @@ def test_the_feed_needs_no_sign_in_and_opens_no_session(company: Company) -> Non
     assert response["Content-Type"] == "text/calendar; charset=utf-8"
     assert "private" in response["Cache-Control"]
     assert not response.cookies
+    assert Client().head(feed_url(company.rep_a1)).status_code == 200
+    assert Client().post(feed_url(company.rep_a1)).status_code == 405
+
+
+def test_the_profile_offers_the_calendar_in_chinese(company: Company, client_for: Any) -> None:
+    client = client_for(company.rep_a1, "zh-hans")
+    assert "生成我的日历链接" in client.get("/profile/").content.decode()
+    client.post("/profile/", {"calendar": "on"})
+    page = client.get("/profile/").content.decode()
+    assert "日历链接已生成" in page
+    assert "怎么添加" in page
+    assert "换个新链接" in page
 
 
 @pytest.mark.parametrize(
