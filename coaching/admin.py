@@ -4,6 +4,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from coaching.chat_admin import ChatChannelAdmin, ChatMessageAdmin  # noqa: F401 - registers
 from coaching.delivery.outbox import outbox_resend
 from coaching.models import (
     CreditPost,
