@@ -1,13 +1,15 @@
 """The manager's cockpit: the team's pipeline, its stalled leads, one row of figures per rep
 (or per team for the +2), the manager's own debt, and the hand-off suggestion.
 
-One module per part — figures (rep and team rows), pipeline (stage rows), debt (stalled leads
-and what the manager owes), suggestions (whom to hand a lead to), ranking (the director's
-sortable table of reps) — re-exported here, so callers
+One module per part — cube (the leads counted once by team, owner, stage and currency, which
+the rows and the pipeline add up), figures (rep and team rows), pipeline (stage rows), debt
+(stalled leads and what the manager owes), suggestions (whom to hand a lead to), ranking (the
+director's sortable table of reps) — re-exported here, so callers
 keep `from coaching import cockpit` and `cockpit.rep_rows(...)`. Every figure is a SQL
 aggregate, so the number of queries depends on neither the number of leads nor of reps.
 """
 
+from coaching.cockpit.cube import LeadCube, lead_cube
 from coaching.cockpit.debt import DEBT_LIMIT, STALLED_LIMIT, can_answer_for, my_debt, stalled_leads
 from coaching.cockpit.figures import (
     DEFAULT_PERIOD,
@@ -48,12 +50,14 @@ __all__ = [
     "STALLED_LIMIT",
     "SUGGESTION_DAYS",
     "Figures",
+    "LeadCube",
     "StageRow",
     "Suggestion",
     "can_answer_for",
     "combined_pipeline",
     "empty_pipeline",
     "handoff_suggestions",
+    "lead_cube",
     "month_start",
     "my_debt",
     "period_from",

@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Avg, Count, Exists, F, Max, Min, OuterRef, Q, QuerySet, Sum, Window
+from django.db.models import Avg, Count, F, Max, Min, Q, QuerySet, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from coaching import playbook, rules
-from coaching.models import Nudge, NudgeState, RuleSetting, Thanks, ThanksKind
+from coaching.cockpit.cube import LeadCube, lead_cube
+from coaching.models import Nudge, NudgeState, RuleSetting
 from crm.models import (
     AskState,
     Lead,
@@ -31,7 +32,6 @@ from crm.models import (
     Team,
     User,
 )
-from crm.pipeline import OPEN_STAGES, Stage
 from crm.selectors import stalled_q, with_idle_since
 
 # The period filter is allow-listed: the query string picks one of these, nothing else.
@@ -117,44 +117,6 @@ class Figures:
     def handed_out_rib_share(self) -> int | None:
         """Chicken-rib leads among the leads handed to them in the period, in percent."""
         return _share(self.handed_out_rib, self.handed_out)
-
-
-def _lead_figures(
-    leads: QuerySet[Lead], key: str, *, since: dt.datetime, now: dt.datetime
-) -> dict[int, dict[str, Any]]:
-    """Lead counts grouped by `key` ("owner" or "team")."""
-    thanked = Exists(
-        Thanks.objects.filter(lead=OuterRef("pk"), kind=ThanksKind.WIN, author=OuterRef("owner"))
-    )
-    closed = Q(handed_by__isnull=False, closed_at__gte=since)
-    rows = (
-        leads.order_by()
-        .values(key)
-        .annotate(
-            open_leads=Count("pk", filter=Q(stage__in=OPEN_STAGES)),
-            rib_open=Count("pk", filter=Q(stage__in=OPEN_STAGES, is_chicken_rib=True)),
-            stalled=Count("pk", filter=stalled_q(now)),
-            handed_won=Count("pk", filter=closed & Q(stage=Stage.WON)),
-            handed_lost=Count("pk", filter=closed & Q(stage=Stage.LOST)),
-            wins_thanked=Count("pk", filter=closed & Q(stage=Stage.WON) & Q(thanked)),
-        )
-    )
-    return {row.pop(key): row for row in rows}
-
-
-def _open_values(leads: QuerySet[Lead], key: str) -> dict[int, list[tuple[str, Decimal]]]:
-    """The open leads' value per currency, grouped by `key`."""
-    rows = (
-        leads.filter(stage__in=OPEN_STAGES)
-        .order_by()
-        .values(key, "currency")
-        .annotate(total=Sum("value"))
-        .order_by(key, "currency")
-    )
-    out: dict[int, list[tuple[str, Decimal]]] = {}
-    for row in rows:
-        out.setdefault(row[key], []).append((row["currency"], row["total"]))
-    return out
 
 
 def _report_figures(
@@ -278,15 +240,23 @@ def _help_only(reps: list[User], *, now: dt.datetime) -> set[int]:
 
 
 def _rep_figures(
-    reps: list[User], team_ids: list[int], *, days: int, now: dt.datetime
+    reps: list[User],
+    team_ids: list[int],
+    *,
+    days: int,
+    now: dt.datetime,
+    cube: LeadCube | None = None,
 ) -> list[Figures]:
-    """The rows for `reps` (annotated with their oldest stalled lead), counting their leads in
-    and reports to the teams `team_ids`."""
+    """The rows for `reps`, counting their leads in and reports to the teams `team_ids` (the
+    lead counts from `cube` when the page counted those teams' leads already)."""
     since = now - dt.timedelta(days=days)
     ids = [rep.pk for rep in reps]
-    leads = Lead.objects.filter(team_id__in=team_ids, owner_id__in=ids)
-    lead_rows = _lead_figures(leads, "owner", since=since, now=now)
-    values = _open_values(leads, "owner")
+    if cube is None:
+        leads = Lead.objects.filter(team_id__in=team_ids, owner_id__in=ids)
+        cube = lead_cube(leads, days=days, now=now)
+    cube.check(days=days, now=now)
+    lead_rows = cube.counts("owner", owners=ids)
+    values = cube.open_values("owner", owners=ids)
     report_rows = _report_figures(
         Report.objects.filter(team_id__in=team_ids, author_id__in=ids), "author", since=since
     )
@@ -331,23 +301,29 @@ def _reps(reps: QuerySet[User]) -> list[User]:
     return list(reps.select_related("team").order_by("display_name", "username", "pk"))
 
 
-def rep_rows(*, team: Team, days: int, now: dt.datetime | None = None) -> list[Figures]:
+def rep_rows(
+    *, team: Team, days: int, now: dt.datetime | None = None, cube: LeadCube | None = None
+) -> list[Figures]:
     """One row per active rep of the team: their open leads in this team, their reports to
     this team's manager, and how the leads handed down to them ended (in the last `days`)."""
     now = now or timezone.now()
     reps = _reps(User.objects.filter(role=Role.REP, team=team, is_active=True))
-    return _rep_figures(reps, [team.pk], days=days, now=now)
+    return _rep_figures(reps, [team.pk], days=days, now=now, cube=cube)
 
 
 def reps_across(
-    *, teams: QuerySet[Team], days: int, now: dt.datetime | None = None
+    *,
+    teams: QuerySet[Team],
+    days: int,
+    now: dt.datetime | None = None,
+    cube: LeadCube | None = None,
 ) -> list[Figures]:
     """One row per active rep of any of `teams` (the director's ranking): the same figures as
     a team page's rows, in a number of queries that grows with neither reps nor teams."""
     now = now or timezone.now()
     team_ids = list(teams.order_by().values_list("pk", flat=True))
     reps = _reps(User.objects.filter(role=Role.REP, team_id__in=team_ids, is_active=True))
-    return _rep_figures(reps, team_ids, days=days, now=now)
+    return _rep_figures(reps, team_ids, days=days, now=now, cube=cube)
 
 
 def rep_figures(*, rep: User, days: int, now: dt.datetime | None = None) -> Figures:
@@ -357,7 +333,13 @@ def rep_figures(*, rep: User, days: int, now: dt.datetime | None = None) -> Figu
     return _rep_figures(reps, [rep.team_id or 0], days=days, now=now)[0]
 
 
-def team_rows(*, teams: QuerySet[Team], days: int, now: dt.datetime | None = None) -> list[Figures]:
+def team_rows(
+    *,
+    teams: QuerySet[Team],
+    days: int,
+    now: dt.datetime | None = None,
+    cube: LeadCube | None = None,
+) -> list[Figures]:
     """One row per team: the same figures as the rep rows, for the whole team (its pool of
     unassigned leads included), plus how many reports its manager has not acknowledged."""
     now = now or timezone.now()
@@ -374,8 +356,9 @@ def team_rows(*, teams: QuerySet[Team], days: int, now: dt.datetime | None = Non
     ids = [team.pk for team in listed]
     leads = Lead.objects.filter(team_id__in=ids)
     oldest = _oldest_stalled(leads, "team", now)
-    lead_rows = _lead_figures(leads, "team", since=since, now=now)
-    values = _open_values(leads, "team")
+    cube = (cube or lead_cube(leads, days=days, now=now)).check(days=days, now=now)
+    lead_rows = cube.counts("team")
+    values = cube.open_values("team")
     report_rows = _report_figures(Report.objects.filter(team_id__in=ids), "team", since=since)
     handed = _handed_out(
         LeadEvent.objects.filter(lead__team_id__in=ids, created_at__gte=since), "lead__team"

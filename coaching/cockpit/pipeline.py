@@ -11,15 +11,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, F, Q, QuerySet, Sum, Window
+from django.db.models import Count, F, QuerySet, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
+from coaching.cockpit.cube import CHANGE_DAYS, LeadCube, lead_cube
 from crm.models import Lead, LeadEvent, LeadEventKind
 from crm.pipeline import OPEN_STAGES, Stage
 
-# "Change since last week" compares today's pipeline with the one this many days ago.
-CHANGE_DAYS = 7
 # The pipeline funnel: the open stages in order, then the wins.
 FUNNEL_STAGES: tuple[str, ...] = (*OPEN_STAGES, Stage.WON)
 
@@ -72,12 +71,21 @@ def _moved_since(leads: QuerySet[Lead], key: str, cutoff: dt.datetime) -> QueryS
 
 
 def pipelines(
-    *, leads: QuerySet[Lead], key: str, now: dt.datetime | None = None
+    *,
+    leads: QuerySet[Lead],
+    key: str,
+    now: dt.datetime | None = None,
+    cube: LeadCube | None = None,
 ) -> dict[int, list[StageRow]]:
     """Per `key` (a team id): each stage's count and value per currency today, and its count
     `CHANGE_DAYS` ago (leads created since then did not exist then). Two grouped queries: the
-    leads by stage today (those that existed a week ago counted apart), and the moves since."""
+    leads by stage today (those that existed a week ago counted apart; none when the page
+    passes the `cube` it counted `leads` in already), and the moves since."""
     now = now or timezone.now()
+    if cube is None:
+        cube = lead_cube(leads, days=CHANGE_DAYS, now=now)
+    elif cube.now != now:
+        raise ValueError("The leads were counted at another moment.")
     cutoff = now - dt.timedelta(days=CHANGE_DAYS)
     out: dict[int, dict[str, StageRow]] = {}
 
@@ -87,19 +95,12 @@ def pipelines(
         )
         return stages[stage]
 
-    today = (
-        leads.order_by()
-        .values(key, "stage", "currency")
-        .annotate(
-            n=Count("pk"), total=Sum("value"), before=Count("pk", filter=Q(created_at__lte=cutoff))
-        )
-        .order_by(key, "stage", "currency")
-    )
-    for item in today:
-        stage_row = row(item[key], item["stage"])
-        stage_row.count += item["n"]
-        stage_row.count_before += item["before"]
-        stage_row.totals.append((item["currency"], item["total"]))
+    for group, by_stage in cube.stages(key).items():
+        for stage, cell in by_stage.items():
+            stage_row = row(group, stage)
+            stage_row.count = cell["n"]
+            stage_row.count_before = cell["before"]
+            stage_row.totals = cell["totals"]
     for item in _moved_since(leads, key, cutoff):
         group = item[f"lead__{key}"]
         row(group, item["lead__stage"]).count_before -= item["n"]

@@ -75,12 +75,15 @@ def team_page(request: HtmxHttpRequest, team_id: int | None = None) -> HttpRespo
         return redirect("coach-director")
     days = cockpit.period_from(request.GET.get("days"))
     now = timezone.now()
-    rows = cockpit.rep_rows(team=team, days=days, now=now)
+    leads = Lead.objects.filter(team=team)
+    cube = cockpit.lead_cube(leads, days=days, now=now)  # the team's leads, counted once
+    rows = cockpit.rep_rows(team=team, days=days, now=now, cube=cube)
     asking = {ask.rep_id: ask for ask in next_lead.open_asks([team.pk])}
     for row in rows:
         row.next_lead_ask = asking.get(row.key)
-    total = cockpit.team_rows(teams=Team.objects.filter(pk=team.pk), days=days, now=now)[0]
-    pipes = cockpit.pipelines(leads=Lead.objects.filter(team=team), key="team", now=now)
+    teams = Team.objects.filter(pk=team.pk)
+    total = cockpit.team_rows(teams=teams, days=days, now=now, cube=cube)[0]
+    pipes = cockpit.pipelines(leads=leads, key="team", now=now, cube=cube)
     pipeline = pipes.get(team.pk) or cockpit.empty_pipeline()
     keep = {} if from_path or "team" not in request.GET else {"team": team.pk}
     context: dict[str, Any] = {
@@ -166,9 +169,11 @@ def director_page(request: HtmxHttpRequest) -> HttpResponse:
     sort = ranking.sort_from(request.GET.get("sort"))
     now = timezone.now()
     teams = visible_teams(user)
-    rows = cockpit.team_rows(teams=teams, days=days, now=now)
-    reps = ranking.ranked(cockpit.reps_across(teams=teams, days=days, now=now), sort)
-    pipes = cockpit.pipelines(leads=Lead.objects.filter(team__in=teams), key="team", now=now)
+    leads = Lead.objects.filter(team__in=teams)
+    cube = cockpit.lead_cube(leads, days=days, now=now)  # their teams' leads, counted once
+    rows = cockpit.team_rows(teams=teams, days=days, now=now, cube=cube)
+    reps = ranking.ranked(cockpit.reps_across(teams=teams, days=days, now=now, cube=cube), sort)
+    pipes = cockpit.pipelines(leads=leads, key="team", now=now, cube=cube)
     combined = cockpit.combined_pipeline(pipes.values())
     context: dict[str, Any] = {
         "days": days,
