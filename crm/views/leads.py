@@ -9,6 +9,7 @@ Leads come from crm.permissions (`lead_get_for`, `visible_leads`): a lead one ma
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -25,7 +26,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from crm import selectors, services
 from crm.forms import ActivityForm, HandOffForm, LeadFilterForm, LeadForm, StageForm
-from crm.models import ActivityKind, Lead, Team, User
+from crm.models import ActivityKind, Lead, Source, Team, User
 from crm.permissions import (
     can_create_leads,
     can_hand_off,
@@ -33,6 +34,7 @@ from crm.permissions import (
     lead_get_for,
     visible_people,
 )
+from crm.pipeline import Stage
 from crm.views.companies import lead_contacts_context
 from crm.web import (
     HtmxHttpRequest,
@@ -51,6 +53,16 @@ def my_day(request: HttpRequest) -> HttpResponse:
     return render(request, "crm/my_day.html", context)
 
 
+def with_labels(leads: Iterable[Lead]) -> None:
+    """Give each lead its stage and source labels (`stage_label`, `source_label`), from one dict
+    per page: get_FOO_display rebuilds a dict of the field's choices on every call."""
+    stages = {value: str(label) for value, label in Stage.choices}
+    sources = {value: str(label) for value, label in Source.choices}
+    for lead in leads:
+        lead.stage_label = stages.get(lead.stage, lead.stage)  # type: ignore[attr-defined]
+        lead.source_label = sources.get(lead.source, lead.source)  # type: ignore[attr-defined]
+
+
 @login_required
 def lead_list(request: HtmxHttpRequest) -> HttpResponse:
     user = current_user(request)
@@ -59,6 +71,7 @@ def lead_list(request: HtmxHttpRequest) -> HttpResponse:
     form.is_valid()
     filters = selectors.LeadFilters.from_params(getattr(form, "cleaned_data", {}))
     page = paginate(request, selectors.lead_list(user=user, filters=filters))
+    with_labels(page.object_list)
     query = request.GET.copy()
     query.pop("page", None)
     context = {"form": form, "page": page, "query": query.urlencode(), "filters": filters}
