@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.utils import timezone, translation
 from django.utils.text import capfirst
@@ -36,6 +37,8 @@ from crm.models import (
 )
 
 PROGRESS_EVERY = 500
+# The rows to create are written in batches of this many as the file is checked.
+WRITE_EVERY = 1000
 # The rows with errors whose cells the report repeats (each row's first error carries them).
 REPORT_ROWS = 20_000
 
@@ -365,14 +368,30 @@ def _existing_keys(team: Team) -> dict[bytes, tuple[int, str, str]]:
 
 @dataclass
 class _Checked:
-    creates: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    """What the rows do. The rows that make a lead are written in batches while the file is
+    read (see _check's `write`), so only the ones not yet written are held with their lead."""
+
+    # Every row that makes a lead, in file order: its line and its contact person, what a
+    # later row of the file is compared with.
+    made: list[tuple[int, str]] = field(default_factory=list)
+    # The rows of `made` from index `taken` on, not yet handed to `write`: [data, lead], the
+    # lead built by the check (None after a later row was merged into it: built again).
+    pending: list[list[Any]] = field(default_factory=list)
+    taken: int = 0
+    written: int = 0
     updates: dict[int, tuple[list[int], dict[str, Any]]] = field(default_factory=dict)
     errors: list[dict[str, Any]] = field(default_factory=list)
     duplicates: list[dict[str, Any]] = field(default_factory=list)
     error_lines: set[int] = field(default_factory=set)
     skipped: int = 0
-    # Duplicate key → index into `creates`, for rows that repeat an earlier row of the file.
+    # Duplicate key → index into `made`, for rows that repeat an earlier row of the file.
     in_file: dict[bytes, int] = field(default_factory=dict)
+
+    def take(self) -> list[list[Any]]:
+        """The pending rows, handed over (to be written, or dropped) and no longer held."""
+        batch, self.pending = self.pending, []
+        self.taken += len(batch)
+        return batch
 
 
 def _error(line: int, field_name: str, message: str, column: str = "") -> dict[str, Any]:
@@ -386,15 +405,16 @@ def _error(line: int, field_name: str, message: str, column: str = "") -> dict[s
 
 def _row_errors(
     job: ImportJob, actor: User, data: dict[str, Any], now: dt.datetime
-) -> dict[str, str]:
-    """The row's field errors as the lead form would give them (field → message)."""
+) -> tuple[dict[str, str], Lead | None]:
+    """The row's field errors as the lead form would give them (field → message), or the lead
+    built from it, unsaved, ready for the insert."""
     errors: dict[str, str] = {}
     try:
-        services.lead_build(actor=actor, team=job.team, data=data, now=now)
+        return errors, services.lead_build(actor=actor, team=job.team, data=data, now=now)
     except ValidationError as error:
         for name, messages in error.message_dict.items():
             errors.setdefault(name, " ".join(messages))
-    return errors
+    return errors, None
 
 
 def _same_as_lead(
@@ -429,9 +449,11 @@ def _same_as_line(
     job: ImportJob, result: _Checked, line: int, row: dict[str, Any], what: str, index: int
 ) -> None:
     """A row matching an earlier row of the file is merged into it, or is skipped."""
-    first_line, first = result.creates[index]
+    first_line, _person = result.made[index]
     if job.on_duplicate == DuplicatePolicy.UPDATE:
-        result.creates[index] = (first_line, first | row)
+        # With this policy no row is written before the file is read (see _check).
+        entry = result.pending[index - result.taken]
+        entry[0], entry[1] = entry[0] | row, None
         message = _("Same %(field)s as line %(line)d: merged into it.")
     else:
         result.skipped += 1
@@ -453,6 +475,7 @@ def _place(
     line: int,
     row: dict[str, Any],
     data: dict[str, Any],
+    lead: Lead | None,
 ) -> None:
     """Decide what a valid row does: update (or skip for) a lead, merge into (or skip for) an
     earlier row, or create a lead."""
@@ -471,7 +494,7 @@ def _place(
             (key, result.in_file[key[1]])
             for key in keys
             if key[1] in result.in_file
-            and not _other_person(key, person, _person(result.creates[result.in_file[key[1]]][1]))
+            and not _other_person(key, person, result.made[result.in_file[key[1]]][1])
         ),
         None,
     )
@@ -483,18 +506,35 @@ def _place(
         _same_as_line(job, result, line, row, what, index)
     else:
         for key in keys:
-            result.in_file.setdefault(key[1], len(result.creates))
-        result.creates.append((line, data))
+            result.in_file.setdefault(key[1], len(result.made))
+        result.made.append((line, person))
+        result.pending.append([data, lead])
 
 
-def _check(job: ImportJob, actor: User, content: bytes) -> _Checked:
-    """Read and check every row, note duplicates and decide what each row does. Progress is
-    saved as it goes (outside any transaction, so the progress bar sees it)."""
+def checked_key(job_id: int) -> str:
+    """The cache key of how many rows of a job are checked: the check runs inside the import's
+    transaction, which the progress page cannot see into."""
+    return f"import-checked-{job_id}"
+
+
+def _check(
+    job: ImportJob,
+    actor: User,
+    content: bytes,
+    *,
+    now: dt.datetime | None = None,
+    write: Callable[[_Checked], None] | None = None,
+) -> _Checked:
+    """Read and check every row, note duplicates and decide what each row does. `write` is
+    given the rows to create every WRITE_EVERY of them, so a big file is never held whole —
+    except when duplicates update: a later row may still be merged into any earlier one, so
+    the caller writes them all at the end. Progress goes to the cache as it goes."""
     mapping = {int(column): name for column, name in job.mapping.items()}
     columns = {name: job.header[index] for index, name in mapping.items()}
     lookups = Lookups.build(job)
     width = len(job.header)
-    now = timezone.now()
+    now = now or timezone.now()
+    streams = write is not None and job.on_duplicate != DuplicatePolicy.UPDATE
     result = _Checked()
     existing = _existing_keys(job.team)
     limit = max_rows()
@@ -506,7 +546,7 @@ def _check(job: ImportJob, actor: User, content: bytes) -> _Checked:
                     _("The file has more than %(limit)s rows.") % {"limit": f"{limit:,}"}
                 )
             if count % PROGRESS_EVERY == 0:
-                ImportJob.objects.filter(pk=job.pk).update(processed=count)
+                cache.set(checked_key(job.pk), count, timeout=3600)
             row, cell_errors = convert_row(cells, mapping, lookups)
             extra = [c for c in cells[width:] if c is not None and str(c).strip()]
             if extra:
@@ -518,7 +558,8 @@ def _check(job: ImportJob, actor: User, content: bytes) -> _Checked:
                     len(extra),
                 ) % {"count": len(extra), "cells": "; ".join(_text(c)[:30] for c in extra[:3])}
             data = {"source": job.default_source} | row
-            for name, message in _row_errors(job, actor, data, now).items():
+            lead_errors, lead = _row_errors(job, actor, data, now)
+            for name, message in lead_errors.items():
                 cell_errors.setdefault(name, message)
             if cell_errors:
                 result.error_lines.add(line)
@@ -529,5 +570,8 @@ def _check(job: ImportJob, actor: User, content: bytes) -> _Checked:
                         entry["cells"] = [_text(cell)[:2000] for cell in cells]
                     result.errors.append(entry)
                 continue
-            _place(job, result, existing, line, row, data)
+            _place(job, result, existing, line, row, data, lead)
+            if streams and len(result.pending) >= WRITE_EVERY:
+                assert write is not None
+                write(result)
     return result

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.conf import settings
@@ -27,7 +27,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from crm import audit, services
-from crm.imports.checking import PROGRESS_EVERY, _check, _Checked, _error
+from crm.imports.checking import _check, _Checked, _error, checked_key
 from crm.imports.mapping import mapping_clean, suggested_mapping
 from crm.imports.questions import answers_clean, answers_remember
 from crm.imports.reading import _records, _text, max_bytes, sniff
@@ -43,6 +43,7 @@ from crm.models import (
     User,
 )
 from crm.permissions import can_import, managed_team
+from crm.services.leads import leads_insert
 
 log = logging.getLogger(__name__)
 
@@ -205,56 +206,119 @@ def saved(job: ImportJob) -> int:
     return int(cache.get(_saved_key(job.pk)) or 0)
 
 
+def checked(job: ImportJob) -> int:
+    """How many of the job's rows are checked so far (through the cache, as saved())."""
+    return max(job.processed, int(cache.get(checked_key(job.pk)) or 0))
+
+
 def progress(job: ImportJob) -> int:
-    """The job's progress in percent: checking the rows is the first half of the work, saving
-    them (bulk inserts, company records and contacts, history, events) the second."""
+    """The job's progress in percent: checking the rows is one half of the work, saving them
+    (bulk inserts, company records and contacts, history, events) the other; the two go on
+    together, the rows written in batches as the file is checked."""
     if job.state == ImportState.DONE:
         return 100
     if not job.row_count:
         return 0
-    checked_part = min(job.processed, job.row_count) * 50 // job.row_count
+    checked_part = min(checked(job), job.row_count) * 50 // job.row_count
     return min(99, checked_part + saved(job) * 50 // job.row_count)
 
 
-def _counted(job: ImportJob, creates: list[tuple[int, dict[str, Any]]]) -> Iterator[dict[str, Any]]:
-    """The rows to create, counting them into the cache as the service takes them."""
+class _Refused(Exception):
+    """Writing the leads was refused (the team, a merged row, an update in all-or-nothing
+    mode): nothing is imported and the message is a line of the report."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class _Undone(Exception):
+    """All or nothing, and some rows have errors: the batches already written are undone."""
+
+    def __init__(self, result: _Checked) -> None:
+        super().__init__("rows with errors")
+        self.result = result
+
+
+def _writer(job: ImportJob, actor: User, now: dt.datetime) -> Callable[[_Checked], None]:
+    """What _check calls with each batch of rows to create: their leads saved (inside the
+    caller's transaction), the count of saved rows put in the cache for the progress bar."""
     key = _saved_key(job.pk)
-    for count, (_line, data) in enumerate(creates):
-        if count % PROGRESS_EVERY == 0:
-            cache.set(key, count, timeout=3600)
-        yield data
+
+    def write(result: _Checked) -> None:
+        first = result.taken
+        batch = result.take()
+        if job.mode == ImportMode.ALL_OR_NOTHING and result.error_lines:
+            return  # nothing will be imported: the rows need not be kept either
+        leads = []
+        for offset, (data, lead) in enumerate(batch):
+            if lead is None:  # a later row was merged into it
+                try:
+                    lead = services.lead_build(actor=actor, team=job.team, data=data, now=now)
+                except ValidationError as error:
+                    raise _Refused(
+                        _("Row %(row)d: %(errors)s")
+                        % {"row": first + offset, "errors": "; ".join(error.messages)}
+                    ) from error
+            leads.append(lead)
+        leads_insert(actor=actor, leads=leads, now=now)
+        result.written += len(leads)
+        cache.set(key, result.written, timeout=3600)
+
+    return write
 
 
-def _write(job: ImportJob, actor: User, checked: _Checked) -> tuple[int, int]:
-    """Create and update the leads (inside the caller's transaction). Returns (created,
-    updated)."""
-    created = services.lead_bulk_create(
-        actor=actor, team=job.team, rows=_counted(job, checked.creates)
-    )
+def _update(job: ImportJob, actor: User, result: _Checked) -> int:
+    """Update the team's leads that rows matched (duplicates set to update). Returns how many."""
     updated = 0
-    for lead_id, (lines, data) in checked.updates.items():
+    for lead_id, (lines, data) in result.updates.items():
         try:
             with transaction.atomic():
                 services.lead_update(actor=actor, lead=Lead(pk=lead_id), data=data)
-        except (ValidationError, Lead.DoesNotExist) as error:
+        except ValidationError as error:
+            if job.mode == ImportMode.ALL_OR_NOTHING:
+                raise _Refused(" ".join(error.messages)) from error
+            messages = error.messages
+        except Lead.DoesNotExist:
             if job.mode == ImportMode.ALL_OR_NOTHING:
                 raise
-            messages = (
-                error.messages if isinstance(error, ValidationError) else [_("Lead not found.")]
-            )
-            for line in lines:
-                checked.errors.append(_error(line, "", " ".join(messages)))
-                checked.error_lines.add(line)
+            messages = [_("Lead not found.")]
+        else:
+            updated += 1
             continue
-        updated += 1
-    if created or updated:
+        for line in lines:
+            result.errors.append(_error(line, "", " ".join(messages)))
+            result.error_lines.add(line)
+    return updated
+
+
+def _check_and_write(
+    job: ImportJob, actor: User, content: bytes, now: dt.datetime
+) -> tuple[_Checked, int, int]:
+    """Check the rows and write them as they come (inside the caller's transaction). Returns
+    (the check's outcome, created, updated)."""
+    try:
+        services.lead_pool_team(actor=actor, team=job.team)
+    except ValidationError as error:
+        raise _Refused(" ".join(error.messages)) from error
+    write = _writer(job, actor, now)
+    result = _check(job, actor, content, now=now, write=write)
+    if job.mode == ImportMode.ALL_OR_NOTHING and result.error_lines:
+        raise _Undone(result)
+    write(result)  # the last rows (every row when duplicates update)
+    updated = _update(job, actor, result)
+    if result.written or updated:
         audit.record(
             actor=actor,
             action="lead.imported",
             obj=job,
-            summary=f"{created} created, {updated} updated from {job.file_name}",
+            summary=f"{result.written} created, {updated} updated from {job.file_name}",
         )
-    return created, updated
+    return result, result.written, updated
+
+
+def _dropped(result: _Checked) -> None:
+    result.take()
 
 
 def import_run(*, job_id: int) -> ImportJob | None:
@@ -291,30 +355,37 @@ def import_run(*, job_id: int) -> ImportJob | None:
 
 def _run(job: ImportJob, actor: User) -> ImportJob:
     content = bytes(ImportJob.objects.values_list("content", flat=True).get(pk=job.pk))
-    checked = _check(job, actor, content)
+    now = timezone.now()
+    counters = [checked_key(job.pk), _saved_key(job.pk)]
+    cache.delete_many(counters)  # a run after a crash starts its bar again
+    # One transaction: the leads are written in batches while the rows are checked (the bar
+    # moves through the cache), and a crash or a refusal leaves nothing half imported.
     with transaction.atomic():
         job = ImportJob.objects.select_for_update().defer("content").get(pk=job.pk)
         if job.state != ImportState.RUNNING:
             return job
-        created = updated = 0
-        blocked = job.mode == ImportMode.ALL_OR_NOTHING and bool(checked.error_lines)
-        if not blocked:
-            try:
-                with transaction.atomic():
-                    created, updated = _write(job, actor, checked)
-            except ValidationError as error:
-                checked.errors.append(_error(0, "", " ".join(error.messages)))
-                created = updated = 0
-                blocked = True
+        blocked = False
+        try:
+            with transaction.atomic():
+                result, created, updated = _check_and_write(job, actor, content, now)
+        except _Undone as undone:
+            result, created, updated, blocked = undone.result, 0, 0, True
+        except _Refused as refused:
+            # Undone; the rows are checked again, writing nothing, for the whole report.
+            result = _check(job, actor, content, now=now, write=_dropped)
+            if not (job.mode == ImportMode.ALL_OR_NOTHING and result.error_lines):
+                result.errors.append(_error(0, "", refused.message))
+            created = updated = 0
+            blocked = True
         job.state = ImportState.DONE
         job.finished_at = timezone.now()
         job.processed = job.row_count
         job.created_count = created
         job.updated_count = updated
-        job.skipped_count = checked.skipped
-        job.error_count = len(checked.error_lines)
-        job.errors = sorted(checked.errors, key=lambda e: e["line"])
-        job.duplicates = checked.duplicates
+        job.skipped_count = result.skipped
+        job.error_count = len(result.error_lines)
+        job.errors = sorted(result.errors, key=lambda e: e["line"])
+        job.duplicates = result.duplicates
         job.last_error = (
             _("Nothing was imported because some rows have errors. Fix them and upload again.")
             if blocked
@@ -322,6 +393,7 @@ def _run(job: ImportJob, actor: User) -> ImportJob:
         )
         job.content = b""  # the report is all that is needed now; don't keep a second copy
         job.save()
+    cache.delete_many(counters)
     return job
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator, validate_email
@@ -387,22 +387,29 @@ def _person_key(name: str, phone: str, email: str) -> tuple[str, str, str]:
 
 
 def leads_people_link(*, actor: User, leads: Sequence[Lead]) -> None:
-    """lead_people_link for a batch of new leads (an import), in a few queries whatever the
-    batch's size: the companies by key (made when missing), the contacts by name, phone and
-    email at their company (made when missing), and each lead's contact on it."""
+    """lead_people_link for a batch of saved leads, in a few queries whatever the batch's size:
+    leads_company_set, the leads' new account saved, then leads_contacts_link."""
+    if not leads:
+        return
+    leads_company_set(actor=actor, leads=leads)
+    Lead.objects.bulk_update(leads, ["account"], batch_size=1000)
+    leads_contacts_link(actor=actor, leads=leads)
+
+
+def leads_company_set(*, actor: User, leads: Sequence[Lead]) -> None:
+    """Each lead's company record (`account`), found by its name's key or made when missing,
+    set on the lead objects but not saved: an import sets it before the leads' one insert."""
     if not leads:
         return
     now = timezone.now()
-    keys = {lead.pk: company_name_key(lead.company)[:200] for lead in leads}
+    keys = [company_name_key(lead.company)[:200] for lead in leads]
     companies = dict(
-        Company.objects.filter(name_key__in=set(keys.values()))
-        .order_by("-pk")
-        .values_list("name_key", "pk")
+        Company.objects.filter(name_key__in=set(keys)).order_by("-pk").values_list("name_key", "pk")
     )  # the oldest wins: ordered newest first, later rows overwrite
     missing: dict[str, Lead] = {}
-    for lead in leads:  # the first spelling in the batch names a new company
-        if keys[lead.pk] not in companies:
-            missing.setdefault(keys[lead.pk], lead)
+    for key, lead in zip(keys, leads, strict=True):  # the batch's first spelling names it
+        if key not in companies:
+            missing.setdefault(key, lead)
     made = Company.objects.bulk_create(
         Company(
             name=" ".join(lead.company.split())[:200] or "?",
@@ -414,12 +421,21 @@ def leads_people_link(*, actor: User, leads: Sequence[Lead]) -> None:
         for key, lead in missing.items()
     )
     companies |= {company.name_key: company.pk for company in made}
-    for lead in leads:
-        lead.account_id = companies[keys[lead.pk]]
-    Lead.objects.bulk_update(leads, ["account"], batch_size=1000)
+    for key, lead in zip(keys, leads, strict=True):
+        lead.account_id = companies[key]
 
+
+def leads_contacts_link(*, actor: User, leads: Sequence[Lead]) -> None:
+    """The contacts of a batch of saved leads with their company set (leads_company_set): found
+    by name, phone and email at their company (made when missing), each on its lead."""
+    if not leads:
+        return
+    now = timezone.now()
     wanted = {
-        lead.pk: (companies[keys[lead.pk]], *_person_key(lead.contact_name, lead.phone, lead.email))
+        lead.pk: (
+            cast(int, lead.account_id),
+            *_person_key(lead.contact_name, lead.phone, lead.email),
+        )
         for lead in leads
         if lead.contact_name.strip() or lead.phone.strip() or lead.email.strip()
     }

@@ -19,7 +19,7 @@ from crm import audit, events, history
 from crm.models import ChickenRibReason, Lead, Role, Team, User
 from crm.permissions import can_hand_off, managed_team, visible_leads
 from crm.pipeline import Stage, can_move
-from crm.services.companies import lead_people_link, leads_people_link
+from crm.services.companies import lead_people_link, leads_company_set, leads_contacts_link
 
 # The fields a person may set on a lead through a form or the API. Owner, team, stage and the
 # bookkeeping fields only change through their own services.
@@ -174,12 +174,7 @@ def lead_bulk_create(
     batch: list[Lead] = []
 
     def flush() -> None:
-        saved = Lead.objects.bulk_create(batch)
-        leads_people_link(actor=actor, leads=saved)
-        history.write(history.created(lead=lead, actor=actor, at=now) for lead in saved)
-        events.emit_many(
-            events.lead_created, [{"lead_id": lead.pk, "actor_id": actor.pk} for lead in saved]
-        )
+        leads_insert(actor=actor, leads=batch, now=now)
         batch.clear()
 
     for index, data in enumerate(rows):
@@ -197,6 +192,22 @@ def lead_bulk_create(
     if batch:
         flush()
     return created
+
+
+def leads_insert(*, actor: User, leads: list[Lead], now: dt.datetime) -> None:
+    """Save a batch of built leads (lead_build) of one team's pool, inside the caller's
+    transaction (lead_bulk_create's, or an import's that checked and built them itself): each
+    one's company record set before the one INSERT, then its contact, its history row and its
+    `lead_created` event."""
+    if not leads:
+        return
+    leads_company_set(actor=actor, leads=leads)
+    Lead.objects.bulk_create(leads)
+    leads_contacts_link(actor=actor, leads=leads)
+    history.write(history.created(lead=lead, actor=actor, at=now) for lead in leads)
+    events.emit_many(
+        events.lead_created, [{"lead_id": lead.pk, "actor_id": actor.pk} for lead in leads]
+    )
 
 
 @transaction.atomic

@@ -111,6 +111,7 @@ def _result_context(job: ImportJob) -> dict[str, Any]:
     return {
         "job": job,
         "percent": imports.progress(job),
+        "checked": imports.checked(job),
         "saved": imports.saved(job) if job.state == ImportState.RUNNING else 0,
         "summary": imports.summary(job) if job.state == ImportState.DONE else "",
         "errors": job.errors[:500],
