@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Avg, Count, F, Max, Min, Q, QuerySet, Window
-from django.db.models.functions import RowNumber
+from django.db.models import Avg, Count, F, Max, Min, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from coaching import playbook, rules
@@ -156,24 +155,17 @@ def _handed_out(events: QuerySet[LeadEvent], key: str) -> dict[int, dict[str, in
     return {row.pop(key): row for row in rows}
 
 
-def _oldest_stalled(leads: QuerySet[Lead], key: str, now: dt.datetime) -> dict[int, Lead]:
-    """Per `key` ("owner" or "team"): the stalled lead idle the longest (ties: the lowest id),
-    in one query — the stalled leads numbered within each rep or team, the first kept."""
-    first = (
-        with_idle_since(leads)
+def _oldest_stalled(outer: str, now: dt.datetime, column: str) -> Subquery:
+    """The open lead idle the longest among the stalled ones of the outer rep or team: a few
+    entries of the index on (team or owner, idle since, id) over open leads (lead_team_idle,
+    lead_owner_idle), read in order until the first stalled one, whatever the team's size."""
+    leads = (
+        with_idle_since(Lead.objects.filter(**{outer: OuterRef("pk")}))
         .filter(stalled_q(now))
-        .annotate(
-            nth=Window(
-                RowNumber(),
-                partition_by=[F(f"{key}_id")],
-                order_by=[F("idle_since").asc(), F("pk").asc()],
-            )
-        )
-        .filter(nth=1)
-        .order_by()
-        .only("pk", "company", key)
+        .order_by(F("idle_since").asc(), F("pk").asc())
+        .values(column)[:1]
     )
-    return {getattr(lead, f"{key}_id"): lead for lead in first}
+    return Subquery(leads)
 
 
 def _fill(
@@ -268,18 +260,15 @@ def _rep_figures(
     )
     nudges = _nudge_figures(ids, since=since)
     helpless = _help_only(reps, now=now) if reps else set()
-    # A rep's stalled leads wherever they are (as before: not only in these teams).
-    oldest = _oldest_stalled(Lead.objects.filter(owner_id__in=ids), "owner", now)
     rows = []
     for rep in reps:
-        stalled = oldest.get(rep.pk)
         row = Figures(
             key=rep.pk,
             name=str(rep),
             team_id=rep.team_id,
             team_name=rep.team.name if rep.team_id and rep.team else "",
-            oldest_stalled_id=stalled.pk if stalled else None,
-            oldest_stalled_company=stalled.company if stalled else "",
+            oldest_stalled_id=rep.oldest_stalled_id,  # type: ignore[attr-defined]
+            oldest_stalled_company=rep.oldest_stalled_company or "",  # type: ignore[attr-defined]
             only_asks_help=rep.pk in helpless,
         )
         for name, value in nudges.get(rep.pk, {}).items():
@@ -297,8 +286,15 @@ def _rep_figures(
     return rows
 
 
-def _reps(reps: QuerySet[User]) -> list[User]:
-    return list(reps.select_related("team").order_by("display_name", "username", "pk"))
+def _reps(reps: QuerySet[User], now: dt.datetime) -> list[User]:
+    return list(
+        reps.select_related("team")
+        .annotate(
+            oldest_stalled_id=_oldest_stalled("owner", now, "pk"),
+            oldest_stalled_company=_oldest_stalled("owner", now, "company"),
+        )
+        .order_by("display_name", "username", "pk")
+    )
 
 
 def rep_rows(
@@ -307,7 +303,7 @@ def rep_rows(
     """One row per active rep of the team: their open leads in this team, their reports to
     this team's manager, and how the leads handed down to them ended (in the last `days`)."""
     now = now or timezone.now()
-    reps = _reps(User.objects.filter(role=Role.REP, team=team, is_active=True))
+    reps = _reps(User.objects.filter(role=Role.REP, team=team, is_active=True), now)
     return _rep_figures(reps, [team.pk], days=days, now=now, cube=cube)
 
 
@@ -322,14 +318,14 @@ def reps_across(
     a team page's rows, in a number of queries that grows with neither reps nor teams."""
     now = now or timezone.now()
     team_ids = list(teams.order_by().values_list("pk", flat=True))
-    reps = _reps(User.objects.filter(role=Role.REP, team_id__in=team_ids, is_active=True))
+    reps = _reps(User.objects.filter(role=Role.REP, team_id__in=team_ids, is_active=True), now)
     return _rep_figures(reps, team_ids, days=days, now=now, cube=cube)
 
 
 def rep_figures(*, rep: User, days: int, now: dt.datetime | None = None) -> Figures:
     """One rep's row, as their manager sees it on the team page (the rep's own team)."""
     now = now or timezone.now()
-    reps = _reps(User.objects.filter(pk=rep.pk))
+    reps = _reps(User.objects.filter(pk=rep.pk), now)
     return _rep_figures(reps, [rep.team_id or 0], days=days, now=now)[0]
 
 
@@ -350,12 +346,13 @@ def team_rows(
             n_reps=Count(
                 "members", filter=Q(members__role=Role.REP, members__is_active=True), distinct=True
             ),
+            oldest_stalled_id=_oldest_stalled("team", now, "pk"),
+            oldest_stalled_company=_oldest_stalled("team", now, "company"),
         )
         .order_by("name", "pk")
     )
     ids = [team.pk for team in listed]
     leads = Lead.objects.filter(team_id__in=ids)
-    oldest = _oldest_stalled(leads, "team", now)
     cube = (cube or lead_cube(leads, days=days, now=now)).check(days=days, now=now)
     lead_rows = cube.counts("team")
     values = cube.open_values("team")
@@ -365,14 +362,13 @@ def team_rows(
     )
     rows = []
     for team in listed:
-        stalled = oldest.get(team.pk)
         row = Figures(
             key=team.pk,
             name=team.name,
             reps=team.n_reps,  # type: ignore[attr-defined]
             manager=str(team.manager),
-            oldest_stalled_id=stalled.pk if stalled else None,
-            oldest_stalled_company=stalled.company if stalled else "",
+            oldest_stalled_id=team.oldest_stalled_id,  # type: ignore[attr-defined]
+            oldest_stalled_company=team.oldest_stalled_company or "",  # type: ignore[attr-defined]
         )
         rows.append(
             _fill(

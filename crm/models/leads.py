@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -124,6 +125,19 @@ class Lead(models.Model):
             models.Index(fields=["team", "stage"], name="lead_team_stage"),
             models.Index(fields=["owner", "next_step_due"], name="lead_owner_due"),
             models.Index(fields=["stage", "last_activity_at"], name="lead_stage_activity"),
+            # Open leads idle the longest first (crm.selectors.with_idle_since), per team and per
+            # rep: the cockpit's stalled list and oldest stalled lead read a few index entries
+            # instead of sorting a team's leads (issue 22).
+            *(
+                models.Index(
+                    key,
+                    Coalesce("last_activity_at", "handed_at", "created_at"),
+                    "id",
+                    name=f"lead_{key}_idle",
+                    condition=Q(stage__in=OPEN_STAGES),
+                )
+                for key in ("team", "owner")
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(value__gte=0), name="lead_value_not_negative"),

@@ -1,9 +1,10 @@
-"""The cockpit's "a week ago" and "idle the longest" figures, rebuilt from grouped queries
-(issue 22), checked against the per-lead way they were computed before: the stage each lead
-was in at the cutoff from two subqueries per lead, and the oldest stalled lead from two
-subqueries per rep or team. Leads move through the pipeline at random over three weeks with the
-CRM's own service, so the history is the one the app writes. And the number of queries does
-not depend on the number of leads.
+"""The cockpit's "a week ago" figure, rebuilt from one grouped query over the week's stage
+moves (issue 22), checked against the per-lead way it was computed before: the stage each lead
+was in at the cutoff from two subqueries per lead. Leads move through the pipeline at random
+over three weeks with the CRM's own service, so the history is the one the app writes. The
+oldest stalled lead (now read from the lead_team_idle / lead_owner_idle indexes) is checked
+against a plain per-rep and per-team query, and the number of queries does not depend on the
+number of leads.
 """
 
 from __future__ import annotations
