@@ -10,6 +10,7 @@ manager's.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from django.conf import settings
@@ -49,6 +50,16 @@ def chat_burst(row: ChatMessage, now: dt.datetime | None = None) -> list[Nudge]:
     )
 
 
+SENTENCE_END = re.compile(r"(?<=[。！？])|(?<=[.!?])\s+(?=[A-Z“\"(])")
+
+
+def first_sentence(text: str) -> str:
+    """The advice's first sentence: a chat message is a title, one sentence and a link (the
+    rest of the advice is one tap away, on the nudge's page)."""
+    parts = [p for p in SENTENCE_END.split(text.strip(), maxsplit=1) if p and p.strip()]
+    return parts[0].strip() if parts else text.strip()
+
+
 def reader(row: ChatMessage) -> User | None:
     """Whose language the message is in: the channel's owner, or the team's manager."""
     channel = row.channel
@@ -69,7 +80,7 @@ def _instant(row: ChatMessage, language: str) -> ChatText:
     card = cards.build_cards(burst, language=language)[0]
     return ChatText(
         title=card.title,
-        sentence=card.advice,
+        sentence=first_sentence(card.advice),
         link_label=card.action_label,
         link_url=_site(card.action_url),
     )

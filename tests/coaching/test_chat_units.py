@@ -160,3 +160,21 @@ def test_a_public_address_is_taken_as_pasted(settings) -> None:
 def test_the_tests_and_debug_may_use_a_local_fake(settings) -> None:
     settings.KAOPU_CHAT_ALLOW_PRIVATE = True
     assert check_url("http://127.0.0.1:8123/robot/send?access_token=a")
+
+
+@pytest.mark.parametrize(
+    ("advice", "sentence"),
+    [
+        ("停滞不等于没戏。别让宏达一直拖着，也别直接放弃。", "停滞不等于没戏。"),
+        (
+            "A stalled lead is not a dead one. Instead of letting it drift…",
+            "A stalled lead is not a dead one.",
+        ),
+        ("Decide by 3 Mar. “Quick answers” reward reps.", "Decide by 3 Mar."),
+        ("One sentence only", "One sentence only"),
+    ],
+)
+def test_a_push_says_the_advices_first_sentence_only(advice: str, sentence: str) -> None:
+    from coaching.delivery.chat_text import first_sentence
+
+    assert first_sentence(advice) == sentence
