@@ -395,3 +395,12 @@ def test_the_feed_takes_a_fixed_number_of_queries(
     with django_assert_max_num_queries(3):
         big = Client().get(url)
     assert len(events(big.content)) > len(events(small.content)) + 60
+
+
+def test_a_managers_own_lead_comes_once_with_their_next_step(dates: Company) -> None:
+    dated(
+        dates.lead_a_pool, owner=dates.manager_a, next_step="Call the CFO", next_step_due=in_days(1)
+    )
+    dated(dates.lead_a_pool, tender_date=in_days(8))
+    pool = [s for s in summaries(fetch(dates.manager_a)) if "Pool Foods" in s]
+    assert pool == ["Next step · Pool Foods: Call the CFO", "Tender · Pool Foods"]
