@@ -46,6 +46,7 @@ def busiest(role: str, through: str) -> User:
         .values_list("pk", flat=True)
         .first()
     )
+    assert found is not None, f"no active {role} in this database"
     return User.objects.get(pk=found)
 
 
