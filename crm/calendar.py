@@ -5,12 +5,12 @@ What each person gets (the decision, issue 17):
 - A rep: for each of their open leads, the next step on its date, the tender date, the
   expected close date and the date a progress report is due (7 days after the last report or
   the hand-off, 3 when a tender or close is within 14 days: crm.reporting.report_due_days).
-- A manager: the same for leads they own themselves; the plan decisions waiting on them (an
-  escalation plan with no decision yet, on its "needed by" date, else today); the tender and
-  expected-close dates of the team's leads (named with the rep), because those are the days a
-  manager joins or chases; and the team's reports due as ONE event per rep and day ("Reports
-  due: Tom (3)"), not one per lead. Not every rep's next step: that is the rep's diary, and
-  fifty of them a day would bury the manager's own.
+- A manager: the next steps, tenders and closes of leads they own themselves; the plan
+  decisions waiting on them (an escalation plan with no decision yet, on its "needed by" date,
+  else today); the tender and expected-close dates of the team's leads (named with the rep),
+  because those are the days a manager joins or chases; and the team's reports due as ONE
+  event per rep and day ("Reports due: Tom (3)"), not one per lead. Not every rep's next step:
+  that is the rep's diary, and fifty of them a day would bury the manager's own.
 - A director (+2): their own leads, and the tender dates of their teams' leads.
 - An admin: their own leads.
 A date already past that is still owed (a report overdue, a decision not taken) shows on today,
