@@ -39,6 +39,12 @@ _THOUSANDS_ONLY_COMMA = re.compile(r"^\d{1,3}(,\d{3})+$")
 _THOUSANDS_ONLY_POINT = re.compile(r"^\d{1,3}(\.\d{3})+$")
 _CN_DIGITS = re.compile(r"^[零〇一二两三四五六七八九十百千万亿壹贰叁肆伍陆柒捌玖拾佰仟点]+$")
 _NUMERIC = re.compile(r"^[+-]?[\d.,]+$")
+# The plain forms of each style (1200 · 1,200,000.50 · 1.200.000,50), read without Babel: its
+# strict parse, which the other forms still go through, costs more than the rest of the row.
+_PLAIN = {
+    POINT: re.compile(r"^(?:\d+|[1-9]\d{0,2}(?:,\d{3})+)(?:\.\d+)?$"),
+    COMMA: re.compile(r"^(?:\d+|[1-9]\d{0,2}(?:\.\d{3})+)(?:,\d+)?$"),
+}
 
 
 def _money_text(text: str) -> tuple[str, Decimal]:
@@ -105,8 +111,13 @@ def parse_number(cell: Any, style: str) -> Decimal:
         else:
             text = _GROUP_SPACES.sub("", text)
             locale = "de_DE" if style == COMMA else "en_US"
+            plain = _PLAIN.get(style)
             try:
-                value = parse_decimal(text, locale=locale, strict=True)
+                if plain is not None and plain.match(text):
+                    group, decimal = (".", ",") if style == COMMA else (",", ".")
+                    value = Decimal(text.replace(group, "").replace(decimal, "."))
+                else:
+                    value = parse_decimal(text, locale=locale, strict=True)
             except (NumberFormatError, InvalidOperation, ValueError):
                 raise ValueError(
                     _("“%(value)s” is not an amount written like the rest of its column.")

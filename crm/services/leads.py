@@ -50,8 +50,7 @@ def _check_lead_data(data: Mapping[str, Any]) -> None:
     if value is not None and value < 0:
         errors["value"] = _("The estimated value cannot be negative.")
     reasons = data.get("chicken_rib_reasons") or []
-    valid = set(ChickenRibReason.values)
-    if any(reason not in valid for reason in reasons):
+    if reasons and not set(reasons) <= set(ChickenRibReason.values):
         errors["chicken_rib_reasons"] = _("Unknown chicken-rib reason.")
     if data.get("is_chicken_rib") and not reasons:
         errors["chicken_rib_reasons"] = _("Say why this lead is a chicken-rib lead.")
