@@ -1,5 +1,5 @@
 """Import 100,000 generated leads from one CSV file, as a worker does, and print the time and the
-peak memory of each step.
+peak memory of the worker.
 
     python bench/import_bench.py                   # SQLite var/bench.sqlite3
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/kaopu_bench python bench/import_bench.py
@@ -7,9 +7,12 @@ peak memory of each step.
 
 The leads go into the pool of a team of its own ("Import bench"), which is emptied first, so the
 run never meets duplicates from an earlier one; its leads and their outbox rows are deleted
-afterwards unless --keep. Peak memory is the process's maximum resident set (getrusage), read
-before and after, so it includes Python and Django themselves; --tracemalloc also reports the
-Python allocations of the import alone (and makes it slower).
+afterwards unless --keep. This process generates the file, uploads it (as the web request does)
+and configures the job; the import itself runs in a fresh process started for it, through the
+Celery task's function, as a worker runs it. Its memory is that process's peak resident set
+(getrusage's ru_maxrss, read by the process itself): Python, Django, the libraries and the import,
+nothing of the generating or the upload. --tracemalloc also reports the Python allocations of the
+import alone (and makes it slower).
 """
 
 from __future__ import annotations
@@ -17,7 +20,10 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import json
+import os
 import resource
+import subprocess
 import sys
 import time
 import tracemalloc
@@ -49,7 +55,8 @@ HEADER = [
 
 
 def generate(rows: int, encoding: str) -> bytes:
-    out = io.StringIO()
+    raw = io.BytesIO()
+    out = io.TextIOWrapper(raw, encoding=encoding, newline="")
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(HEADER)
     for i in range(rows):
@@ -71,11 +78,60 @@ def generate(rows: int, encoding: str) -> bytes:
                 f"2026-03-{i % 28 + 1:02d} 10:{i % 60:02d}",
             ]
         )
-    return out.getvalue().encode(encoding)
+    out.flush()
+    return raw.getvalue()
 
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+
+
+def rss_mb() -> float:
+    """The process's resident set now (VmRSS), in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def run_job(job_id: int, trace: bool) -> None:
+    """The worker's side, in its own process: the Celery task's function for one job. Prints
+    one JSON line: the seconds spent and the memory."""
+    bootstrap(migrate=False)
+    from crm import tasks
+    from crm.imports import running
+
+    baseline = rss_mb()
+    writing = [0.0]
+    insert = running.leads_insert
+
+    def timed_insert(**kwargs: Any) -> None:
+        start = time.perf_counter()
+        try:
+            insert(**kwargs)
+        finally:
+            writing[0] += time.perf_counter() - start
+
+    running.leads_insert = timed_insert  # type: ignore[assignment]
+    if trace:
+        tracemalloc.start()
+    start, cpu = time.perf_counter(), time.process_time()
+    state = tasks.run_import(job_id)
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    traced = tracemalloc.get_traced_memory()[1] / 1024 / 1024 if trace else None
+    print(
+        json.dumps(
+            {
+                "state": state,
+                "seconds": seconds,
+                "cpu": cpu,
+                "write": writing[0],
+                "baseline_mb": baseline,
+                "peak_mb": peak_rss_mb(),
+                "traced_mb": traced,
+            }
+        )
+    )
 
 
 def main() -> None:
@@ -84,7 +140,11 @@ def main() -> None:
     parser.add_argument("--encoding", default="utf-8-sig")
     parser.add_argument("--keep", action="store_true", help="keep the imported leads")
     parser.add_argument("--tracemalloc", action="store_true")
+    parser.add_argument("--run-job", type=int, help=argparse.SUPPRESS)  # the worker's side
     args = parser.parse_args()
+    if args.run_job:
+        run_job(args.run_job, args.tracemalloc)
+        return
 
     config = bootstrap()
     from django.conf import settings
@@ -113,38 +173,20 @@ def main() -> None:
     first_event = (DomainEvent.objects.order_by("-pk").values_list("pk", flat=True).first()) or 0
 
     content = generate(args.rows, args.encoding)
-    settings.KAOPU_IMPORT_MAX_ROWS = max(args.rows, settings.KAOPU_IMPORT_MAX_ROWS)
+    if args.rows > settings.KAOPU_IMPORT_MAX_ROWS:
+        raise SystemExit(f"over KAOPU_IMPORT_MAX_ROWS ({settings.KAOPU_IMPORT_MAX_ROWS:,})")
     if len(content) > settings.KAOPU_IMPORT_MAX_BYTES:
         print(f"the file is over KAOPU_IMPORT_MAX_BYTES ({settings.KAOPU_IMPORT_MAX_BYTES:,})")
     print(
         f"database {connection.vendor} {config['NAME']}; {args.rows:,} rows, "
-        f"{len(content) / 1024 / 1024:.1f} MB ({args.encoding})",
+        f"{len(content) / 1024 / 1024:.1f} MB ({args.encoding}); load {os.getloadavg()[0]:.1f}",
         flush=True,
     )
 
-    timings: dict[str, float] = {}
-
-    def timed(name: str, func: Any) -> Any:
-        def wrapper(*a: Any, **kw: Any) -> Any:
-            start = time.perf_counter()
-            try:
-                return func(*a, **kw)
-            finally:
-                timings[name] = timings.get(name, 0.0) + time.perf_counter() - start
-
-        return wrapper
-
-    # import_run looks these up in crm.imports.running, so they are timed there.
-    running = imports.running
-    running._check = timed("check rows", running._check)  # type: ignore[method-assign]
-    running._write = timed("write (bulk create + history + events)", running._write)  # type: ignore[method-assign]
-
-    rss_before = peak_rss_mb()
-    if args.tracemalloc:
-        tracemalloc.start()
-    started = time.perf_counter()
+    start = time.perf_counter()
     upload = SimpleUploadedFile("bench.csv", content)
-    job = timed("upload (read, detect, count)", imports.import_upload)(actor=manager, upload=upload)
+    job = imports.import_upload(actor=manager, upload=upload)
+    uploading = time.perf_counter() - start
     job = imports.import_configure(
         actor=manager,
         job=job,
@@ -153,23 +195,37 @@ def main() -> None:
         on_duplicate=DuplicatePolicy.SKIP,
         default_source=Source.MARKETING,
     )
-    job = timed("import_run (total)", imports.import_run)(job_id=job.pk)
-    total = time.perf_counter() - started
-    traced = tracemalloc.get_traced_memory()[1] / 1024 / 1024 if args.tracemalloc else None
-    if args.tracemalloc:
-        tracemalloc.stop()
-    assert job is not None
+    del upload, content
+    command = [sys.executable, __file__, "--run-job", str(job.pk)]
+    worker = subprocess.run(
+        command + (["--tracemalloc"] if args.tracemalloc else []),
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    run = json.loads(worker.stdout.strip().splitlines()[-1])
+    job.refresh_from_db()
     if job.created_count != args.rows:
         raise SystemExit(f"expected {args.rows} leads, got {job.created_count}: {job.errors[:3]}")
 
-    for name, seconds in timings.items():
-        print(f"  {name:<42} {seconds:7.2f} s", flush=True)
-    print(f"  {'total':<42} {total:7.2f} s   ({args.rows / total:,.0f} rows/s)")
-    print(
-        f"  {'peak RSS (process, before → after)':<42} {rss_before:7.0f} → {peak_rss_mb():.0f} MB"
-    )
-    if traced is not None:
-        print(f"  {'peak Python allocations (tracemalloc)':<42} {traced:7.0f} MB")
+    total = uploading + run["seconds"]
+    lines = [
+        ("upload (read, detect, count, profile)", f"{uploading:7.2f} s"),
+        ("import: check rows", f"{run['seconds'] - run['write']:7.2f} s"),
+        ("import: write (inserts, companies, history)", f"{run['write']:7.2f} s"),
+        ("import (the worker's task)", f"{run['seconds']:7.2f} s"),
+        ("  its CPU time (the worker process alone)", f"{run['cpu']:7.2f} s"),
+        ("total", f"{total:7.2f} s   ({args.rows / total:,.0f} rows/s)"),
+        (
+            "worker RSS (after start-up → peak)",
+            f"{run['baseline_mb']:7.0f} → {run['peak_mb']:.0f} MB",
+        ),
+    ]
+    if run["traced_mb"] is not None:
+        lines.append(("peak Python allocations (tracemalloc)", f"{run['traced_mb']:7.0f} MB"))
+    for name, figure in lines:
+        print(f"  {name:<44} {figure}", flush=True)
+    print(f"  load average after: {os.getloadavg()[0]:.1f}")
 
     if not args.keep:
         Lead.objects.filter(team=team).delete()
