@@ -13,8 +13,8 @@ from itertools import chain
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Case, Count, F, Prefetch, Q, QuerySet, Sum, Value, When
-from django.db.models.functions import Coalesce
+from django.db.models import Case, Count, F, Prefetch, Q, QuerySet, Sum, Value, When, Window
+from django.db.models.functions import Coalesce, RowNumber
 from django.utils import timezone
 
 from crm.models import Activity, Contact, Lead, LeadEvent, LeadEventKind, Report, ReportState, User
@@ -184,15 +184,27 @@ def pipeline_board(*, user: User, per_column: int = 20) -> list[BoardColumn]:
     for row in rows.order_by("stage", "currency"):
         counts[row["stage"]] = counts.get(row["stage"], 0) + row["n"]
         totals.setdefault(row["stage"], []).append((row["currency"], row["total"] or Decimal(0)))
+    # Every column's biggest leads in two queries, not one per column (issue 22): the visible
+    # leads numbered within their stage by value (narrow rows: stage, value, id), the first
+    # `per_column` of each kept; then only those read whole, by id.
+    biggest = Window(
+        RowNumber(), partition_by=[F("stage")], order_by=[F("value").desc(), F("id").desc()]
+    )
+    top_ids = list(
+        leads.annotate(nth=biggest).filter(nth__lte=per_column).order_by().values_list("pk")
+    )
+    cards: dict[str, list[Lead]] = {}
+    for card in (
+        with_idle_since(Lead.objects.filter(pk__in=[pk for (pk,) in top_ids]))
+        .select_related("owner")
+        .annotate(rotting=rotting)
+        .order_by("-value", "-id")
+    ):
+        cards.setdefault(card.stage, []).append(card)
     columns = []
     now = timezone.now()
     for stage, label in Stage.choices:
-        top = list(
-            with_idle_since(leads.filter(stage=stage))
-            .select_related("owner")
-            .annotate(rotting=rotting)
-            .order_by("-value", "-id")[:per_column]
-        )
+        top = cards.get(stage, [])
         for lead in top:  # days idle and their colour (crm.pipeline.IDLE_DAYS)
             lead.idle_days = (now - lead.idle_since).days  # type: ignore[attr-defined]
             lead.idle_level = idle_level(stage, lead.idle_days)  # type: ignore[attr-defined]
