@@ -19,7 +19,7 @@ from collections.abc import Iterable
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Max, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -142,8 +142,11 @@ def queue_pushes(
 ) -> int:
     """A row per push channel for each pushed nudge just made, due when its email is (after
     the person's quiet hours). A nudge of a rule whose row on that channel still waits folds
-    into it (the row, when sent, says how many). Returns the rows queued."""
-    from coaching.nudges import BURST, _email_at
+    into it (the row, when sent, says how many). A robot gets at most EVENT_EMAILS_PER_DAY
+    pushes in 24 hours, as email does (the planner counts emails only, so a person with email
+    switched off is held to it here); past it the nudge waits in the app. Returns the rows
+    queued."""
+    from coaching.nudges import BURST, EVENT_EMAILS_PER_DAY, _email_at
 
     pushed = [n for n in nudges if n.delivery == Delivery.PUSH]
     if not pushed:
@@ -153,15 +156,17 @@ def queue_pushes(
         channels.setdefault(channel.owner_id or 0, []).append(channel)
     if not channels:
         return 0
-    waiting = {
-        (channel_id, rule_id)
-        for channel_id, rule_id, created_at, not_before in ChatMessage.objects.filter(
-            channel_id__in=[c.pk for cs in channels.values() for c in cs],
-            kind=ChatKind.INSTANT,
-            state=EmailState.PENDING,
-        ).values_list("channel_id", "nudge__rule_id", "created_at", "not_before")
-        if created_at >= now - BURST or not_before > now
-    }
+    waiting: set[tuple[int, str]] = set()
+    today: dict[int, int] = {}
+    for channel_id, rule_id, state, created_at, not_before in ChatMessage.objects.filter(
+        Q(state=EmailState.PENDING) | Q(created_at__gte=now - dt.timedelta(hours=24)),
+        channel_id__in=[c.pk for cs in channels.values() for c in cs],
+        kind=ChatKind.INSTANT,
+    ).values_list("channel_id", "nudge__rule_id", "state", "created_at", "not_before"):
+        if created_at >= now - dt.timedelta(hours=24):
+            today[channel_id] = today.get(channel_id, 0) + 1
+        if state == EmailState.PENDING and (created_at >= now - BURST or not_before > now):
+            waiting.add((channel_id, rule_id))
     prefs = {
         p.user_id: p for p in NotificationPreference.objects.filter(user_id__in=list(channels))
     }
@@ -170,7 +175,10 @@ def queue_pushes(
         for channel in channels.get(nudge.recipient_id, []):
             if (channel.pk, nudge.rule_id) in waiting:
                 continue
+            if today.get(channel.pk, 0) >= EVENT_EMAILS_PER_DAY:
+                continue
             waiting.add((channel.pk, nudge.rule_id))
+            today[channel.pk] = today.get(channel.pk, 0) + 1
             when = send_at.get(nudge.key)
             if when is None:
                 pref = prefs.get(nudge.recipient_id) or NotificationPreference(user=nudge.recipient)
@@ -202,9 +210,22 @@ def digest_owners(users: QuerySet[User]) -> set[int]:
 
 
 def queue_digest(*, user: User, day: dt.date, now: dt.datetime) -> int:
-    """A digest row per digest channel of the person for their local day (once per day)."""
+    """A digest row per digest channel of the person for their local day (once per day), when
+    advice came for the digest since the robot's last one (with email switched off nothing
+    attaches the nudges to an email digest, so this asks the nudges themselves)."""
+    newest = Nudge.objects.filter(
+        recipient=user, delivery=Delivery.DIGEST, created_at__lte=now
+    ).aggregate(at=Max("created_at"))["at"]
     made = 0
     for channel in _working(owner=user, for_digest=True):
+        last = (
+            channel.messages.filter(kind=ChatKind.DIGEST)
+            .order_by("-created_at")
+            .values_list("created_at", flat=True)
+            .first()
+        )
+        if newest is None or (last is not None and last >= newest):
+            continue
         _row, created = ChatMessage.objects.get_or_create(
             key=f"digest|{channel.pk}|{day.isoformat()}",
             defaults={

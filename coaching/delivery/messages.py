@@ -22,6 +22,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from coaching import cards, chat
+from coaching.chat_models import ChannelState, ChatChannel
 from coaching.models import (
     Delivery,
     EmailKind,
@@ -93,6 +94,10 @@ def render(email: OutboundEmail) -> EmailMultiAlternatives:
             "site": site,
             "preferences_url": site + reverse("coach-preferences"),
             "nudges_url": site + reverse("coach-nudges"),
+            # A chat robot of theirs that broke: say so, this email may be its message.
+            "chat_broken": ChatChannel.objects.filter(owner=user, state=ChannelState.BROKEN)
+            .order_by("-broken_at", "-id")
+            .first(),
         }
         if email.kind == EmailKind.INSTANT and email.nudge is not None:
             context |= _instant_context(email)

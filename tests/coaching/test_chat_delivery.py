@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 import time_machine
+from django.core import mail
 from django.utils import timezone
 
 from coaching import chat, delivery
@@ -160,6 +161,10 @@ def test_a_removed_robot_breaks_the_channel_and_the_push_goes_by_email(
     assert row.state == EmailState.FAILED and row.fell_back
     email = OutboundEmail.objects.get(nudge=nudge)
     assert email.kind == EmailKind.INSTANT and email.recipient == rep
+    # The email says why it came by email.
+    assert delivery.deliver_due()["sent"] == 1
+    assert "stopped taking Kaopu's messages" in mail.outbox[-1].body
+    assert channel.broken_reason in mail.outbox[-1].body
     # The admins read it in the audit trail; no log or audit line carries the URL.
     entry = AuditEntry.objects.get(action="chat_channel_broken")
     assert channel.webhook_url not in entry.summary
@@ -322,3 +327,43 @@ def test_credit_posts_and_the_weekly_summary_go_to_the_team_robot(
     texts = [r.body["markdown"]["content"] for r in fakes["wecom"].received]
     assert "没有李哥就没有这一单" in texts[0]
     assert "Team A" in texts[1] and "2025-03-03" in texts[1]
+
+
+def test_with_email_off_the_digest_robot_hears_only_when_something_new_waits(
+    company: Company, fakes, clock: time_machine.Traveller
+) -> None:
+    rep = company.rep_a1
+    NotificationPreference.objects.create(user=rep, email_enabled=False)
+    robot(fakes, rep, "slack", for_pushes=False, for_digest=True)
+
+    def advice(n: int) -> None:
+        Nudge.objects.create(
+            recipient=rep,
+            rule_id="low_contact",
+            key=f"low_contact|digest{n}",
+            delivery=Delivery.DIGEST,
+            context={"days": 12},
+            created_at=timezone.now(),
+        )
+
+    advice(1)
+    clock.move_to(at(days=1, hours=-1))  # 09:00 the next day
+    delivery.build_digests()
+    clock.move_to(at(days=2, hours=-1))  # a day later, nothing new
+    delivery.build_digests()
+    assert ChatMessage.objects.filter(kind=ChatKind.DIGEST).count() == 1
+    advice(2)
+    clock.move_to(at(days=3, hours=-1))
+    delivery.build_digests()
+    days = ChatMessage.objects.filter(kind=ChatKind.DIGEST).values_list("digest_date", flat=True)
+    assert sorted(days) == [dt.date(2025, 3, 4), dt.date(2025, 3, 6)]
+    assert not OutboundEmail.objects.exists()
+
+
+def test_a_robot_gets_at_most_the_days_push_allowance(company: Company, fakes) -> None:
+    rep = company.rep_a1
+    NotificationPreference.objects.create(user=rep, email_enabled=False)
+    channel = robot(fakes, rep, "wecom")
+    made = [pushed_nudge(rep, n, rule_id=f"rule{n}") for n in range(25)]
+    assert chat.queue_pushes(made, {}, now=timezone.now()) == 20
+    assert ChatMessage.objects.filter(channel=channel).count() == 20
