@@ -7,6 +7,7 @@ still go; the fan-out from a hand-off, a digest, a credit post and the weekly su
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -144,8 +145,9 @@ def test_a_wrong_secret_is_refused_by_the_platform_and_breaks_the_channel(
 
 @pytest.mark.parametrize("platform", PLATFORMS)
 def test_a_removed_robot_breaks_the_channel_and_the_push_goes_by_email(
-    company: Company, fakes, platform: str
+    company: Company, fakes, platform: str, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     rep = company.rep_a1
     channel = robot(fakes, rep, platform)
     nudge = pushed_nudge(rep)
@@ -177,6 +179,9 @@ def test_a_removed_robot_breaks_the_channel_and_the_push_goes_by_email(
     send()
     assert sum(fakes[platform].refused.values()) == asked
     assert OutboundEmail.objects.filter(nudge=later).exists()
+    # Nothing logged the address or the secret, httpx's own request log included.
+    assert "chat" in caplog.text and "t1" not in caplog.text
+    assert fakes[platform].base not in caplog.text
 
 
 def test_a_throttle_is_retried_with_backoff_and_arrives_later(
