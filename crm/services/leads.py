@@ -144,9 +144,10 @@ def lead_build(*, actor: User, team: Team, data: Mapping[str, Any], now: dt.date
     _check_lead_data(clean)
     lead = Lead(
         **clean,
-        team=team,
-        owner=None,
-        created_by=actor,
+        # By id: half the cost of building a lead (an import builds 100,000).
+        team_id=team.pk,
+        owner_id=None,
+        created_by_id=actor.pk,
         created_at=now,
         updated_at=now,
         stage_changed_at=now,
