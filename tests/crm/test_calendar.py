@@ -404,3 +404,12 @@ def test_a_managers_own_lead_comes_once_with_their_next_step(dates: Company) -> 
     dated(dates.lead_a_pool, tender_date=in_days(8))
     pool = [s for s in summaries(fetch(dates.manager_a)) if "Pool Foods" in s]
     assert pool == ["Next step · Pool Foods: Call the CFO", "Tender · Pool Foods"]
+
+
+def test_commas_semicolons_and_backslashes_in_names_come_back_whole(dates: Company) -> None:
+    name = "Alpha, Beta; Gamma\\Delta 有限公司"
+    dated(dates.lead_a1, company=name)
+    body = fetch(dates.rep_a1)
+    assert f"Tender · {name}" in summaries(body)
+    strict = IcsCalendarStream.calendar_from_ics(body.decode())
+    assert f"Tender · {name}" in [e.summary for e in strict.events]
