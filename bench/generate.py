@@ -1,10 +1,13 @@
 """Build the benchmark company with bulk inserts: by default 100k leads and 1M activities,
 20 teams of 10 reps (their 20 managers, 2 directors over 10 teams each, one admin), ~20k
 reports (N/5) with replies, ~50k nudges (N/2) with the emails that went out for them, and the
-lead history (a "created" and a "handed down" entry per lead).
+lead history (a "created" and a "handed down" entry per lead, and each owned lead's stage
+moves: 2.6 on average, over the 90 days before its latest).
 
     python bench/generate.py                       # 100k leads, 1M activities
     python bench/generate.py --leads 10000 --activities 100000
+    python bench/generate.py --mixed               # teams of 500, 5,000 and 50,000 leads
+    python bench/generate.py --teams 200           # 200 teams (of 500 leads at 100k)
     python bench/generate.py --reset               # wipe the bench database first
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/kaopu_bench python bench/generate.py
 
