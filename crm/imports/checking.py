@@ -2,7 +2,8 @@
 check (money, dates, yes/no, choices in English or Chinese), the row then checked by
 crm.services.lead_build exactly as a lead typed into the form would be, and duplicates found
 against the team's leads and earlier rows of the file. The outcome (`_Checked`) says what each
-row will do; nothing is written here except the job's progress counter.
+row will do; the rows that create leads are handed in batches to the caller's `write` (see
+crm.imports.running), and nothing else is written here.
 """
 
 from __future__ import annotations

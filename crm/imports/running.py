@@ -2,10 +2,10 @@
 row limits), fix its mapping and options, preview its first rows, and run it.
 
 `import_run` is the one service behind both the web request (small files) and the Celery task
-(big files, over KAOPU_IMPORT_BACKGROUND_ROWS): it claims the job with a guarded update, checks
-every row while recording its progress, then writes in one transaction — so a re-run, or a run
-after a crash, never imports twice. `import_sweep` finds the jobs whose message or worker was
-lost.
+(big files, over KAOPU_IMPORT_BACKGROUND_ROWS): it claims the job with a guarded update, then
+checks the rows and writes their leads in batches as it goes, all in one transaction — so a
+re-run, or a run after a crash, never imports twice, and a 100,000-row file is never held whole.
+`import_sweep` finds the jobs whose message or worker was lost.
 """
 
 from __future__ import annotations
