@@ -4,9 +4,9 @@ The claim, lease, heartbeat, retries and the failed row are the outbox's own
 (coaching.delivery.outbox, shared with email); this class only posts one row to its robot and
 says what a failure means:
 
-- each robot gets at most KAOPU_CHAT_PER_MINUTE messages in any minute: a row over the limit
-  is deferred (due again when the oldest of the minute's sends is a minute old, no try
-  counted), never dropped;
+- each robot (a webhook URL, however many channels share it) gets at most
+  KAOPU_CHAT_PER_MINUTE messages in any minute: a row over the limit is deferred (due again
+  when the oldest of the minute's sends is a minute old, no try counted), never dropped;
 - every request has a timeout per phase (KAOPU_CHAT_TIMEOUT_SECONDS), so a hung platform frees
   the worker; a robot that did not answer is not asked again in the same batch (its other rows
   retry later), while the other robots' rows go on;
@@ -79,6 +79,18 @@ def take_slot(channel_id: int, now: dt.datetime) -> dt.datetime | None:
         if taken:
             return None
     return now + dt.timedelta(seconds=1)  # a crowd on this robot: try again in a moment
+
+
+def pace_holder(channel: ChatChannel) -> int:
+    """The channel whose recent sends count for this robot: two people (or a person and the
+    team) who pasted the same group robot share its minute, as the platform counts it."""
+    first = (
+        ChatChannel.objects.filter(webhook_url=channel.webhook_url)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    return first or channel.pk
 
 
 # --- Broken robots -----------------------------------------------------------------------------
@@ -187,7 +199,7 @@ class ChatSender:
             mark_broken(channel, " ".join(error.messages))
             fall_back(row)
             raise ChannelBroken("the webhook address is not allowed") from None
-        until = take_slot(channel.pk, self.now or timezone.now())
+        until = take_slot(pace_holder(channel), self.now or timezone.now())
         if until is not None:
             raise Deferred(until)
         body = payload(channel.platform, chat_text(row))

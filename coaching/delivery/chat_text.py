@@ -78,10 +78,11 @@ def _instant(row: ChatMessage, language: str) -> ChatText:
     if not burst and row.nudge is not None:
         burst = [row.nudge]
     card = cards.build_cards(burst, language=language)[0]
+    # A rule the playbook no longer has still makes a message every platform takes.
     return ChatText(
         title=card.title,
-        sentence=first_sentence(card.advice),
-        link_label=card.action_label,
+        sentence=first_sentence(card.advice) or card.title,
+        link_label=card.action_label or _("Open Kaopu"),
         link_url=_site(card.action_url),
     )
 

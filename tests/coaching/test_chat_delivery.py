@@ -372,3 +372,41 @@ def test_a_robot_gets_at_most_the_days_push_allowance(company: Company, fakes) -
     made = [pushed_nudge(rep, n, rule_id=f"rule{n}") for n in range(25)]
     assert chat.queue_pushes(made, {}, now=timezone.now()) == 20
     assert ChatMessage.objects.filter(channel=channel).count() == 20
+
+
+def test_two_channels_on_one_group_robot_share_its_minute(
+    company: Company, fakes, clock: time_machine.Traveller
+) -> None:
+    """A rep who pastes the team's group robot for their pushes: the platform counts one robot."""
+    rep = company.rep_a1
+    url = fakes["dingtalk"].add_robot("shared", "SECshared")
+    mine = ChatChannel.objects.create(
+        owner=rep, platform="dingtalk", webhook_url=url, secret="SECshared"
+    )
+    team = ChatChannel.objects.create(
+        team=company.team_a, platform="dingtalk", webhook_url=url, secret="SECshared"
+    )
+    for n in range(15):
+        queue(mine, pushed_nudge(rep, n, rule_id=f"m{n}"))
+        ChatMessage.objects.create(
+            channel=team, kind=ChatKind.TEST, key=f"team-test-{n}", not_before=timezone.now()
+        )
+
+    Nudge.objects.update(rule_id="low_contact")  # each its own row, not one burst
+    counts = delivery.deliver_due(channel=ChatSender(), limit=1000)
+
+    assert counts["sent"] == 20 and counts["deferred"] == 10
+    clock.shift(dt.timedelta(seconds=61))
+    delivery.deliver_due(channel=ChatSender(), limit=1000)
+    assert fakes["dingtalk"].count() == 30 and fakes["dingtalk"].refused == {}
+
+
+def test_a_rule_the_playbook_dropped_still_makes_a_message_the_platform_takes(
+    company: Company, fakes
+) -> None:
+    rep = company.rep_a1
+    row = queue(robot(fakes, rep, "dingtalk"), pushed_nudge(rep, rule_id="retired_rule"))
+    assert send()["sent"] == 1
+    card = fakes["dingtalk"].received[0].body["actionCard"]
+    assert card["singleTitle"] == "Open Kaopu" and card["singleURL"].startswith("https://")
+    assert fakes["dingtalk"].keys() == {row.key: 1}
