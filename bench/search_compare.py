@@ -1,67 +1,124 @@
-"""Search with crm.selectors.search.text_contains (trigram-indexed LIKE/ILIKE, strpos) against
-Django's icontains (UPPER(column) LIKE), in one process on the bench dataset, alternating runs
-(2 warm-up pairs, then 12); see bench/README.md, "Search from anywhere".
+"""The search page (/search/?q=…, crm.selectors.search) at the bench dataset's size, for each role
+and kind of term: the whole page through Django's test client, then each of its four queries
+alone. Runs are interleaved (one round visits every case, then the next round), so a change of
+the machine's load falls on every case alike; each figure is the median of the rounds with
+its spread (the middle half, then the slowest), and the machine's load is printed with them.
+See bench/README.md, "Search from anywhere".
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/kaopu_bench python bench/search_compare.py
+    python bench/search_compare.py --rounds 9      # SQLite, var/bench.sqlite3
 """
 
 from __future__ import annotations
 
+import argparse
+import os
 import statistics
 import sys
 import time
-import types
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 if __package__ in (None, ""):
     sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 from bench import common
 
-SUBJECTS = {"rep": "bench.rep001", "manager": "bench.manager01", "director": "bench.director1"}
+SUBJECTS = {"rep": "bench.rep001", "manager": "bench.manager01", "+2": "bench.director1"}
+# (role, term): two Chinese characters (too short for a trigram), four, English, phone digits
+CASES = [
+    ("rep", "宏达"),
+    ("rep", "宏达物流"),
+    ("manager", "宏达"),
+    ("manager", "宏达物流"),
+    ("manager", "logistics"),
+    ("manager", "0001"),
+    ("+2", "宏达"),
+    ("+2", "宏达物流"),
+    ("+2", "logistics"),
+    ("+2", "0001"),
+]
+KINDS = ("leads", "companies", "contacts", "reports")
 
 
-def main() -> None:
+def spread(samples: list[float]) -> str:
+    q1, median, q3 = statistics.quantiles(samples, n=4, method="inclusive")
+    return f"{median:7.1f} ms  [{q1:.1f}–{q3:.1f}, max {max(samples):.1f}]"
+
+
+def load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def interleaved(
+    cases: dict[str, Callable[[], Any]], *, rounds: int, warmup: int
+) -> dict[str, list[float]]:
+    samples: dict[str, list[float]] = {name: [] for name in cases}
+    for i in range(warmup + rounds):
+        for name, run in cases.items():
+            start = time.perf_counter()
+            run()
+            if i >= warmup:
+                samples[name].append((time.perf_counter() - start) * 1000)
+    return samples
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--warmup", type=int, default=2)
+    args = parser.parse_args(argv)
     common.bootstrap(migrate=False)
-    from crm.models import User
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from crm.models import Lead, User
     from crm.selectors import search
-    from crm.selectors.companies import CompanyFilters, ContactFilters, company_list, contact_list
 
     users = {role: User.objects.get(username=name) for role, name in SUBJECTS.items()}
-    manager = users["manager"]
-    cases: list[tuple[str, Callable[[], Any]]] = [
-        (
-            "company list, manager, 华东",
-            lambda: list(company_list(user=manager, filters=CompanyFilters(q="华东"))[:50]),
-        ),
-        (
-            "contact list, manager, 王",
-            lambda: list(contact_list(user=manager, filters=ContactFilters(q="王"))[:50]),
-        ),
-    ]
+    clients = {}
+    for role, user in users.items():
+        clients[role] = Client(SERVER_NAME="127.0.0.1")
+        clients[role].force_login(user)
 
-    def searching(user: Any, q: str) -> Callable[[], Any]:
-        return lambda: search.site_search(user=user, q=q)
+    def page(role: str, term: str) -> Callable[[], Any]:
+        url = "/search/?" + urlencode({"q": term})
 
-    for q in ("宏达", "宏达物流", "logistics"):
-        for role, user in users.items():
-            cases.append((f"search, {role}, {q}", searching(user, q)))
-    real: Any = search.connection
-    icontains: Any = types.SimpleNamespace(vendor="any but postgresql: icontains")
-    for name, run in cases:
-        samples: dict[str, list[float]] = {"new": [], "old": []}
-        for i in range(14):
-            for variant, connection in (("new", real), ("old", icontains)):
-                search.connection = connection
-                start = time.perf_counter()
-                run()
-                if i >= 2:
-                    samples[variant].append((time.perf_counter() - start) * 1000)
-        search.connection = real
-        new, old = statistics.median(samples["new"]), statistics.median(samples["old"])
-        print(f"{name:34} text_contains {new:7.1f} ms   icontains {old:7.1f} ms")
+        def get() -> None:
+            response = clients[role].get(url)
+            assert response.status_code == 200, response.status_code
+
+        return get
+
+    def kind(role: str, term: str, name: str) -> Callable[[], Any]:
+        select = getattr(search, f"search_{name}")
+        return lambda: list(select(user=users[role], term=term, scope=search.Scope.of(users[role])))
+
+    print(f"{connection.vendor}, {Lead.objects.count():,} leads; load before: {load()}", flush=True)
+    pages = {f"{role:8} {term}": page(role, term) for role, term in CASES}
+    counts = {}
+    for (role, term), name in zip(CASES, pages, strict=True):
+        pages[name]()
+        with CaptureQueriesContext(connection) as captured:
+            pages[name]()
+        counts[name] = (len(captured), search.site_search(user=users[role], q=term))
+    print(f"\nThe page, median of {args.rounds} interleaved rounds [middle half, slowest]:")
+    for name, samples in interleaved(pages, rounds=args.rounds, warmup=args.warmup).items():
+        queries, found = counts[name]
+        shown = "/".join(str(len(getattr(found, k))) for k in KINDS)
+        print(f"  {name:20} {spread(samples)}  {queries} queries, shown {shown}")
+    queries_alone = {
+        f"{role:8} {term:10} {name}": kind(role, term, name)
+        for role, term in CASES
+        for name in KINDS
+    }
+    print("\nEach kind's query alone (with Scope.of, one query for a manager or a +2):")
+    for name, samples in interleaved(queries_alone, rounds=args.rounds, warmup=args.warmup).items():
+        print(f"  {name:32} {spread(samples)}")
+    print(f"\nload after: {load()}")
 
 
 if __name__ == "__main__":

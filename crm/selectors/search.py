@@ -3,13 +3,22 @@ may see, found by any part of a name (宏达 finds 宏达物流集团), a phone 
 
 Each kind is one query, at most `limit` rows, ranked: the name itself first, then names that
 start with the words, then names that contain them, then matches on other fields; newest
-first within a rank. Visibility is crm.permissions' own (one Q or queryset per kind).
+first within a rank.
 
 `text_contains` is the one "contains, any case" of the searches. On PostgreSQL a term of three
 characters or more is a LIKE (a term without case: Chinese, digits) or an ILIKE, both served by
 the trigram GIN indexes of migration 0009_search_trigram (Django's icontains compares
 UPPER(column), which they do not serve, and folds case on every row it scans); a shorter term
-(宏达) has no trigram to look up, so it is a strpos, the cheapest scan. SQLite uses icontains.
+has no trigram to look up, so it is a strpos, the cheapest scan, which `chars_contain` narrows
+first with the character GIN indexes of migration 0012_search_bigram (the rows holding both 宏
+and 达) where one exists on exactly those fields. SQLite uses icontains.
+
+Visibility is crm.permissions' (visible_leads, visible_companies, visible_contacts,
+visible_reports), with one change of form for a manager or a +2: their teams are read once
+(`Scope`) and each kind asks `team_id IN (those ids)`, an indexed column PostgreSQL combines
+with the search's own index, where the join on the team made it scan every lead of the teams
+(50,000 for a +2) for the companies and contacts and every report for the reports. The sets
+are the same (tests/crm/test_search.py compares them with crm.permissions' for each role).
 """
 
 from __future__ import annotations
@@ -19,17 +28,37 @@ from dataclasses import dataclass, field
 from functools import reduce
 
 from django.db import connection
-from django.db.models import BooleanField, Case, F, Func, IntegerField, Q, QuerySet, Value, When
+from django.db.models import (
+    BooleanField,
+    Case,
+    F,
+    Func,
+    IntegerField,
+    Q,
+    QuerySet,
+    TextField,
+    Value,
+    When,
+)
 from django.db.models.functions import Lower, StrIndex
 from django.db.models.lookups import GreaterThan
 
-from crm.models import Company, Contact, Lead, Report, ReportState, User
+from crm.models import Company, Contact, Lead, LeadContact, Report, ReportState, Role, User
 from crm.models.companies import company_name_key
-from crm.permissions import visible_companies, visible_contacts, visible_leads, visible_reports
+from crm.permissions import (
+    visible_companies,
+    visible_contacts,
+    visible_leads,
+    visible_reports,
+    visible_teams,
+)
 
 LIMIT = 8
 MAX_TERM = 100
 TRIGRAM = 3  # pg_trgm finds nothing to look up in a shorter term
+# The fields each kind searches, in the order of migration 0012's character indexes
+LEAD_FIELDS = ("company", "contact_name", "phone", "email")
+CONTACT_FIELDS = ("name", "mobile", "phone", "email")
 
 
 class _ILike(Func):
@@ -59,6 +88,40 @@ def text_contains(field: str, term: str) -> Q:
     return Q(GreaterThan(StrIndex(Lower(F(field)), Value(term.lower())), 0))
 
 
+class _Joined(Func):
+    """`(a || b || ...)`."""
+
+    arg_joiner = " || "
+    template = "(%(expressions)s)"
+    output_field = TextField()
+
+
+class _CharsOf(Func):
+    """`string_to_array(lower(text), NULL)`: what kaopu_chars(text) is (migration 0012)."""
+
+    template = "string_to_array(lower(%(expressions)s), NULL)"
+    output_field = TextField()
+
+
+class _HasAll(Func):
+    """`array @> array` (PostgreSQL)."""
+
+    arg_joiner = " @> "
+    template = "%(expressions)s"
+    output_field = BooleanField()
+
+
+def chars_contain(term: str, *fields: str) -> Q:
+    """One of `fields` contains `term` (any_contains). On PostgreSQL a term of one or two
+    characters first asks the character index of migration 0012 on exactly these fields, in
+    this order (the rows holding all its characters), then checks the term on those."""
+    found = any_contains(term, *fields)
+    if connection.vendor != "postgresql" or len(term) >= TRIGRAM:
+        return found
+    indexed = Func(_Joined(*(F(f) for f in fields)), function="kaopu_chars")
+    return Q(_HasAll(indexed, _CharsOf(Value(term)))) & found
+
+
 def any_contains(term: str, *fields: str) -> Q:
     """One of `fields` contains `term`, in any case (text_contains on each)."""
     return reduce(operator.or_, (text_contains(field, term) for field in fields))
@@ -77,6 +140,48 @@ class SearchResults:
         return len(self.leads) + len(self.companies) + len(self.contacts) + len(self.reports)
 
 
+@dataclass(frozen=True)
+class Scope:
+    """What `user` may see, for the searches: crm.permissions' rules, with a manager's or a
+    +2's teams read once (`team_ids`; None for a rep or an admin, whose rules need no team)."""
+
+    user: User
+    team_ids: tuple[int, ...] | None = None
+
+    @classmethod
+    def of(cls, user: User) -> Scope:
+        """One query for a manager or a +2 (their teams), none for anyone else."""
+        leads_a_team = user.role in (Role.MANAGER, Role.DIRECTOR) and not user.is_admin_role
+        if not (user.is_authenticated and user.is_active and leads_a_team):
+            return cls(user)
+        return cls(user, tuple(visible_teams(user).values_list("pk", flat=True)))
+
+    def leads(self) -> QuerySet[Lead]:
+        if self.team_ids is None:
+            return visible_leads(self.user)
+        return Lead.objects.filter(team_id__in=self.team_ids)
+
+    def companies(self) -> QuerySet[Company]:
+        if self.team_ids is None:
+            return visible_companies(self.user)
+        leads = Lead.objects.filter(team_id__in=self.team_ids).values("account_id")
+        return Company.objects.filter(Q(pk__in=leads) | Q(created_by=self.user))
+
+    def contacts(self) -> QuerySet[Contact]:
+        if self.team_ids is None:
+            return visible_contacts(self.user)
+        roles = LeadContact.objects.filter(lead__team_id__in=self.team_ids).values("contact_id")
+        return Contact.objects.filter(Q(pk__in=roles) | Q(created_by=self.user))
+
+    def reports(self) -> QuerySet[Report]:
+        if self.team_ids is None:
+            return visible_reports(self.user)
+        teams = Q(state=ReportState.SUBMITTED, team_id__in=self.team_ids)
+        if self.user.role == Role.DIRECTOR:
+            teams &= Q(share_with_director=True)
+        return Report.objects.filter(teams | Q(author=self.user))
+
+
 def _rank(name: str, term: str) -> Case:
     """0 the name itself, 1 starts with the term, 2 contains it, 3 matched elsewhere."""
     return Case(
@@ -88,10 +193,10 @@ def _rank(name: str, term: str) -> Case:
     )
 
 
-def search_leads(*, user: User, term: str, limit: int = LIMIT) -> QuerySet[Lead]:
-    found = visible_leads(user).filter(
-        any_contains(term, "company", "contact_name", "phone", "email")
-    )
+def search_leads(
+    *, user: User, term: str, limit: int = LIMIT, scope: Scope | None = None
+) -> QuerySet[Lead]:
+    found = (scope or Scope.of(user)).leads().filter(chars_contain(term, *LEAD_FIELDS))
     return (
         found.annotate(rank=_rank("company", term))
         .select_related("owner")
@@ -99,21 +204,26 @@ def search_leads(*, user: User, term: str, limit: int = LIMIT) -> QuerySet[Lead]
     )
 
 
-def search_companies(*, user: User, term: str, limit: int = LIMIT) -> QuerySet[Company]:
-    match = text_contains("name", term) | Q(uscc=term.upper())
+def search_companies(
+    *, user: User, term: str, limit: int = LIMIT, scope: Scope | None = None
+) -> QuerySet[Company]:
+    match = chars_contain(term, "name") | Q(uscc=term.upper())
     key = company_name_key(term)
     if key:  # any spelling of the name (有限公司 or not, full-width letters)
-        match |= text_contains("name_key", key)
+        match |= chars_contain(key, "name_key")
     return (
-        visible_companies(user)
+        (scope or Scope.of(user))
+        .companies()
         .filter(match)
         .annotate(rank=_rank("name", term))
         .order_by("rank", "name", "id")[:limit]
     )
 
 
-def search_contacts(*, user: User, term: str, limit: int = LIMIT) -> QuerySet[Contact]:
-    found = visible_contacts(user).filter(any_contains(term, "name", "mobile", "phone", "email"))
+def search_contacts(
+    *, user: User, term: str, limit: int = LIMIT, scope: Scope | None = None
+) -> QuerySet[Contact]:
+    found = (scope or Scope.of(user)).contacts().filter(chars_contain(term, *CONTACT_FIELDS))
     return (
         found.annotate(rank=_rank("name", term))
         .select_related("company")
@@ -121,11 +231,15 @@ def search_contacts(*, user: User, term: str, limit: int = LIMIT) -> QuerySet[Co
     )
 
 
-def search_reports(*, user: User, term: str, limit: int = LIMIT) -> QuerySet[Report]:
+def search_reports(
+    *, user: User, term: str, limit: int = LIMIT, scope: Scope | None = None
+) -> QuerySet[Report]:
     """Sent reports, by their lead's company or what they say (status, what was done, the
-    next step, the ask)."""
+    next step, the ask). The few hundred reports a person may see are found by their
+    visibility's indexes, then read: a strpos on each is cheaper than any text index."""
     found = (
-        visible_reports(user)
+        (scope or Scope.of(user))
+        .reports()
         .filter(state=ReportState.SUBMITTED)
         .filter(any_contains(term, "lead__company", "status_now", "what_i_did", "next_step", "ask"))
     )
@@ -141,10 +255,11 @@ def site_search(*, user: User, q: str, limit: int = LIMIT) -> SearchResults:
     term = " ".join(q.split())[:MAX_TERM]
     if not term:
         return SearchResults(term="")
+    scope = Scope.of(user)
     return SearchResults(
         term=term,
-        leads=list(search_leads(user=user, term=term, limit=limit)),
-        companies=list(search_companies(user=user, term=term, limit=limit)),
-        contacts=list(search_contacts(user=user, term=term, limit=limit)),
-        reports=list(search_reports(user=user, term=term, limit=limit)),
+        leads=list(search_leads(user=user, term=term, limit=limit, scope=scope)),
+        companies=list(search_companies(user=user, term=term, limit=limit, scope=scope)),
+        contacts=list(search_contacts(user=user, term=term, limit=limit, scope=scope)),
+        reports=list(search_reports(user=user, term=term, limit=limit, scope=scope)),
     )

@@ -3,9 +3,18 @@ person may see — by part of a Chinese name, ranked — and nothing they may no
 
 from __future__ import annotations
 
-import pytest
+import operator
+from functools import reduce
 
-from crm.selectors.search import site_search
+import pytest
+from django.db import connection
+from django.db.models import Model, Q
+
+from crm import services
+from crm.models import Company as Company_
+from crm.models import Contact, Lead, ReportState
+from crm.permissions import visible_companies, visible_contacts, visible_leads, visible_reports
+from crm.selectors.search import CONTACT_FIELDS, LEAD_FIELDS, chars_contain, site_search
 from tests.conftest import Company
 from tests.factories import lead_new, report_sent
 
@@ -77,8 +86,9 @@ def test_the_page_pays_a_fixed_number_of_queries(
 ) -> None:
     client = client_for(hongda.manager_a)
     client.get("/search/", {"q": "宏达"})
-    # session, user, one query per kind (leads, companies, contacts, reports), the bell's count
-    with django_assert_max_num_queries(7):
+    # session, user, the manager's teams (read once: crm.selectors.search.Scope), one query per
+    # kind (leads, companies, contacts, reports), the bell's count
+    with django_assert_max_num_queries(8):
         response = client.get("/search/", {"q": "宏达"})
     assert response.status_code == 200
 
@@ -104,3 +114,63 @@ def test_any_case_and_wildcards_taken_literally(company: Company, q: str, found:
     # On PostgreSQL: ILIKE from three characters (the trigram indexes), strpos below.
     leads = site_search(user=company.rep_a1, q=q).leads
     assert [lead.company for lead in leads] == (["Alpha Robotics"] if found else [])
+
+
+def _any(term: str, *fields: str) -> Q:
+    return reduce(operator.or_, (Q(**{f"{f}__icontains": term}) for f in fields))
+
+
+@pytest.mark.parametrize("term", ["宏达", "宏", "达物", "宏达物流", "0000111", "A"])
+def test_each_person_finds_exactly_what_crm_permissions_let_them_see(
+    hongda: Company, term: str
+) -> None:
+    # The search reads a manager's or a +2's teams once and asks team_id IN (...) (Scope);
+    # what anyone finds must stay crm.permissions' visible rows that match, no more, no less.
+    c = hongda
+    own = services.company_create(actor=c.manager_b, data={"name": "宏达自建"})  # no lead
+    services.contact_create(actor=c.manager_b, company=own, data={"name": "宏达外联"})
+    report_sent(c.rep_a1, c.lead_a1, kind="progress", status_now="宏达物流在比价", next_step="约")
+    report_sent(c.rep_b1, c.lead_b1, kind="progress", status_now="宏达要报价", next_step="约")
+    people = [c.admin, c.director, c.other_director, c.manager_a, c.manager_b]
+    for user in [*people, c.rep_a1, c.rep_a2, c.rep_b1]:
+        found = site_search(user=user, q=term, limit=1000)
+        leads = visible_leads(user).filter(_any(term, "company", "contact_name", "phone", "email"))
+        companies = visible_companies(user).filter(_any(term, "name"))
+        contacts = visible_contacts(user).filter(_any(term, "name", "mobile", "phone", "email"))
+        reports = visible_reports(user).filter(
+            _any(term, "lead__company", "status_now", "what_i_did", "next_step", "ask"),
+            state=ReportState.SUBMITTED,
+        )
+        assert {x.pk for x in found.leads} == set(leads.values_list("pk", flat=True)), user
+        assert {x.pk for x in found.companies} == set(companies.values_list("pk", flat=True))
+        assert {x.pk for x in found.contacts} == set(contacts.values_list("pk", flat=True))
+        assert {x.pk for x in found.reports} == set(reports.values_list("pk", flat=True))
+    assert [x.name for x in site_search(user=c.manager_b, q="宏达").companies][-1] == "宏达自建"
+    assert site_search(user=c.manager_a, q="宏达外联").contacts == []
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's character index")
+@pytest.mark.parametrize(
+    ("model", "fields", "index"),
+    [
+        (Lead, LEAD_FIELDS, "lead_search_chars"),
+        (Company_, ("name",), "company_name_chars"),
+        (Company_, ("name_key",), "company_name_key_chars"),
+        (Contact, CONTACT_FIELDS, "contact_search_chars"),
+    ],
+)
+def test_a_two_character_term_can_use_the_character_index(
+    hongda: Company, model: type[Model], fields: tuple[str, ...], index: str
+) -> None:
+    # 宏达 has no trigram: the searches narrow it with migration 0012's index, which PostgreSQL
+    # uses only if the search asks exactly the indexed expression (same fields, same order).
+    query = model._default_manager.filter(chars_contain("宏达", *fields))
+    sql, params = query.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # a test's few rows: any index wins
+        cursor.execute("EXPLAIN " + sql, params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert f"Bitmap Index Scan on {index}" in plan, plan
+    assert {row.pk for row in query} == {
+        row.pk for row in model._default_manager.filter(_any("宏达", *fields))
+    }
