@@ -48,7 +48,7 @@ STEPS = ("pages", "cockpit", "wrk", "scan", "create", "email")
 
 # Targets from the issue; a figure without one is informational.
 TARGETS: dict[str, dict[str, float]] = {
-    "scan_steady": {"ms": 2000},
+    "scan_steady": {"ms": 1000},  # issue 22 (was 2 s)
     "lead_list_rep": {"ratio": 1.5, "queries": 8},
     "lead_list_manager": {"ratio": 1.5, "queries": 8},
     "lead_detail_200": {"ms": 40},
@@ -57,7 +57,7 @@ TARGETS: dict[str, dict[str, float]] = {
     # Issue 22: the team page and the +2 page at every team size (bench_cockpit_sizes).
     **{f"coach_team_{n}": {"ms": 100} for n in (500, 5000, 50000)},
     **{f"coach_director_{t}x{n}": {"ms": 100} for t, n in ((10, 500), (9, 5000), (1, 50000))},
-    "scan_full": {"ms": 2000},
+    "scan_full": {"ms": 5000},  # issue 22: the first scan ≤ 5 s
     "web_worker_rss": {"MB": 150},
 }
 
@@ -355,7 +355,8 @@ def bench_cockpit_sizes(*, runs: int, warmup: int, explain_plans: bool = False) 
 # --- The coach: scan and nudge creation --------------------------------------------------------
 
 KEY_CHUNK = re.compile(r'"coaching_nudge"\."key" IN \(')
-INSERT = re.compile(r'^\s*INSERT (OR IGNORE )?INTO "(\w+)"', re.IGNORECASE)
+# An executemany is logged once, as "<rows> times: <sql>".
+INSERT = re.compile(r'^\s*(?:\d+ times: )?INSERT (OR IGNORE )?INTO "(\w+)"', re.IGNORECASE)
 
 
 def classify(sql_list: list[str]) -> dict[str, int]:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.db.models import Q
 from django.db.models.expressions import RawSQL
@@ -247,21 +248,83 @@ def _plan(
     return nudges, emails
 
 
+def _insert(nudges: list[Nudge], *, now: dt.datetime) -> list[Nudge] | None:
+    """Insert the nudges, skipping a key that exists already (made meanwhile by a concurrent
+    scan), and return the ones this call inserted, with their ids, in a fixed number of
+    statements: on PostgreSQL one INSERT of the rows passed as one jsonb parameter, RETURNING
+    the new ids; on SQLite one prepared INSERT run over the rows (executemany), then the ids of
+    the keys inserted at `now`. bulk_create compiled placeholders for every row and the rows
+    were read back as models: most of a first scan's time at 86k nudges. None on another
+    database (the caller falls back to bulk_create)."""
+    if connection.vendor not in ("sqlite", "postgresql") or not nudges:
+        return None if nudges else []
+    fields = [f for f in Nudge._meta.concrete_fields if not f.primary_key]
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(str(f.column)) for f in fields)
+    table, key, pk = (quote(n) for n in (Nudge._meta.db_table, "key", "id"))
+    # Only times and JSON need the field's conversion; ids, text and numbers go in as they are.
+    convert = [f.get_internal_type() in ("DateTimeField", "DateField", "JSONField") for f in fields]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            values = ", ".join(
+                f"(x->{i})"
+                if f.get_internal_type() == "JSONField"
+                else f"(x->>{i})::{f.cast_db_type(connection)}"
+                for i, f in enumerate(fields)
+            )
+            rows = [
+                [getattr(n, f.attname) for f in fields] for n in nudges
+            ]  # JSON as it is, times as ISO text (DjangoJSONEncoder)
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) SELECT {values} "
+                f"FROM jsonb_array_elements(%s::jsonb) AS x "
+                f"ON CONFLICT ({key}) DO NOTHING RETURNING {pk}, {key}",
+                [json.dumps(rows, cls=DjangoJSONEncoder)],
+            )
+            ids = {k: i for i, k in cursor.fetchall()}
+        else:
+            params = [
+                [
+                    f.get_db_prep_save(getattr(n, f.attname), connection)
+                    if c
+                    else getattr(n, f.attname)
+                    for f, c in zip(fields, convert, strict=True)
+                ]
+                for n in nudges
+            ]
+            marks = ", ".join(["%s"] * len(fields))
+            cursor.executemany(
+                f"INSERT OR IGNORE INTO {table} ({columns}) VALUES ({marks})", params
+            )
+            made = _key_set([n.key for n in nudges])
+            assert made is not None
+            created_at = Nudge._meta.get_field("created_at").get_db_prep_save(now, connection)
+            cursor.execute(
+                f"SELECT {pk}, {key} FROM {table} WHERE created_at = %s AND {key} IN ({made.sql})",
+                [created_at, *made.params],
+            )
+            ids = {k: i for i, k in cursor.fetchall()}
+    created = []
+    for nudge in nudges:
+        if nudge.key in ids:
+            nudge.pk = ids[nudge.key]
+            nudge._state.adding, nudge._state.db = False, connection.alias
+            created.append(nudge)
+    return created
+
+
 @transaction.atomic
 def _store(
     nudges: list[Nudge], emails: list[tuple[str, dt.datetime]], *, now: dt.datetime
 ) -> list[Nudge]:
-    """Insert the nudges (a key that exists already is skipped), read back the ones this call
-    made, and queue their instant emails. Returns the nudges made."""
-    Nudge.objects.bulk_create(nudges, ignore_conflicts=True)
-    keys = [n.key for n in nudges]
-    table = _key_set(keys)
-    made = Nudge.objects.filter(created_at=now).select_related("recipient")
-    created: list[Nudge] = (
-        list(made.filter(key__in=table))
-        if table is not None
-        else [n for chunk in _chunks(keys) for n in made.filter(key__in=chunk)]
-    )
+    """Insert the nudges (a key that exists already is skipped) and queue the instant emails of
+    the ones this call made. Returns the nudges made."""
+    created = _insert(nudges, now=now)
+    if created is None:
+        Nudge.objects.bulk_create(nudges, ignore_conflicts=True)
+        keys = [n.key for n in nudges]
+        made = Nudge.objects.filter(created_at=now).select_related("recipient")
+        created = [n for chunk in _chunks(keys) for n in made.filter(key__in=chunk)]
     ids = {n.key: n for n in created}
     rows = [
         OutboundEmail(

@@ -409,13 +409,15 @@ def report_due(
     leads, used = _spread(
         leads.annotate(reference=latest_of(_last_report_on_lead())), offsets, "reference"
     )
-    late = Q()
-    for d in sorted(used):
-        shift = dt.timedelta(days=d)
-        late |= Q(spread=d) & (
-            (near & Q(reference__lt=cut_near - shift)) | (~near & Q(reference__lt=cut - shift))
-        )
-    found: Any = leads.filter(late)  # annotated rows: the type checker knows no `reference`
+    # Late: the reference before the lead's cut, which is the near-deadline one or the usual
+    # one, moved back by the lead's spread. One CASE, so the reference (a correlated subquery)
+    # is compared once per lead rather than once per spread and branch.
+    cuts = [
+        When(Q(spread=d) & near, then=Value(cut_near - dt.timedelta(days=d))) for d in sorted(used)
+    ] + [When(spread=d, then=Value(cut - dt.timedelta(days=d))) for d in sorted(used)]
+    found: Any = leads.annotate(  # annotated rows: the type checker knows no `reference`
+        cut=Case(*cuts, default=Value(None), output_field=DateTimeField())
+    ).filter(reference__lt=F("cut"))
     return found.values("pk", "owner_id", "company", "reference")
 
 

@@ -19,8 +19,19 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from django.db.models import CharField, Count, Exists, F, Min, Model, OuterRef, QuerySet, Value
-from django.db.models.functions import Cast, Concat, TruncDate
+from django.db.models import (
+    CharField,
+    Count,
+    Exists,
+    F,
+    Func,
+    Min,
+    Model,
+    OuterRef,
+    QuerySet,
+    Value,
+)
+from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from coaching import playbook, rules
@@ -80,9 +91,23 @@ def _person(row: Mapping[str, Any], prefix: str = "") -> str:
     return row.get(f"{prefix}display_name") or row.get(f"{prefix}username") or ""
 
 
-def _utc_day(field: str) -> Cast:
-    """A moment's UTC date as ISO text, as `moment.date().isoformat()` writes it in Python."""
-    return Cast(TruncDate(field, tzinfo=dt.UTC), CharField())
+class _UtcDay(Func):
+    """A moment's UTC date as ISO text, as `moment.date().isoformat()` writes it in Python: on
+    SQLite the first ten characters of the stored UTC text (TruncDate would call a Python
+    function per row), on PostgreSQL to_char at UTC."""
+
+    output_field = CharField()
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(compiler, connection, template="substr(%(expressions)s, 1, 10)")
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        template = "to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+        return self.as_sql(compiler, connection, template=template)
+
+
+def _utc_day(field: str) -> Func:
+    return _UtcDay(field)
 
 
 def _not_yet(rows: rules.Rows, s: ScanInput, period: Any) -> rules.Rows:
