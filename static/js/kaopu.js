@@ -19,7 +19,8 @@
      view's 201 counts as sent; a session that has ended keeps them ("sign in again"); a lead
      no longer theirs (404) or a form refused (422) is kept in sight, and the others still go.
      The outbox and the drafts are each person's own (body's data-user-id): on a shared phone,
-     nobody's logs go out under someone else's name.
+     nobody's logs go out under someone else's name. Logs kept under the outbox's first,
+     shared key are taken over once by the first person signed in.
    - A board move or a quick log the server failed on says so in the messages area.
    - A report being written (its form autosaves by htmx) is also kept in localStorage as it is
      typed, until an autosave succeeds: closed without signal, it comes back into the form
@@ -145,6 +146,34 @@
 
   function outboxKey() {
     return "kaopu.outbox:" + userId();
+  }
+
+  // Logs kept before the outbox became each person's were stored under one key for everyone
+  // ("kaopu.outbox") and nothing read it any more: the first person signed in on the phone
+  // takes them into their own outbox, once, and they are sent like theirs (each keeps its
+  // key, so one already received stays one activity).
+  var OLD_OUTBOX = "kaopu.outbox";
+
+  function adoptOldOutbox() {
+    if (!userId()) return;
+    var old = null;
+    try {
+      old = JSON.parse(window.localStorage.getItem(OLD_OUTBOX) || "null");
+    } catch (error) {
+      old = null;
+    }
+    if (old === null) return;
+    var items = readOutbox();
+    var known = {};
+    items.forEach(function (item) { known[item.key] = true; });
+    (Array.isArray(old) ? old : []).forEach(function (item) {
+      if (item && item.key && item.url && Array.isArray(item.fields) && !known[item.key]) {
+        items.push({ key: item.key, url: item.url, fields: item.fields });
+        known[item.key] = true;
+      }
+    });
+    window.localStorage.setItem(outboxKey(), JSON.stringify(items));
+    window.localStorage.removeItem(OLD_OUTBOX);
   }
 
   var sending = false;
@@ -441,6 +470,7 @@
   function start() {
     registerServiceWorker();
     setUpDraftKeeping();
+    adoptOldOutbox();
     setUpOutbox();
     setUpMenu();
     setUpSearchShortcut();
