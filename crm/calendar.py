@@ -2,9 +2,10 @@
 secret link they can reset (crm.views.calendar), for Outlook, Google, Apple and DingTalk.
 
 What each person gets (the decision, issue 17):
-- A rep: for each of their open leads, the next step on its date, the tender date, the
-  expected close date and the date a progress report is due (7 days after the last report or
-  the hand-off, 3 when a tender or close is within 14 days: crm.reporting.report_due_days).
+- A rep: for each of their open leads, the next step on its date, the tender date and the
+  expected close date; and the progress reports due (7 days after the last report or the
+  hand-off, 3 when a tender or close is within 14 days: crm.reporting.report_due_days) as one
+  event a day ("Reports due · Acme and 4 more"), not one per lead.
 - A manager: the next steps, tenders and closes of leads they own themselves; the plan
   decisions waiting on them (an escalation plan with no decision yet, on its "needed by" date,
   else today); the tender and expected-close dates of the team's leads (named with the rep),
@@ -207,6 +208,8 @@ class _Words:
         self.close = _("Expected close · %(company)s")
         self.report_due = _("Report due · %(company)s")
         self.report_overdue = _("Report overdue · %(company)s (due %(date)s)")
+        self.reports_due = _("Reports due · %(company)s and %(more)s more")
+        self.due_on = _("%(company)s (due %(date)s)")
         self.team_due = _("Reports due: %(rep)s (%(count)s)")
         self.decision = _("Decide %(rep)s's plan · %(company)s")
         self.step_line = _("Next step: %(step)s")
@@ -244,6 +247,7 @@ def _lead_events(
     is_rep = user.role == Role.REP and not user.is_admin_role
     is_manager = user.role == Role.MANAGER and not user.is_admin_role
     team_due: dict[tuple[int, dt.date], list[dict[str, Any]]] = {}
+    own_due: dict[dt.date, list[tuple[dict[str, Any], dt.date]]] = {}
     for lead in leads:
         mine = lead["owner_id"] == user.pk
         path = reverse("lead-detail", args=[lead["pk"]])
@@ -268,16 +272,13 @@ def _lead_events(
             yield FeedEvent(Kind.CLOSE, key, close, summary, text, path, changed)
         if mine and is_rep:
             due = _report_due(lead, today=today, zone=zone)
-            if due < today:
-                summary = words.report_overdue % {"company": company, "date": due.isoformat()}
-            else:
-                summary = words.report_due % {"company": company}
-            changed = max(m for m in (lead["last_report_at"], changed) if m)
-            yield FeedEvent(Kind.REPORT_DUE, key, max(due, today), summary, text, path, changed)
+            if max(due, today) <= end:
+                own_due.setdefault(max(due, today), []).append((lead, due))
         elif is_manager and not mine and lead["owner_id"]:
             due = max(_report_due(lead, today=today, zone=zone), today)
             if due <= end:
                 team_due.setdefault((lead["owner_id"], due), []).append(lead)
+    yield from _own_reports_due(own_due, words, today)
     inbox = reverse("report-inbox")
     for (owner_id, day), group in team_due.items():
 
@@ -288,6 +289,39 @@ def _lead_events(
         changed = max(lead["updated_at"] for lead in group)
         key = f"{owner_id}-{day.isoformat()}"
         yield FeedEvent(Kind.TEAM_REPORTS_DUE, key, day, summary, companies, inbox, changed)
+
+
+def _own_reports_due(
+    own_due: dict[dt.date, list[tuple[dict[str, Any], dt.date]]], words: _Words, today: dt.date
+) -> Iterator[FeedEvent]:
+    """A rep's reports due, one event a day: a rep with 300 open leads would otherwise get 300
+    of them a week. Overdue ones are on today."""
+    for day, group in own_due.items():
+        group.sort(key=lambda item: (item[1], item[0]["company"]))
+        (first, due), more = group[0], len(group) - 1
+        company = first["company"]
+        changed = max(
+            m for lead, _due in group for m in (lead["last_report_at"], lead["updated_at"]) if m
+        )
+        if more:
+            summary = words.reports_due % {"company": company, "more": more}
+            path = reverse("report-create")
+        elif due < today:
+            summary = words.report_overdue % {"company": company, "date": due.isoformat()}
+            path = reverse("lead-detail", args=[first["pk"]])
+        else:
+            summary = words.report_due % {"company": company}
+            path = reverse("lead-detail", args=[first["pk"]])
+
+        def text(group: list[tuple[dict[str, Any], dt.date]] = group) -> str:
+            return "\n".join(
+                lead["company"] if due >= today else words.due_on % {
+                    "company": lead["company"], "date": due.isoformat()
+                }
+                for lead, due in group
+            )  # fmt: skip
+
+        yield FeedEvent(Kind.REPORT_DUE, day.isoformat(), day, summary, text, path, changed)
 
 
 def _fixed(text: str) -> Callable[[], str]:

@@ -413,3 +413,23 @@ def test_commas_semicolons_and_backslashes_in_names_come_back_whole(dates: Compa
     assert f"Tender · {name}" in summaries(body)
     strict = IcsCalendarStream.calendar_from_ics(body.decode())
     assert f"Tender · {name}" in [e.summary for e in strict.events]
+
+
+def test_a_reps_reports_due_make_one_event_a_day(company: Company) -> None:
+    for name in ("Bolt Trading", "Crane Foods"):
+        lead_new(company.manager_a, name, to=company.rep_a1)
+    ago = timezone.now() - dt.timedelta(days=20)
+    late = lead_new(company.manager_a, "Dune Mining", to=company.rep_a1)
+    dated(late, handed_at=ago, created_at=ago)
+    body = fetch(company.rep_a1)
+    due = [e for e in events(body) if "Report" in str(e["SUMMARY"])]
+    by_day = {e.decoded("DTSTART"): str(e["SUMMARY"]) for e in due}
+    assert by_day == {
+        in_days(7): "Reports due · Alpha Robotics and 2 more",
+        timezone.localdate(): "Report overdue · Dune Mining (due "
+        + (ago + dt.timedelta(days=7)).astimezone(company.rep_a1.zone).date().isoformat()
+        + ")",
+    }
+    week = next(e for e in due if e.decoded("DTSTART") == in_days(7))
+    assert str(week["DESCRIPTION"]).startswith("Alpha Robotics\nBolt Trading\nCrane Foods\n")
+    assert str(week["URL"]).endswith("/reports/new/")
