@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
+from array import array
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -352,6 +353,18 @@ def _other_person(key: Key, person: str, theirs: str) -> bool:
     return key[0] == "company" and bool(person) and bool(theirs) and person != theirs
 
 
+def _person_id(person: str) -> int:
+    """A contact person as a signed 64-bit digest (0 for none), as the file's rows keep them."""
+    if not person:
+        return 0
+    return int.from_bytes(_digest("person", person), signed=True) or 1
+
+
+def _same_person_or_none(key: Key, person_id: int, theirs: int) -> bool:
+    """_other_person's opposite, on the digests of the persons (see _person_id)."""
+    return not (key[0] == "company" and person_id and theirs and person_id != theirs)
+
+
 def _existing_keys(team: Team) -> dict[bytes, tuple[int, str, str]]:
     """Every duplicate key's digest of the team's leads → (lead id, company, contact person)."""
     existing: dict[bytes, tuple[int, str, str]] = {}
@@ -372,10 +385,12 @@ class _Checked:
     """What the rows do. The rows that make a lead are written in batches while the file is
     read (see _check's `write`), so only the ones not yet written are held with their lead."""
 
-    # Every row that makes a lead, in file order: its line and its contact person, what a
-    # later row of the file is compared with.
-    made: list[tuple[int, str]] = field(default_factory=list)
-    # The rows of `made` from index `taken` on, not yet handed to `write`: [data, lead], the
+    # Every row that makes a lead, in file order: its line and a digest of its contact person
+    # (0 for none), what a later row of the file is compared with. Arrays, not a list of
+    # tuples: 8 bytes a row instead of ~150 (15 MB for 100,000 rows).
+    lines: array[int] = field(default_factory=lambda: array("l"))
+    persons: array[int] = field(default_factory=lambda: array("q"))
+    # The rows of `lines` from index `taken` on, not yet handed to `write`: [data, lead], the
     # lead built by the check (None after a later row was merged into it: built again).
     pending: list[list[Any]] = field(default_factory=list)
     taken: int = 0
@@ -385,7 +400,7 @@ class _Checked:
     duplicates: list[dict[str, Any]] = field(default_factory=list)
     error_lines: set[int] = field(default_factory=set)
     skipped: int = 0
-    # Duplicate key → index into `made`, for rows that repeat an earlier row of the file.
+    # Duplicate key → index into `lines`, for rows that repeat an earlier row of the file.
     in_file: dict[bytes, int] = field(default_factory=dict)
 
     def take(self) -> list[list[Any]]:
@@ -450,7 +465,7 @@ def _same_as_line(
     job: ImportJob, result: _Checked, line: int, row: dict[str, Any], what: str, index: int
 ) -> None:
     """A row matching an earlier row of the file is merged into it, or is skipped."""
-    first_line, _person = result.made[index]
+    first_line = result.lines[index]
     if job.on_duplicate == DuplicatePolicy.UPDATE:
         # With this policy no row is written before the file is read (see _check).
         entry = result.pending[index - result.taken]
@@ -482,6 +497,7 @@ def _place(
     earlier row, or create a lead."""
     keys = _keys(data)
     person = _person(data)
+    person_id = _person_id(person)
     match = next(
         (
             (key, existing[key[1]])
@@ -495,7 +511,7 @@ def _place(
             (key, result.in_file[key[1]])
             for key in keys
             if key[1] in result.in_file
-            and not _other_person(key, person, result.made[result.in_file[key[1]]][1])
+            and _same_person_or_none(key, person_id, result.persons[result.in_file[key[1]]])
         ),
         None,
     )
@@ -507,8 +523,9 @@ def _place(
         _same_as_line(job, result, line, row, what, index)
     else:
         for key in keys:
-            result.in_file.setdefault(key[1], len(result.made))
-        result.made.append((line, person))
+            result.in_file.setdefault(key[1], len(result.lines))
+        result.lines.append(line)
+        result.persons.append(person_id)
         result.pending.append([data, lead])
 
 
