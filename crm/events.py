@@ -81,6 +81,8 @@ def emit_many(signal: Signal, payloads: Sequence[dict[str, Any]]) -> None:
     DomainEvent.objects.bulk_create(
         [DomainEvent(name=NAMES[signal], payload=payload) for payload in payloads]
     )
+    if not signal.receivers:
+        return  # nobody listens (an import's lead_created): the payloads need not wait
 
     def send() -> None:
         for payload in payloads:
