@@ -49,7 +49,7 @@ def stalled_leads(
     ).order_by("-submitted_at", "-pk")
     return list(
         with_idle_since(Lead.objects.filter(team=team))
-        .filter(stalled_q(now))
+        .filter(stalled_q(now), closed_at__isnull=True)  # lead_team_idle's condition
         .annotate(
             idle_for=_age(now, "idle_since"),
             open_plan_id=Subquery(plans.values("pk")[:1], output_field=IntegerField()),

@@ -161,7 +161,7 @@ def _oldest_stalled(outer: str, now: dt.datetime, column: str) -> Subquery:
     lead_owner_idle), read in order until the first stalled one, whatever the team's size."""
     leads = (
         with_idle_since(Lead.objects.filter(**{outer: OuterRef("pk")}))
-        .filter(stalled_q(now))
+        .filter(stalled_q(now), closed_at__isnull=True)  # lead_*_idle's condition
         .order_by(F("idle_since").asc(), F("pk").asc())
         .values(column)[:1]
     )

@@ -18,9 +18,7 @@ class Migration(migrations.Migration):
                     "last_activity_at", "handed_at", "created_at"
                 ),
                 models.F("id"),
-                condition=models.Q(
-                    ("stage__in", ("new", "contacted", "qualified", "proposal", "negotiation"))
-                ),
+                condition=models.Q(("closed_at__isnull", True)),
                 name="lead_team_idle",
             ),
         ),
@@ -32,9 +30,7 @@ class Migration(migrations.Migration):
                     "last_activity_at", "handed_at", "created_at"
                 ),
                 models.F("id"),
-                condition=models.Q(
-                    ("stage__in", ("new", "contacted", "qualified", "proposal", "negotiation"))
-                ),
+                condition=models.Q(("closed_at__isnull", True)),
                 name="lead_owner_idle",
             ),
         ),

@@ -127,14 +127,17 @@ class Lead(models.Model):
             models.Index(fields=["stage", "last_activity_at"], name="lead_stage_activity"),
             # Open leads idle the longest first (crm.selectors.with_idle_since), per team and per
             # rep: the cockpit's stalled list and oldest stalled lead read a few index entries
-            # instead of sorting a team's leads (issue 22).
+            # instead of sorting a team's leads (issue 22). Partial on "not closed" (the stage
+            # service clears closed_at on every open stage) rather than on the open stages: a
+            # query's stage IN list is bound parameters, which SQLite cannot match to an index
+            # condition, while IS NULL has none.
             *(
                 models.Index(
                     key,
                     Coalesce("last_activity_at", "handed_at", "created_at"),
                     "id",
                     name=f"lead_{key}_idle",
-                    condition=Q(stage__in=OPEN_STAGES),
+                    condition=Q(closed_at__isnull=True),
                 )
                 for key in ("team", "owner")
             ),
