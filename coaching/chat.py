@@ -78,6 +78,9 @@ def channel_save(
             errors["webhook_url"] = " ".join(error.messages)
     elif not channel.pk:
         errors["webhook_url"] = _("Paste the robot's webhook address.")
+    if secret.strip() and platform not in SIGNED:
+        # Dropped without a word, the person would think their robot signs.
+        errors["secret"] = _("Only DingTalk and Feishu robots sign. Leave the secret empty.")
     if errors:
         raise ValidationError(errors)
     renewed = bool(url) or bool(secret.strip())
@@ -87,7 +90,7 @@ def channel_save(
     if secret.strip():
         channel.secret = secret.strip()
     if platform not in SIGNED:
-        channel.secret = ""  # only DingTalk and Feishu sign
+        channel.secret = ""  # only DingTalk and Feishu sign (a switch of platform drops it)
     channel.for_pushes, channel.for_digest = for_pushes, for_digest
     if renewed and channel.state == ChannelState.BROKEN:
         channel.state, channel.broken_reason, channel.broken_at = ChannelState.OK, "", None
@@ -196,6 +199,20 @@ def queue_pushes(
             )
     ChatMessage.objects.bulk_create(rows, ignore_conflicts=True)
     return len(rows)
+
+
+def broken_owners(user_ids: Iterable[int], *, digest: bool = False) -> set[int]:
+    """Of these people, the ones with a broken push robot (a broken digest robot with
+    digest=True): what that robot would have carried goes by email instead, whatever their
+    email setting, since the page tells them so (the planner asks this; so does the digest)."""
+    kind = {"for_digest": True} if digest else {"for_pushes": True}
+    return {
+        pk
+        for pk in ChatChannel.objects.filter(
+            state=ChannelState.BROKEN, owner_id__in=user_ids, **kind
+        ).values_list("owner_id", flat=True)
+        if pk is not None
+    }
 
 
 def digest_owners(users: QuerySet[User]) -> set[int]:

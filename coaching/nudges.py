@@ -219,6 +219,7 @@ def _plan(
     # Caused by a person (a CRM event or a coach moment such as a thanks), not a scan finding.
     event_rules = {r.id for r in rulebook.values() if getattr(r, "instant", bool(r.event))}
     today = _pushed_today(recipients, now, event_rules)
+    robot_down = chat.broken_owners(list(recipients))  # their robot's pushes go by email (issue 17)
     nudges: list[Nudge] = []
     emails: list[tuple[str, dt.datetime]] = []
     for spec in fresh:
@@ -227,7 +228,7 @@ def _plan(
             continue
         rule = rulebook[spec.rule_id]
         pref = prefs.get(user.pk) or NotificationPreference(user=user)
-        mailable = pref.email_enabled and bool(user.email)
+        mailable = (pref.email_enabled or user.pk in robot_down) and bool(user.email)
         if rule.id in event_rules:
             burst = (user.pk, rule.id) in today.pending
             pushed = burst or today.event_emails[user.pk] < EVENT_EMAILS_PER_DAY

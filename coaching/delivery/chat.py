@@ -7,9 +7,16 @@ says what a failure means:
 - each robot (a webhook URL, however many channels share it) gets at most
   KAOPU_CHAT_PER_MINUTE messages in any minute: a row over the limit is deferred (due again
   when the oldest of the minute's sends is a minute old, no try counted), never dropped;
-- every request has a timeout per phase (KAOPU_CHAT_TIMEOUT_SECONDS), so a hung platform frees
-  the worker; a robot that did not answer is not asked again in the same batch (its other rows
-  retry later), while the other robots' rows go on;
+  the robot's other rows in the same batch are due as its slots free in turn rather than all at
+  the first, so a backlog is not claimed and deferred again in every batch;
+- every request has a timeout per phase (KAOPU_CHAT_TIMEOUT_SECONDS) and an overall deadline of
+  twice that (a server that trickles its answer a byte at a time is cut off there), and reads at
+  most ANSWER_BYTES of the answer, so a hung or hostile platform frees the worker; a robot that
+  did not answer is not asked again in the same batch (its other rows retry later), while the
+  other robots' rows go on;
+- the host is resolved at each send and the connection goes to the address checked (no DNS
+  rebinding into the network); a name that does not resolve just then is retried, an address
+  that is not public marks the robot broken;
 - an invalid key or a removed robot marks the channel broken (once, with the platform's reason,
   written to the audit trail the admins read) and the message goes by email instead; a
   throttle or a server error retries with the outbox's backoff.
@@ -21,9 +28,14 @@ kept at WARNING.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
+import os
+import socket
+import threading
 import time
+from typing import Any
 
 import httpx
 from django.conf import settings
@@ -35,7 +47,7 @@ from coaching.chat_models import ChannelState, ChatChannel, ChatKind, ChatMessag
 from coaching.delivery.channels import Deferred, Failure
 from coaching.delivery.chat_platforms import ChatError, Meaning, payload, read_answer, signed
 from coaching.delivery.chat_text import chat_burst, chat_text
-from coaching.delivery.chat_urls import check_url
+from coaching.delivery.chat_urls import HostNotFound, pinned, resolve
 from coaching.models import EmailKind, OutboundEmail, OutboxRow
 from crm import audit
 
@@ -45,6 +57,7 @@ logging.getLogger("httpx").setLevel(logging.WARNING)
 logging.getLogger("httpcore").setLevel(logging.WARNING)
 
 WINDOW = dt.timedelta(minutes=1)
+ANSWER_BYTES = 64 * 1024  # the platforms answer in a few hundred bytes
 
 
 class ChannelBroken(Exception):
@@ -55,13 +68,20 @@ class RobotUnreachable(Exception):
     """The robot did not answer (timeout, refused connection): retried later."""
 
 
+class DeadlineExceeded(httpx.TimeoutException):
+    """The request as a whole outlasted its deadline (a server answering a byte at a time)."""
+
+    def __init__(self) -> None:
+        super().__init__("the request outlasted its deadline")
+
+
 # --- Pacing ------------------------------------------------------------------------------------
 
 
-def take_slot(channel_id: int, now: dt.datetime) -> dt.datetime | None:
+def take_slot(channel_id: int, now: dt.datetime) -> list[dt.datetime] | None:
     """Take one of the robot's sends in the minute before `now`: None when taken, else the
-    moment a slot frees. A compare-and-swap on the channel's pace_version, so two workers
-    never both take the last slot."""
+    moments its slots free, soonest first. A compare-and-swap on the channel's pace_version,
+    so two workers never both take the last slot."""
     limit = settings.KAOPU_CHAT_PER_MINUTE
     for _ in range(20):
         version, slots = ChatChannel.objects.values_list("pace_version", "send_slots").get(
@@ -71,14 +91,14 @@ def take_slot(channel_id: int, now: dt.datetime) -> dt.datetime | None:
             t for t in (dt.datetime.fromisoformat(s) for s in slots or []) if t > now - WINDOW
         )
         if len(recent) >= limit:
-            return recent[-limit] + WINDOW
+            return [t + WINDOW for t in recent[-limit:]]
         recent.append(now)
         taken = ChatChannel.objects.filter(pk=channel_id, pace_version=version).update(
             send_slots=[t.isoformat() for t in recent[-limit:]], pace_version=version + 1
         )
         if taken:
             return None
-    return now + dt.timedelta(seconds=1)  # a crowd on this robot: try again in a moment
+    return [now + dt.timedelta(seconds=1)]  # a crowd on this robot: try again in a moment
 
 
 def pace_holder(channel: ChatChannel) -> int:
@@ -167,6 +187,8 @@ class ChatSender:
     def __init__(self, *, now: dt.datetime | None = None) -> None:
         self.client: httpx.Client | None = None
         self.down: set[int] = set()  # robots that did not answer in this batch
+        # Robots found full in this batch: when their slots free, and how many rows deferred.
+        self.paced: dict[int, tuple[list[dt.datetime], int]] = {}
         self.now = now
 
     def prepare(self, row: ChatMessage) -> bool:
@@ -183,6 +205,9 @@ class ChatSender:
                 timeout=httpx.Timeout(wait, connect=wait, read=wait, write=wait, pool=wait),
                 follow_redirects=False,
                 headers={"User-Agent": "Kaopu"},
+                # A connection per request: its socket is known to the deadline's watchdog (a
+                # pooled one is not), at the cost of a handshake per message (20 a minute at most).
+                limits=httpx.Limits(max_keepalive_connections=0),
             )
         return self.client
 
@@ -193,32 +218,92 @@ class ChatSender:
             raise ChannelBroken(f"channel broken: {channel.broken_reason}")
         if channel.pk in self.down:
             raise RobotUnreachable("the robot did not answer earlier in this batch")
+        holder = pace_holder(channel)
+        frees, deferred = self.paced.get(holder, ([], 0))
+        if not frees:
+            frees = take_slot(holder, self.now or timezone.now()) or []
+        if frees:
+            # The n-th row deferred in this batch is due when the n-th slot frees (a minute
+            # later for each round of the slots), not all at the first: a backlog is claimed
+            # about as fast as it can go, not claimed and deferred again in every batch.
+            self.paced[holder] = (frees, deferred + 1)
+            rounds, slot = divmod(deferred, len(frees))
+            raise Deferred(frees[slot] + rounds * WINDOW)
         try:
-            check_url(channel.webhook_url)
+            address = resolve(channel.webhook_url)
+        except HostNotFound as error:
+            self.down.add(channel.pk)
+            raise RobotUnreachable(f"HostNotFound: {error}") from None
         except ValidationError as error:
             mark_broken(channel, " ".join(error.messages))
             fall_back(row)
             raise ChannelBroken("the webhook address is not allowed") from None
-        until = take_slot(pace_holder(channel), self.now or timezone.now())
-        if until is not None:
-            raise Deferred(until)
         body = payload(channel.platform, chat_text(row))
         url, body = signed(
             channel.platform, channel.webhook_url, channel.secret, body, now_s=time.time()
         )
         try:
-            response = self._client().post(url, json=body, headers={"X-Kaopu-Key": row.key})
+            status, content = self._post(url, address, body, key=row.key)
         except httpx.HTTPError as error:
             self.down.add(channel.pk)
             # The class only: httpx's messages may quote the URL.
             raise RobotUnreachable(type(error).__name__) from None
         try:
-            read_answer(channel.platform, response.status_code, response.content)
+            read_answer(channel.platform, status, content)
         except ChatError as error:
             if error.meaning == Meaning.BROKEN:
                 mark_broken(channel, f"{error.code} {error.message}".strip())
                 fall_back(row)
             raise
+
+    def _post(self, url: str, address: str, body: Any, *, key: str) -> tuple[int, bytes]:
+        """POST to the checked address (Host and TLS name of the URL's host), reading at most
+        ANSWER_BYTES of the answer, within the deadline: at the deadline a watchdog shuts the
+        socket down, which ends whatever phase the request is in."""
+        target, host, name = pinned(url, address)
+        sockets: list[socket.socket] = []
+        expired = threading.Event()
+
+        def trace(event: str, info: dict[str, Any]) -> None:
+            if event == "connection.connect_tcp.complete":
+                raw = info["return_value"].get_extra_info("socket")
+                if raw is not None:  # a second handle on it, for the watchdog only
+                    sockets.append(socket.socket(fileno=os.dup(raw.fileno())))
+                    if expired.is_set():
+                        cut()
+
+        def cut() -> None:
+            expired.set()
+            for sock in sockets:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+        watchdog = threading.Timer(2 * settings.KAOPU_CHAT_TIMEOUT_SECONDS, cut)
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            with self._client().stream(
+                "POST",
+                target,
+                json=body,
+                headers={"Host": host, "X-Kaopu-Key": key},
+                extensions={"sni_hostname": name, "trace": trace},
+            ) as response:
+                content = b""
+                for chunk in response.iter_bytes():
+                    content += chunk
+                    if len(content) >= ANSWER_BYTES:
+                        content = content[:ANSWER_BYTES]
+                        break
+                return response.status_code, content
+        except httpx.HTTPError:
+            if expired.is_set():
+                raise DeadlineExceeded from None
+            raise
+        finally:
+            watchdog.cancel()
+            for sock in sockets:
+                sock.close()
 
     def classify(self, error: BaseException) -> Failure:
         if isinstance(error, ChatError):

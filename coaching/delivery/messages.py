@@ -140,6 +140,7 @@ def build_digests(*, now: dt.datetime | None = None) -> int:
     users = User.objects.filter(pk__in=waiting)
     prefs = {p.user_id: p for p in NotificationPreference.objects.filter(user__in=users)}
     robots = chat.digest_owners(users)
+    robot_down = chat.broken_owners(users.values_list("pk", flat=True), digest=True)
     made = 0
     for user in users:  # one row per person with something waiting, not per lead
         pref = prefs.get(user.pk) or NotificationPreference(user=user)
@@ -149,8 +150,8 @@ def build_digests(*, now: dt.datetime | None = None) -> int:
         with transaction.atomic():
             if user.pk in robots:  # the person's digest robots, once per local day (issue 17)
                 chat.queue_digest(user=user, day=local.date(), now=now)
-            if not pref.email_enabled or not user.email:
-                continue
+            if not (pref.email_enabled or user.pk in robot_down) or not user.email:
+                continue  # a broken digest robot's digest goes by email (issue 17)
             email, created = OutboundEmail.objects.get_or_create(
                 recipient=user,
                 kind=EmailKind.DIGEST,

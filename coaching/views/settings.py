@@ -22,6 +22,7 @@ from coaching.chat_forms import ChatChannelForm, TeamRobotForm
 from coaching.chat_models import ChatChannel
 from coaching.forms import PreferenceForm
 from coaching.models import RuleSetting
+from coaching.nudges import EVENT_EMAILS_PER_DAY  # a robot's daily cap too (chat.queue_pushes)
 from crm.models import Team, User
 from crm.permissions import can_manage_team, can_tune_coach, visible_teams
 from crm.web import current_user, parse_int
@@ -187,7 +188,7 @@ def _chat_context(user: User, failed: dict[str, ChatChannelForm] | None = None) 
         )
         rows.append({"channel": channel, "form": form, "test": chat.last_test(channel)})
     add = failed.get("new") or ChatChannelForm(prefix="new")
-    return {"chat_rows": rows, "chat_add": add}
+    return {"chat_rows": rows, "chat_add": add, "chat_push_cap": EVENT_EMAILS_PER_DAY}
 
 
 def _chat_action(
@@ -197,9 +198,11 @@ def _chat_action(
     form with its errors by prefix (the caller draws the page with it)."""
     channel = None
     if action != "chat_add":
-        channel = get_object_or_404(
-            ChatChannel, pk=request.POST.get("channel") or 0, owner=user
-        )  # another person's robot is not found, whoever asks
+        # Another person's robot is not found, whoever asks; nor is `channel=abc`.
+        pk = parse_int(request.POST.get("channel"))
+        if pk is None:
+            raise Http404
+        channel = get_object_or_404(ChatChannel, pk=pk, owner=user)
     if action == "chat_remove" and channel is not None:
         chat.channel_remove(actor=user, channel=channel)
         messages.success(request, _("The chat channel is removed."))

@@ -43,6 +43,7 @@ class FakePlatform:
         self.lock = threading.Lock()
         self.robots: dict[str, str] = {}  # token → secret ("" when unsigned)
         self.received: list[Received] = []
+        self.hosts: list[str] = []  # the Host header of each message taken
         self.refused: Counter[str] = Counter()  # why → how many
         self.mode = "ok"  # ok | removed | throttle | down | hang
         self.hang_seconds = 3600.0
@@ -132,6 +133,7 @@ class FakePlatform:
                 self.refused["throttled"] += 1
                 return self.answer("throttled")
             window.append(now)
+            self.hosts.append(headers.get("Host", ""))
             self.received.append(
                 Received(key=headers.get("X-Kaopu-Key", ""), token=token, body=body, at=now)
             )
