@@ -173,3 +173,22 @@ def test_the_pipeline_and_the_rows_cost_the_same_for_2_and_20_leads(
         counts.append((len(pipeline), len(rows)))
     assert counts[0] == counts[1]
     assert counts[0][0] == 2  # the stages today, and the moves of the last week
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's planner, with bound params")
+def test_sqlite_reads_the_oldest_stalled_lead_from_the_idle_index(company: Company) -> None:
+    """As Django runs it (parameters bound, not written into the SQL), the per-rep query walks
+    lead_owner_idle in order and stops: no sort. A stage IN list as the index's condition
+    would not be matched by SQLite (bound parameters), and the sort would come back."""
+    now = day(40)
+    leads = (
+        with_idle_since(Lead.objects.filter(owner=company.rep_a1))
+        .filter(stalled_q(now), closed_at__isnull=True)
+        .order_by(F("idle_since").asc(), F("pk").asc())
+        .values("pk")[:1]
+    )
+    sql, params = leads.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params)
+        plan = " ".join(str(row[-1]) for row in cursor.fetchall())
+    assert "lead_owner_idle" in plan and "TEMP B-TREE" not in plan, plan
