@@ -20,7 +20,8 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import BinaryField, F, Q
+from django.db.models.functions import Substr
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -353,8 +354,31 @@ def import_run(*, job_id: int) -> ImportJob | None:
             return job
 
 
+# The file is read from its row in pieces of this many bytes (see _content).
+CONTENT_PIECE = 2 * 1024 * 1024
+
+
+def _content(job_id: int) -> bytes:
+    """The job's file, read in pieces: read whole, PostgreSQL sends a 17 MB file as 35 MB of
+    hex text, which took the worker's peak memory 105 MB up for that moment alone."""
+    pieces: list[bytes] = []
+    start = 1
+    while True:
+        piece = bytes(
+            ImportJob.objects.filter(pk=job_id)
+            .annotate(piece=Substr("content", start, CONTENT_PIECE, output_field=BinaryField()))
+            .values_list("piece", flat=True)
+            .get()
+            or b""
+        )
+        pieces.append(piece)
+        if len(piece) < CONTENT_PIECE:
+            return b"".join(pieces)
+        start += CONTENT_PIECE
+
+
 def _run(job: ImportJob, actor: User) -> ImportJob:
-    content = bytes(ImportJob.objects.values_list("content", flat=True).get(pk=job.pk))
+    content = _content(job.pk)
     now = timezone.now()
     counters = [checked_key(job.pk), _saved_key(job.pk)]
     cache.delete_many(counters)  # a run after a crash starts its bar again

@@ -178,3 +178,21 @@ def test_a_team_no_longer_managed_imports_nothing_and_still_reports_every_row(
     assert done.created_count == 0
     assert [e["line"] for e in done.errors] == [0, 23]
     assert "Only a manager or an admin" in done.errors[0]["message"]
+
+
+def test_the_file_read_in_pieces_is_the_file(
+    company: Company, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from crm.imports import running
+
+    # Pieces of 64 bytes: the rows' Chinese characters (3 bytes each) fall across them.
+    monkeypatch.setattr(running, "CONTENT_PIECE", 64)
+    content = csv_bytes(rows(30))
+    assert len(content) % 64 and len(content) > 64 * 20
+    job = run(company.manager_a, content, mode=ImportMode.VALID_ROWS)
+    assert (job.created_count, job.error_count) == (30, 0)
+    assert {lead.company for lead in imported(company)} == {f"客户{i}号有限公司" for i in range(30)}
+    # A file of exactly one piece: the second read is empty and ends it.
+    monkeypatch.setattr(running, "CONTENT_PIECE", len(content))
+    Lead.objects.filter(created_by=company.manager_a, company__startswith="客户").delete()
+    assert run(company.manager_a, content, mode=ImportMode.VALID_ROWS).created_count == 30
