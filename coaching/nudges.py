@@ -249,6 +249,16 @@ def _plan(
     return nudges, emails
 
 
+class _Exact(DjangoJSONEncoder):
+    """Times to the microsecond (DjangoJSONEncoder keeps milliseconds): a nudge's created_at
+    must equal the scan's `now`, which the bench and the read-back match on."""
+
+    def default(self, o: Any) -> Any:
+        if isinstance(o, dt.datetime):
+            return o.isoformat()
+        return super().default(o)
+
+
 def _insert(nudges: list[Nudge], *, now: dt.datetime) -> list[Nudge] | None:
     """Insert the nudges, skipping a key that exists already (made meanwhile by a concurrent
     scan), and return the ones this call inserted, with their ids, in a fixed number of
@@ -275,12 +285,12 @@ def _insert(nudges: list[Nudge], *, now: dt.datetime) -> list[Nudge] | None:
             )
             rows = [
                 [getattr(n, f.attname) for f in fields] for n in nudges
-            ]  # JSON as it is, times as ISO text (DjangoJSONEncoder)
+            ]  # JSON as it is, times as ISO text to the microsecond (_Exact)
             cursor.execute(
                 f"INSERT INTO {table} ({columns}) SELECT {values} "
                 f"FROM jsonb_array_elements(%s::jsonb) AS x "
                 f"ON CONFLICT ({key}) DO NOTHING RETURNING {pk}, {key}",
-                [json.dumps(rows, cls=DjangoJSONEncoder)],
+                [json.dumps(rows, cls=_Exact)],
             )
             ids = {k: i for i, k in cursor.fetchall()}
         else:

@@ -105,9 +105,11 @@ def test_the_steady_scan_issues_the_same_statements_for_500_and_5000_leads(
 def test_the_lead_rules_write_the_nudge_key_in_sql_as_python_does(
     company: Company, clock: time_machine.Traveller
 ) -> None:
-    clock.move_to(at(days=20))
+    clock.move_to(at(days=20) + dt.timedelta(microseconds=123_456))
     _add_leads(company, 300, first=0)
     first = scan()
+    # Stored to the microsecond: the nudges carry the scan's own moment.
+    assert Nudge.objects.filter(created_at=timezone.now()).count() == sum(first.values())
     # Each lead rule found something, so an empty second pass means the keys matched.
     rules = {r.id: r for r in playbook.rules().values() if r.scan in LEAD_SCANS}
     assert {rule_id for rule_id, n in first.items() if n} >= set(rules), first
