@@ -6,7 +6,8 @@ fragment, a leaner row template or Jinja2 would give over the row template as it
 
 The same 50 leads (the manager's first page, fetched once) go through:
 
-- `include`: the rows as they were: `{% for %}` over `{% include "crm/_lead_row.html" %}`,
+- `include`: the rows as they were: `{% for %}` over an `{% include %}` of the row template
+  (bench/list_render/lead_row_before.html, crm/_lead_row.html until issue 22),
   with `get_stage_display` / `get_source_display` per row (Django rebuilds a dict of the
   choices on every call);
 - `lean`: the same row written inside the loop (no include, no per-row `{% load %}`), its
@@ -36,11 +37,11 @@ if __package__ in (None, ""):
 
 from bench import common
 
-ROWS_INCLUDE = "{% for lead in page.object_list %}{% include 'crm/_lead_row.html' %}{% endfor %}"
+ROWS_INCLUDE = "{% for lead in page.object_list %}{% include row %}{% endfor %}"
 ROWS_CACHED = (
     "{% load cache %}{% for lead in page.object_list %}"
     "{% cache 600 lead_row lead.pk lead.updated_at LANGUAGE_CODE %}"
-    "{% include 'crm/_lead_row.html' %}{% endcache %}{% endfor %}"
+    "{% include row %}{% endcache %}{% endfor %}"
 )
 
 TEMPLATES = common.ROOT / "bench" / "list_render"
