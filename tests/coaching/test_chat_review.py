@@ -6,8 +6,11 @@ platform does not use is refused in words; the daily cap of a robot is on the pa
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import socket
+import threading
+import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -324,3 +327,51 @@ def test_the_page_says_a_robot_gets_at_most_the_days_pushes(
 ) -> None:
     page = client_for(company.rep_a1, language).get(PREFS).content.decode()
     assert words in page
+
+
+# --- 4. A server that trickles its answer is cut off at the deadline ---------------------------
+
+
+@pytest.fixture
+def trickler() -> Iterator[tuple[int, threading.Event]]:
+    """A server that accepts, then sends its answer's status line one byte every 0.3 s for
+    as long as the client listens: each read gets a byte, so no per-read timeout ever fires.
+    The event is set when the client hung up."""
+    hung_up = threading.Event()
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+
+    def serve() -> None:
+        with contextlib.suppress(OSError):
+            conn, _ = listener.accept()
+            with conn:
+                conn.recv(65536)
+                for byte in b"HTTP/1.1 200 OK\r\n" * 1000:
+                    conn.sendall(bytes([byte]))
+                    time.sleep(0.3)
+        hung_up.set()
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield listener.getsockname()[1], hung_up
+    listener.close()
+
+
+def test_a_trickling_server_is_cut_off_at_the_deadline_and_retried(
+    company: Company, trickler: tuple[int, threading.Event], settings
+) -> None:
+    settings.KAOPU_CHAT_ALLOW_PRIVATE = True
+    settings.KAOPU_CHAT_TIMEOUT_SECONDS = 1  # per read; the deadline is twice that
+    port, hung_up = trickler
+    rep = company.rep_a1
+    channel = ChatChannel.objects.create(
+        owner=rep, platform="slack", webhook_url=f"http://127.0.0.1:{port}/services/T/B/x"
+    )
+    row = pushed_row(channel, rep)
+
+    assert send() == {"sent": 0, "retry": 1, "failed": 0}
+    row.refresh_from_db()
+    assert row.last_error == "RobotUnreachable: DeadlineExceeded"
+    assert hung_up.wait(5)  # the worker let go of the connection
+    channel.refresh_from_db()
+    assert channel.state == ChannelState.OK
