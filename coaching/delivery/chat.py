@@ -302,6 +302,7 @@ class ChatSender:
             raise
         finally:
             watchdog.cancel()
+            watchdog.join()  # a cut under way ends before its sockets close (no fd reuse)
             for sock in sockets:
                 sock.close()
 

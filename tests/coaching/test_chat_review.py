@@ -375,3 +375,39 @@ def test_a_trickling_server_is_cut_off_at_the_deadline_and_retried(
     assert hung_up.wait(5)  # the worker let go of the connection
     channel.refresh_from_db()
     assert channel.state == ChannelState.OK
+
+
+def test_a_huge_answer_is_read_only_to_64_kb(company: Company, settings) -> None:
+    """A platform (or what poses as one) answering 50 MB: the worker reads the first 64 KB
+    and hangs up, so the server could not write the rest."""
+    settings.KAOPU_CHAT_ALLOW_PRIVATE = True
+    size = 50 * 1024 * 1024
+    written: list[int] = []
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(f"HTTP/1.1 200 OK\r\nContent-Length: {size}\r\n\r\n".encode())
+            sent, block = 0, b"o" * 65536
+            with contextlib.suppress(OSError):
+                while sent < size:
+                    sent += conn.send(block)
+            written.append(sent)
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    rep = company.rep_a1
+    port = listener.getsockname()[1]
+    channel = ChatChannel.objects.create(
+        owner=rep, platform="slack", webhook_url=f"http://127.0.0.1:{port}/services/T/B/x"
+    )
+    pushed_row(channel, rep)
+
+    send()
+    server.join(10)
+    listener.close()
+    assert written and written[0] < size  # the rest was never read
