@@ -14,6 +14,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from coaching.chat import SIGNED
 from coaching.chat_forms import WriteOnlyInput
 from coaching.chat_models import ChatChannel, ChatMessage
 from coaching.delivery.chat_urls import check_url
@@ -59,6 +60,17 @@ class ChatChannelAdminForm(forms.ModelForm):
 
     def clean_secret(self) -> str:
         return (self.cleaned_data.get("secret") or "").strip() or str(self.instance.secret or "")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        entered = (self.data.get("secret") or "").strip()
+        if entered and data.get("platform") not in SIGNED:
+            self.add_error(
+                "secret", _("Only DingTalk and Feishu robots sign. Leave the secret empty.")
+            )
+        elif data.get("platform") not in SIGNED:
+            data["secret"] = ""  # a switch to an unsigned platform drops the stored one
+        return data
 
 
 @admin.register(ChatChannel)

@@ -411,3 +411,23 @@ def test_a_huge_answer_is_read_only_to_64_kb(company: Company, settings) -> None
     server.join(10)
     listener.close()
     assert written and written[0] < size  # the rest was never read
+
+
+def test_the_admin_refuses_a_secret_for_wecom_too(company: Company, settings, dns) -> None:
+    settings.KAOPU_CHAT_ALLOW_PRIVATE = False
+    dns["qyapi.weixin.qq.com"] = ["1.1.1.1"]
+    admin = client_for(company.admin)
+    answer = admin.post(
+        reverse("admin:coaching_chatchannel_add"),
+        {
+            "owner": company.rep_a1.pk,
+            "platform": "wecom",
+            "webhook_url": "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k",
+            "secret": "SECsomething",
+            "for_pushes": "on",
+            "state": "ok",
+        },
+    )
+    assert answer.status_code == 200  # the form again, with the reason
+    assert "Only DingTalk and Feishu robots sign." in answer.content.decode()
+    assert not ChatChannel.objects.exists()
