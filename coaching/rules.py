@@ -415,7 +415,8 @@ def report_due(
     cuts = [
         When(Q(spread=d) & near, then=Value(cut_near - dt.timedelta(days=d))) for d in sorted(used)
     ] + [When(spread=d, then=Value(cut - dt.timedelta(days=d))) for d in sorted(used)]
-    found: Any = leads.annotate(  # annotated rows: the type checker knows no `reference`
+    annotated: Any = leads  # annotated rows: the type checker knows no `reference`
+    found = annotated.annotate(
         cut=Case(*cuts, default=Value(None), output_field=DateTimeField())
     ).filter(reference__lt=F("cut"))
     return found.values("pk", "owner_id", "company", "reference")
