@@ -432,3 +432,22 @@ def test_a_reps_reports_due_make_one_event_a_day(company: Company) -> None:
     week = next(e for e in due if e.decoded("DTSTART") == in_days(7))
     assert str(week["DESCRIPTION"]).startswith("Alpha Robotics\nBolt Trading\nCrane Foods\n")
     assert str(week["URL"]).endswith("/reports/new/")
+
+
+def test_a_lead_the_manager_owns_in_another_team_stays_out_as_on_its_page(
+    dates: Company, client_for: Any
+) -> None:
+    """A manager who still owns a lead that moved to another team cannot open it in the app
+    (404), so their calendar does not show it either."""
+    team_b = dates.lead_b1.team
+    dated(
+        dates.lead_a_pool,
+        owner=dates.manager_a,
+        team=team_b,
+        next_step="Call the CFO",
+        next_step_due=in_days(1),
+        tender_date=in_days(8),
+    )
+    page = client_for(dates.manager_a).get(dates.lead_a_pool.get_absolute_url())
+    assert page.status_code == 404
+    assert not [s for s in summaries(fetch(dates.manager_a)) if "Pool Foods" in s]
