@@ -98,8 +98,9 @@ def test_the_email_is_written_in_the_same_transaction_as_its_nudge(
     sql = [q["sql"] for q in queries.captured_queries]
 
     def first_insert(table: str) -> int:
-        # SQLite writes INSERT OR IGNORE, PostgreSQL INSERT ... ON CONFLICT DO NOTHING.
-        pattern = re.compile(rf'INSERT (OR IGNORE )?INTO "{table}"')
+        # SQLite writes INSERT OR IGNORE, PostgreSQL INSERT ... ON CONFLICT DO NOTHING; a
+        # statement run over many rows (executemany) is logged as "N times: INSERT ...".
+        pattern = re.compile(rf'(\d+ times: )?INSERT (OR IGNORE )?INTO "{table}"')
         return next(i for i, s in enumerate(sql) if pattern.match(s))
 
     nudge_insert = first_insert("coaching_nudge")
