@@ -16,9 +16,9 @@ and 达) where one exists on exactly those fields. SQLite uses icontains.
 Visibility is crm.permissions' (visible_leads, visible_companies, visible_contacts,
 visible_reports), with one change of form for a manager or a +2: their teams are read once
 (`Scope`) and each kind asks `team_id IN (those ids)`, an indexed column PostgreSQL combines
-with the search's own index, where the join on the team made it scan every lead of the teams
-(50,000 for a +2) for the companies and contacts and every report for the reports. The sets
-are the same (tests/crm/test_search.py compares them with crm.permissions' for each role).
+with the search's own index, where the join on the team made it read every lead of the teams
+(50,000 for a +2) for the companies and contacts. The sets are the same
+(tests/crm/test_search.py compares them with crm.permissions' for each role).
 """
 
 from __future__ import annotations
