@@ -31,9 +31,11 @@ from django.db import connection
 from django.db.models import (
     BooleanField,
     Case,
+    Exists,
     F,
     Func,
     IntegerField,
+    OuterRef,
     Q,
     QuerySet,
     TextField,
@@ -164,14 +166,20 @@ class Scope:
     def companies(self) -> QuerySet[Company]:
         if self.team_ids is None:
             return visible_companies(self.user)
-        leads = Lead.objects.filter(team_id__in=self.team_ids).values("account_id")
-        return Company.objects.filter(Q(pk__in=leads) | Q(created_by=self.user))
+        # EXISTS per matching company (the lead's account index), not IN over every lead of the
+        # teams: the +2's phone-digit search read 50,000 leads for 8 companies (bench/README.md).
+        leads = Lead.objects.filter(account_id=OuterRef("pk"), team_id__in=self.team_ids)
+        return Company.objects.filter(Exists(leads) | Q(created_by=self.user))
 
     def contacts(self) -> QuerySet[Contact]:
         if self.team_ids is None:
             return visible_contacts(self.user)
-        roles = LeadContact.objects.filter(lead__team_id__in=self.team_ids).values("contact_id")
-        return Contact.objects.filter(Q(pk__in=roles) | Q(created_by=self.user))
+        # EXISTS per matching contact: IN built the teams' 75,000 lead-contact rows first
+        # (the +2's "0001": 110 ms for the contacts alone, 7 ms this way).
+        roles = LeadContact.objects.filter(
+            contact_id=OuterRef("pk"), lead__team_id__in=self.team_ids
+        )
+        return Contact.objects.filter(Exists(roles) | Q(created_by=self.user))
 
     def reports(self) -> QuerySet[Report]:
         if self.team_ids is None:
