@@ -25,7 +25,7 @@ from coaching.models import RuleSetting
 from coaching.nudges import EVENT_EMAILS_PER_DAY  # a robot's daily cap too (chat.queue_pushes)
 from crm.models import Team, User
 from crm.permissions import can_manage_team, can_tune_coach, visible_teams
-from crm.web import current_user, parse_int
+from crm.web import apply_errors, current_user, parse_int
 
 
 def _save_thresholds(request: HttpRequest, user: User, team: Team) -> dict[str, str]:
@@ -157,19 +157,11 @@ def _robot_action(
                 for_digest=False,
             )
         except ValidationError as error:
-            _form_errors(form, error)
+            apply_errors(form, error)
             return form, False
         messages.success(request, _("The team's robot is saved."))
         return form, True
     return form, False
-
-
-def _form_errors(form: ChatChannelForm, error: ValidationError) -> None:
-    if hasattr(error, "error_dict"):
-        for field, messages_ in error.message_dict.items():
-            form.add_error(field if field in form.fields else None, messages_)
-    else:
-        form.add_error(None, error.messages)
 
 
 def _chat_context(user: User, failed: dict[str, ChatChannelForm] | None = None) -> dict[str, Any]:
@@ -222,7 +214,7 @@ def _chat_action(
                 **form.cleaned_data,
             )
         except ValidationError as error:
-            _form_errors(form, error)
+            apply_errors(form, error)
         except PermissionDenied:
             raise Http404 from None
         else:
