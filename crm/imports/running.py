@@ -259,7 +259,7 @@ def _writer(job: ImportJob, actor: User, now: dt.datetime) -> Callable[[_Checked
                 except ValidationError as error:
                     raise _Refused(
                         _("Row %(row)d: %(errors)s")
-                        % {"row": first + offset, "errors": "; ".join(error.messages)}
+                        % {"row": result.lines[first + offset], "errors": "; ".join(error.messages)}
                     ) from error
             leads.append(lead)
         leads_insert(actor=actor, leads=leads, now=now)
