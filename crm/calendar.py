@@ -175,7 +175,7 @@ def _leads(user: User, start: dt.date, end: dt.date) -> QuerySet[Lead, dict[str,
         pass
     elif user.role == Role.MANAGER:
         teams = Team.objects.filter(manager=user).values("pk")
-        parts = [Q(owner=user, team_id__in=teams), Q(team_id__in=teams)]
+        parts = [Q(team_id__in=teams)]  # their own leads are among the team's
     elif user.role == Role.DIRECTOR:
         teams = Team.objects.filter(director=user).values("pk")
         parts = [
