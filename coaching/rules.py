@@ -42,6 +42,7 @@ from crm.models import (
     User,
 )
 from crm.pipeline import OPEN_STAGES, Stage
+from crm.selectors.reports import last_report_on_lead
 
 # A scan's result: plain rows (dicts) of just the columns the nudge needs.
 Rows = QuerySet[Any, Any]
@@ -316,15 +317,6 @@ def open_owned_leads(team_ids: list[int] | None, exclude_team_ids: list[int]) ->
     return leads
 
 
-def _last_report_on_lead() -> Subquery:
-    return Subquery(
-        Report.objects.filter(lead=OuterRef("pk"), state=ReportState.SUBMITTED)
-        .order_by("-submitted_at")
-        .values("submitted_at")[:1],
-        output_field=DateTimeField(),
-    )
-
-
 # New work doesn't arrive as a flood: the scans count from the latest of the last report (or
 # activity), the hand-off and the lead's creation, so a lead just handed down or imported is not
 # overdue on day one; and when more than BATCH_SIZE leads reach one person at once, their first
@@ -407,7 +399,7 @@ def report_due(
     cut = now - dt.timedelta(days=t.get("days", 7))
     offsets = _batch_offsets(leads, now)
     leads, used = _spread(
-        leads.annotate(reference=latest_of(_last_report_on_lead())), offsets, "reference"
+        leads.annotate(reference=latest_of(last_report_on_lead())), offsets, "reference"
     )
     # Late: the reference before the lead's cut, which is the near-deadline one or the usual
     # one, moved back by the lead's spread. One CASE, so the reference (a correlated subquery)

@@ -38,7 +38,7 @@ from urllib.parse import urlsplit
 import icalendar
 from django.conf import settings
 from django.db import transaction
-from django.db.models import DateTimeField, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -47,6 +47,7 @@ from crm import audit
 from crm.models import Lead, Report, ReportKind, ReportState, Role, Team, User
 from crm.pipeline import OPEN_STAGES, Stage
 from crm.reporting import report_due_days
+from crm.selectors.reports import last_report_on_lead
 
 DAYS_BACK = 30
 DAYS_AHEAD = 180
@@ -132,15 +133,6 @@ def feed_urls(user: User) -> dict[str, str]:
 # --- The events -----------------------------------------------------------------------------
 
 
-def _last_report_on_lead() -> Subquery:
-    return Subquery(
-        Report.objects.filter(lead=OuterRef("pk"), state=ReportState.SUBMITTED)
-        .order_by("-submitted_at")
-        .values("submitted_at")[:1],
-        output_field=DateTimeField(),
-    )
-
-
 LEAD_FIELDS = (
     "pk",
     "company",
@@ -184,7 +176,7 @@ def _leads(user: User, start: dt.date, end: dt.date) -> QuerySet[Lead, dict[str,
         ]
     found = [
         Lead.objects.filter(part, stage__in=OPEN_STAGES)
-        .annotate(last_report_at=_last_report_on_lead())
+        .annotate(last_report_at=last_report_on_lead())
         .order_by()
         .values(*LEAD_FIELDS, "last_report_at")
         for part in parts

@@ -6,7 +6,21 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db.models import Avg, Case, Count, F, Max, Min, Q, QuerySet, Value, When
+from django.db.models import (
+    Avg,
+    Case,
+    Count,
+    DateTimeField,
+    F,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
 from django.utils import timezone
 
 from crm.models import Activity, AskState, Lead, Report, ReportState, User
@@ -107,3 +121,13 @@ def lead_report_facts(*, lead: Lead | None) -> dict[str, Any]:
         "last_report_at": last,
         "days_since_report": (timezone.now() - since).days if since else None,
     }
+
+
+def last_report_on_lead() -> Subquery:
+    """When the lead's latest report was sent, as an annotation on a Lead queryset."""
+    return Subquery(
+        Report.objects.filter(lead=OuterRef("pk"), state=ReportState.SUBMITTED)
+        .order_by("-submitted_at")
+        .values("submitted_at")[:1],
+        output_field=DateTimeField(),
+    )
