@@ -22,32 +22,16 @@ from django.utils.translation import gettext as _
 from coaching import cards
 from coaching.chat_models import ChatKind, ChatMessage
 from coaching.delivery.chat_platforms import ChatText
-from coaching.delivery.messages import digest_lines
-from coaching.models import Delivery, Nudge
+from coaching.delivery.messages import digest_lines, folded_burst
+from coaching.models import Nudge
 from crm.models import User
 
 
 def chat_burst(row: ChatMessage, now: dt.datetime | None = None) -> list[Nudge]:
-    """A push's nudge and the ones of the same rule to the same person that folded into it
-    while it waited (pushed since, with no message of their own on this channel)."""
-    nudge = row.nudge
-    if nudge is None:
-        return []
+    """A push's burst on a robot: the nudges folded into it with no message of their own on
+    this channel."""
     until = row.claimed_at or now or timezone.now()
-    return list(
-        Nudge.objects.active()
-        .filter(
-            recipient_id=nudge.recipient_id,
-            rule_id=nudge.rule_id,
-            delivery=Delivery.PUSH,
-            created_at__gte=nudge.created_at,
-            created_at__lte=until,
-        )
-        .filter(Q(pk=nudge.pk) | ~Q(chat_messages__channel_id=row.channel_id))
-        .distinct()
-        .select_related("lead", "report", "report__lead", "report__author")
-        .order_by("created_at", "id")
-    )
+    return folded_burst(row.nudge, until, ~Q(chat_messages__channel_id=row.channel_id))
 
 
 SENTENCE_END = re.compile(r"(?<=[。！？])|(?<=[.!?])\s+(?=[A-Z“\"(])")

@@ -36,13 +36,12 @@ from crm.models import User
 log = logging.getLogger(__name__)
 
 
-def burst_of(email: OutboundEmail, now: dt.datetime | None = None) -> list[Nudge]:
-    """An instant email's nudge and the ones of the same rule to the same person that folded
-    into it while it waited (made since, pushed, with no email of their own), oldest first."""
-    nudge = email.nudge
+def folded_burst(nudge: Nudge | None, until: dt.datetime, unsent: Q) -> list[Nudge]:
+    """A push's nudge and the ones of the same rule to the same person that folded into it
+    while it waited (pushed since, `unsent`: with no message of their own on this channel),
+    oldest first. Email and the chat robots differ only in `unsent`."""
     if nudge is None:
         return []
-    until = email.claimed_at or now or timezone.now()
     return list(
         Nudge.objects.active()
         .filter(
@@ -52,10 +51,17 @@ def burst_of(email: OutboundEmail, now: dt.datetime | None = None) -> list[Nudge
             created_at__gte=nudge.created_at,
             created_at__lte=until,
         )
-        .filter(Q(pk=nudge.pk) | Q(email__isnull=True))
+        .filter(Q(pk=nudge.pk) | unsent)
+        .distinct()
         .select_related("lead", "report", "report__lead", "report__author")
         .order_by("created_at", "id")
     )
+
+
+def burst_of(email: OutboundEmail, now: dt.datetime | None = None) -> list[Nudge]:
+    """An instant email's burst: the nudges folded into it with no email of their own."""
+    until = email.claimed_at or now or timezone.now()
+    return folded_burst(email.nudge, until, Q(email__isnull=True))
 
 
 def digest_lines(*, user: User, now: dt.datetime | None = None) -> tuple[list[cards.Line], int]:
