@@ -24,11 +24,13 @@ from django.db.models import (
     OuterRef,
     Q,
     QuerySet,
-    Subquery,
+    RowRange,
+    Sum,
     Value,
     When,
+    Window,
 )
-from django.db.models.functions import Coalesce, Greatest, Mod
+from django.db.models.functions import Coalesce, FirstValue, Greatest, Mod, RowNumber
 
 from crm.models import (
     ContactRole,
@@ -527,26 +529,32 @@ def low_contact(
 
 def only_help(reps: QuerySet[User], *, now: dt.datetime, today: dt.date, t: dict[str, int]) -> Rows:
     """Reps whose last `last` messages to the manager were all asks for help or problems,
-    never a plan."""
+    never a plan. One pass over the reps' submitted reports, newest first per rep: the row
+    numbered `last` carries how many plans came up to it (reps with fewer reports have none)."""
     last_n = max(t.get("last", 3), 1)
-    mine = Report.objects.filter(author=OuterRef("pk"), state=ReportState.SUBMITTED).order_by(
-        "-submitted_at", "-id"
-    )
-    nth = Subquery(mine.values("submitted_at")[last_n - 1 : last_n], output_field=DateTimeField())
-    latest = Subquery(mine.values("pk")[:1], output_field=IntegerField())
-    recent = Q(reports__state=ReportState.SUBMITTED, reports__submitted_at__gte=F("nth"))
     # A plan that hands the work back ("can you call them?") is an ask for help, not a plan.
     planned = (
-        ~Q(reports__next_step="")
-        & ~Q(reports__kind=ReportKind.QUESTION)
-        & ~Q(reports__quality_issues__icontains=f'"{HANDS_WORK_BACK}"')
+        ~Q(next_step="")
+        & ~Q(kind=ReportKind.QUESTION)
+        & ~Q(quality_issues__icontains=f'"{HANDS_WORK_BACK}"')
     )
+    rep = [F("author_id")]
+    newest_first = [F("submitted_at").desc(), F("id").desc()]
     return (
-        reps.annotate(nth=nth, latest=latest)
-        .filter(nth__isnull=False)
-        .annotate(planned=Count("reports", filter=recent & planned))
-        .filter(planned=0)
-        .values("pk", "latest")
+        Report.objects.filter(author__in=reps.values("pk"), state=ReportState.SUBMITTED)
+        .order_by()
+        .annotate(
+            nth=Window(RowNumber(), partition_by=rep, order_by=newest_first),
+            latest=Window(FirstValue("id"), partition_by=rep, order_by=newest_first),
+            plans=Window(
+                Sum(Case(When(planned, then=1), default=0)),
+                partition_by=rep,
+                order_by=newest_first,
+                frame=RowRange(start=None, end=0),
+            ),
+        )
+        .filter(nth=last_n, plans=0)
+        .values("latest", pk=F("author_id"))
     )
 
 
