@@ -26,7 +26,9 @@ from __future__ import annotations
 import operator
 from dataclasses import dataclass, field
 from functools import reduce
+from typing import cast
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import (
     BooleanField,
@@ -35,6 +37,7 @@ from django.db.models import (
     F,
     Func,
     IntegerField,
+    Model,
     OuterRef,
     Q,
     QuerySet,
@@ -42,8 +45,9 @@ from django.db.models import (
     Value,
     When,
 )
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Lower, StrIndex
-from django.db.models.lookups import GreaterThan
+from django.db.models.lookups import GreaterThan, IsNull
 
 from crm.models import Company, Contact, Lead, LeadContact, Report, ReportState, Role, User
 from crm.models.companies import company_name_key
@@ -142,6 +146,14 @@ class SearchResults:
         return len(self.leads) + len(self.companies) + len(self.contacts) + len(self.reports)
 
 
+def _per_row[M: Model](rows: QuerySet[M]) -> QuerySet[M]:
+    """`rows` (an EXISTS on the outer row's pk) asked per outer row. PostgreSQL may instead
+    hash the whole subquery (ANY over every lead of the +2's teams: 50,000 rows, 12 ms) where
+    the search reads a few companies before it has its rows; a condition on the outer row that
+    is no equality (its pk is not null: always true) keeps it per row."""
+    return rows.filter(IsNull(OuterRef("pk"), False))
+
+
 @dataclass(frozen=True)
 class Scope:
     """What `user` may see, for the searches: crm.permissions' rules, with a manager's or a
@@ -169,7 +181,7 @@ class Scope:
         # EXISTS per matching company (the lead's account index), not IN over every lead of the
         # teams: the +2's phone-digit search read 50,000 leads for 8 companies (bench/README.md).
         leads = Lead.objects.filter(account_id=OuterRef("pk"), team_id__in=self.team_ids)
-        return Company.objects.filter(Exists(leads) | Q(created_by=self.user))
+        return Company.objects.filter(Exists(_per_row(leads)) | Q(created_by=self.user))
 
     def contacts(self) -> QuerySet[Contact]:
         if self.team_ids is None:
@@ -179,7 +191,7 @@ class Scope:
         roles = LeadContact.objects.filter(
             contact_id=OuterRef("pk"), lead__team_id__in=self.team_ids
         )
-        return Contact.objects.filter(Exists(roles) | Q(created_by=self.user))
+        return Contact.objects.filter(Exists(_per_row(roles)) | Q(created_by=self.user))
 
     def reports(self) -> QuerySet[Report]:
         if self.team_ids is None:
@@ -201,61 +213,124 @@ def _rank(name: str, term: str) -> Case:
     )
 
 
+def _tiers[M: Model](
+    found: QuerySet[M], term: str, name: str, name_found: Q, elsewhere: Q
+) -> list[QuerySet[M]]:
+    """`found`'s matches in the rank order of _rank, one query per rank, none sharing a row:
+    the name itself, names starting with the term, names containing it (`name_found`: an
+    index's form of text_contains(name)), then `elsewhere` on the other fields. Their union is
+    `found` filtered by name_found | elsewhere, the one filter the search had before."""
+    contains = text_contains(name, term)
+    exact = Q(**{f"{name}__iexact": term})
+    prefix = Q(**{f"{name}__istartswith": term})
+    return [
+        found.filter(exact & contains),
+        found.filter(prefix & contains).exclude(exact),
+        found.filter(name_found).exclude(prefix),
+        found.filter(elsewhere).exclude(contains),
+    ]
+
+
+def _first_of[M: Model](
+    tiers: list[QuerySet[M]], order: tuple[str, ...], name: str, term: str, limit: int
+) -> QuerySet[M]:
+    """The best `limit` rows of `tiers` (each a rank, best first), ranked, newest first in a
+    rank (`order`), read rank by rank and stopping once `limit` are found.
+
+    One query: each rank is a WITH part keeping its first `limit` rows in `order`, and a rank
+    is read only while the ranks before it hold fewer than `limit` rows (a condition on no
+    row, which PostgreSQL and SQLite test once before reading anything: PostgreSQL's "One-Time
+    Filter"). So where many names start with 宏达 the later ranks are never read, and a rank
+    walks the index of its order (lead_updated, the primary key) until it has its rows: the
+    +2's 宏达 read every one of the 2,900 matching leads and companies to rank them before
+    (bench/README.md). The result does not depend on the order the database reads the parts
+    in; the few rows found are ranked again as one."""
+    parts: list[str] = []
+    params: list[object] = []
+    for tier in tiers:
+        query = tier if tier.query.order_by else tier.order_by(*order)
+        if parts:
+            held = " + ".join(f"(SELECT COUNT(*) FROM kaopu_rank{i})" for i in range(len(parts)))
+            query = query.filter(RawSQL(f"({held}) < %s", (limit,), output_field=BooleanField()))
+        try:
+            sql, tier_params = query.values("pk")[:limit].query.sql_with_params()
+        except EmptyResultSet:  # a rank that can hold no row (visible_*() gave none())
+            continue
+        parts.append(f"kaopu_rank{len(parts)} AS ({sql})")
+        params.extend(tier_params)
+    if not parts:
+        return tiers[0].none()
+    ranks = " UNION ALL ".join(f"SELECT * FROM kaopu_rank{i}" for i in range(len(parts)))
+    first = RawSQL(f"WITH {', '.join(parts)} {ranks}", params)
+    rows = tiers[0].model._default_manager.filter(pk__in=first)
+    ranked = rows.alias(rank=_rank(name, term)).order_by("rank", *order)[:limit]
+    return cast("QuerySet[M]", ranked)  # django-stubs reads the model of a type parameter as Model
+
+
 def search_leads(
     *, user: User, term: str, limit: int = LIMIT, scope: Scope | None = None
 ) -> QuerySet[Lead]:
-    found = (scope or Scope.of(user)).leads().filter(chars_contain(term, *LEAD_FIELDS))
-    return (
-        found.annotate(rank=_rank("company", term))
-        .select_related("owner")
-        .order_by("rank", "-updated_at", "-id")[:limit]
+    """By company name, then the contact's name, the phone or the email; newest first."""
+    found = (scope or Scope.of(user)).leads()
+    tiers = _tiers(
+        found,
+        term,
+        "company",
+        name_found=chars_contain(term, "company"),
+        elsewhere=chars_contain(term, *LEAD_FIELDS),
     )
+    order = ("-updated_at", "-id")
+    return _first_of(tiers, order, "company", term, limit).select_related("owner")
 
 
 def search_companies(
     *, user: User, term: str, limit: int = LIMIT, scope: Scope | None = None
 ) -> QuerySet[Company]:
-    match = chars_contain(term, "name") | Q(uscc=term.upper())
+    """By name, then the credit code or any spelling of the name (有限公司 or not, full-width
+    letters); newest first."""
+    elsewhere = Q(uscc=term.upper())
     key = company_name_key(term)
-    if key:  # any spelling of the name (有限公司 or not, full-width letters)
-        match |= chars_contain(key, "name_key")
-    return (
-        (scope or Scope.of(user))
-        .companies()
-        .filter(match)
-        .annotate(rank=_rank("name", term))
-        .order_by("rank", "name", "id")[:limit]
-    )
+    if key:
+        elsewhere |= chars_contain(key, "name_key")
+    found = (scope or Scope.of(user)).companies()
+    tiers = _tiers(found, term, "name", chars_contain(term, "name"), elsewhere)
+    return _first_of(tiers, ("-id",), "name", term, limit)
 
 
 def search_contacts(
     *, user: User, term: str, limit: int = LIMIT, scope: Scope | None = None
 ) -> QuerySet[Contact]:
-    found = (scope or Scope.of(user)).contacts().filter(chars_contain(term, *CONTACT_FIELDS))
-    return (
-        found.annotate(rank=_rank("name", term))
-        .select_related("company")
-        .order_by("rank", "name", "id")[:limit]
-    )
+    """By name, then mobile, phone or email; newest first."""
+    found = (scope or Scope.of(user)).contacts()
+    # The character index is on the four fields together: it narrows the names too.
+    anywhere = chars_contain(term, *CONTACT_FIELDS)
+    tiers = _tiers(found, term, "name", anywhere & text_contains("name", term), anywhere)
+    return _first_of(tiers, ("-id",), "name", term, limit).select_related("company")
 
 
 def search_reports(
     *, user: User, term: str, limit: int = LIMIT, scope: Scope | None = None
 ) -> QuerySet[Report]:
-    """Sent reports, by their lead's company or what they say (status, what was done, the
-    next step, the ask). The few hundred reports a person may see are found by their
-    visibility's indexes, then read: a strpos on each is cheaper than any text index."""
-    found = (
-        (scope or Scope.of(user))
-        .reports()
-        .filter(state=ReportState.SUBMITTED)
-        .filter(any_contains(term, "lead__company", "status_now", "what_i_did", "next_step", "ask"))
+    """Sent reports, by their lead's company, then what they say (status, what was done, the
+    next step, the ask); newest first.
+
+    A person reads a thousand reports at most, with no text index: after the name itself and
+    the names starting with the term, the rest is one rank read once (its visible reports and
+    their leads, ranked), not two that would each read them."""
+    found = (scope or Scope.of(user)).reports().filter(state=ReportState.SUBMITTED)
+    said = any_contains(term, "status_now", "what_i_did", "next_step", "ask")
+    name = "lead__company"
+    contains = text_contains(name, term)
+    exact, starts, _inside, _elsewhere = _tiers(found, term, name, contains, said)
+    rest = (
+        found.filter(contains | said)
+        .exclude(**{f"{name}__istartswith": term})
+        .alias(rank=_rank(name, term))
+        .order_by("rank", "-submitted_at", "-id")
     )
-    return (
-        found.annotate(rank=_rank("lead__company", term))
-        .select_related("author", "lead")
-        .order_by("rank", "-submitted_at", "-id")[:limit]
-    )
+    order = ("-submitted_at", "-id")
+    ranked = _first_of([exact, starts, rest], order, name, term, limit)
+    return ranked.select_related("author", "lead")
 
 
 def site_search(*, user: User, q: str, limit: int = LIMIT) -> SearchResults:

@@ -49,6 +49,63 @@ def test_part_of_a_chinese_name_finds_the_whole_ranked(hongda: Company) -> None:
     assert [c.name for c in found.contacts] == ["刘宏达"]
 
 
+@pytest.fixture
+def crowded(company: Company) -> Company:
+    """More matches of 宏达 than a page shows, the best-ranked the oldest: oldest first, the
+    name itself, two names starting with it, three containing it, three by their contact."""
+    c = company
+    for name in ["宏达", "宏达运输", "宏达冷链", "深圳宏达", "东莞宏达", "佛山宏达"]:
+        lead = lead_new(c.manager_a, name, to=c.rep_a1, contact_name="陈静")
+        report_sent(c.rep_a1, lead, kind="progress", status_now="在比价", next_step="约")
+    for name in ["远方贸易", "远方物流", "远方电子"]:
+        lead = lead_new(c.manager_a, name, to=c.rep_a1, contact_name="刘宏达")
+        report_sent(c.rep_a1, lead, kind="progress", status_now="宏达也在比价", next_step="约")
+    return c
+
+
+def test_each_kind_is_ranked_then_newest_first(crowded: Company) -> None:
+    found = site_search(user=crowded.rep_a1, q="宏达")
+    ranked = ["宏达", "宏达冷链", "宏达运输", "佛山宏达", "东莞宏达", "深圳宏达"]
+    assert [lead.company for lead in found.leads] == [*ranked, "远方电子", "远方物流"]
+    assert [x.name for x in found.companies] == ranked
+    assert [r.lead.company for r in found.reports] == [*ranked, "远方电子", "远方物流"]
+    # The contacts' names: 刘宏达 contains it, 陈静 does not (and matches nothing else).
+    assert [x.name for x in found.contacts] == ["刘宏达"] * 3
+
+
+def test_contacts_are_ranked_by_name_then_their_other_fields(company: Company) -> None:
+    c = company
+    own = services.company_create(actor=c.manager_a, data={"name": "远方贸易"})
+    # Oldest first: the other fields' match, then containing, starting with, the name itself.
+    for data in [
+        {"name": "Li Na", "email": "wang@example.com"},
+        {"name": "Li Wang"},
+        {"name": "Wang Fang"},
+        {"name": "Wang"},
+        {"name": "Zhang Wei"},
+    ]:
+        services.contact_create(actor=c.manager_a, company=own, data=data)
+    found = site_search(user=c.manager_a, q="wang")
+    assert [x.name for x in found.contacts] == ["Wang", "Wang Fang", "Li Wang", "Li Na"]
+    assert [x.name for x in site_search(user=c.manager_a, q="wang", limit=2).contacts] == [
+        "Wang",
+        "Wang Fang",
+    ]
+
+
+@pytest.mark.parametrize("limit", [1, 2, 3, 4])
+def test_a_full_page_shows_the_best_ranked_not_the_newest(crowded: Company, limit: int) -> None:
+    # Each kind keeps `limit` of its nine (or six) matches: the best ranks, though the later
+    # ranks are newer; a search that read a later rank first, or the newest first, shows those.
+    ranked = ["宏达", "宏达冷链", "宏达运输", "佛山宏达"]
+    found = site_search(user=crowded.rep_a1, q="宏达", limit=limit)
+    assert [lead.company for lead in found.leads] == ranked[:limit]
+    assert [x.name for x in found.companies] == ranked[:limit]
+    assert [r.lead.company for r in found.reports] == ranked[:limit]
+    director = site_search(user=crowded.director, q="宏达", limit=limit)
+    assert [lead.company for lead in director.leads] == ranked[:limit]
+
+
 def test_nobody_finds_what_they_may_not_see(hongda: Company) -> None:
     c = hongda
     assert [lead.company for lead in site_search(user=c.rep_b1, q="宏达").leads] == ["宏达科技"]
@@ -81,16 +138,21 @@ def test_the_page_lists_each_kind_with_links(hongda: Company, client_for) -> Non
     assert region.content.decode().lstrip().startswith('<section id="results"')
 
 
+@pytest.mark.parametrize("who", ["rep_a1", "manager_a", "director", "admin"])
+@pytest.mark.parametrize("htmx", [False, True])
 def test_the_page_pays_a_fixed_number_of_queries(
-    hongda: Company, client_for, django_assert_max_num_queries
+    crowded: Company, client_for, django_assert_max_num_queries, who: str, htmx: bool
 ) -> None:
-    client = client_for(hongda.manager_a)
-    client.get("/search/", {"q": "宏达"})
-    # session, user, the manager's teams (read once: crm.selectors.search.Scope), one query per
-    # kind (leads, companies, contacts, reports), the bell's count
+    client = client_for(crowded.people[who])
+    headers = {"HX-Request": "true"} if htmx else {}
+    client.get("/search/", {"q": "宏达"}, headers=headers)
+    # session, user, a manager's or +2's teams (read once: crm.selectors.search.Scope), one
+    # query per kind (leads, companies, contacts, reports: each rank is a part of it), the
+    # bell's count; however many rows match, and whichever ranks are read
     with django_assert_max_num_queries(8):
-        response = client.get("/search/", {"q": "宏达"})
+        response = client.get("/search/", {"q": "宏达"}, headers=headers)
     assert response.status_code == 200
+    assert "宏达冷链" in response.content.decode()
 
 
 @pytest.mark.parametrize("q", ["", "   ", "\x00", "x" * 5000])
@@ -145,7 +207,11 @@ def test_each_person_finds_exactly_what_crm_permissions_let_them_see(
         assert {x.pk for x in found.companies} == set(companies.values_list("pk", flat=True))
         assert {x.pk for x in found.contacts} == set(contacts.values_list("pk", flat=True))
         assert {x.pk for x in found.reports} == set(reports.values_list("pk", flat=True))
-    assert [x.name for x in site_search(user=c.manager_b, q="宏达").companies][-1] == "宏达自建"
+    # Both names start with the term: the newest first (the one made without a lead).
+    assert [x.name for x in site_search(user=c.manager_b, q="宏达").companies] == [
+        "宏达自建",
+        "宏达科技",
+    ]
     assert site_search(user=c.manager_a, q="宏达外联").contacts == []
 
 
