@@ -109,9 +109,19 @@ def _xlsx_rows(content: bytes) -> Iterator[Iterator[Sequence[Any]]]:
         ) from error
     try:
         sheet = book.worksheets[0]
-        yield sheet.iter_rows(values_only=True)  # type: ignore[union-attr]
+        yield (_as_shown(row) for row in sheet.iter_rows(values_only=True))  # type: ignore[union-attr]
     finally:
         book.close()
+
+
+def _as_shown(row: Sequence[Any]) -> Sequence[Any]:
+    """The row's texts as Excel shows them: Excel writes a carriage return as _x000D_ and a
+    typed "_x0041_" as _x005F_x0041_ (so do our exports), which openpyxl leaves as they are."""
+    if not any(type(cell) is str and "_x" in cell for cell in row):
+        return row
+    from openpyxl.utils.escape import unescape
+
+    return [unescape(cell) if type(cell) is str else cell for cell in row]
 
 
 def _is_xlsx(file_name: str, content: bytes) -> bool:

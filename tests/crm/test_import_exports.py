@@ -114,6 +114,15 @@ def test_our_own_export_imports_back_to_the_same_values(
         notes="line one\nline two, with a comma; and “quotes”",
     )
     plain = lead_new(company.manager_a, "北京简单有限公司", value=Decimal("0.5"))
+    # What a spreadsheet would take for a formula, or Excel for its own escapes.
+    typed = lead_new(
+        company.manager_a,
+        "@Acme _x0041_ & <Co>",
+        contact_name="+1 Li",
+        competitor="-2",
+        next_step="=1+1",
+        notes="first\r\nsecond\rthird _x000D_",
+    )
     for user in (company.manager_a, company.manager_b):
         user.language = language
         user.save()
@@ -136,7 +145,7 @@ def test_our_own_export_imports_back_to_the_same_values(
     )
     done = imports.import_run(job_id=job.pk)
     assert done is not None and not done.errors, done.errors
-    for original in (tricky, plain):
+    for original in (tricky, plain, typed):
         back = Lead.objects.get(team=company.team_b, company=original.company)
         for name in services.EDITABLE_FIELDS:
             assert getattr(back, name) == getattr(original, name), name
