@@ -309,15 +309,19 @@ def rep_rows(
 
 def reps_across(
     *,
-    teams: QuerySet[Team],
+    teams: QuerySet[Team] | list[int],
     days: int,
     now: dt.datetime | None = None,
     cube: LeadCube | None = None,
 ) -> list[Figures]:
-    """One row per active rep of any of `teams` (the director's ranking): the same figures as
-    a team page's rows, in a number of queries that grows with neither reps nor teams."""
+    """One row per active rep of any of `teams` (or of the teams of these ids, when the page
+    has them already; the director's ranking): the same figures as a team page's rows, in a
+    number of queries that grows with neither reps nor teams."""
     now = now or timezone.now()
-    team_ids = list(teams.order_by().values_list("pk", flat=True))
+    if isinstance(teams, list):
+        team_ids = teams
+    else:
+        team_ids = list(teams.order_by().values_list("pk", flat=True))
     reps = _reps(User.objects.filter(role=Role.REP, team_id__in=team_ids, is_active=True), now)
     return _rep_figures(reps, team_ids, days=days, now=now, cube=cube)
 

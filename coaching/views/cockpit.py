@@ -168,11 +168,14 @@ def director_page(request: HtmxHttpRequest) -> HttpResponse:
     days = cockpit.period_from(request.GET.get("days"))
     sort = ranking.sort_from(request.GET.get("sort"))
     now = timezone.now()
-    teams = visible_teams(user)
-    leads = Lead.objects.filter(team__in=teams)
+    # The teams as literal ids: given the teams' subquery, PostgreSQL hashed every lead to
+    # match the week's few thousand stage moves (80-320 ms; 10-60 ms probing by id).
+    team_ids = list(visible_teams(user).order_by().values_list("pk", flat=True))
+    teams = Team.objects.filter(pk__in=team_ids)
+    leads = Lead.objects.filter(team_id__in=team_ids)
     cube = cockpit.lead_cube(leads, days=days, now=now)  # their teams' leads, counted once
     rows = cockpit.team_rows(teams=teams, days=days, now=now, cube=cube)
-    reps = ranking.ranked(cockpit.reps_across(teams=teams, days=days, now=now, cube=cube), sort)
+    reps = ranking.ranked(cockpit.reps_across(teams=team_ids, days=days, now=now, cube=cube), sort)
     pipes = cockpit.pipelines(leads=leads, key="team", now=now, cube=cube)
     combined = cockpit.combined_pipeline(pipes.values())
     context: dict[str, Any] = {
