@@ -44,6 +44,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from crm import audit
+from crm.labels import choice_labels
 from crm.models import Lead, Report, ReportKind, ReportState, Role, Team, User
 from crm.pipeline import OPEN_STAGES, Stage
 from crm.reporting import report_due_days
@@ -212,7 +213,7 @@ class _Words:
         self.decision = _("Decide %(rep)s's plan · %(company)s")
         self.step_line = _("Next step: %(step)s")
         self.owner_line = _("Owner: %(name)s")
-        self.stages = {code: str(label) for code, label in Stage.choices}
+        self.stages = choice_labels(Stage.choices)
         self.names: dict[int, str] = {}
 
     def owner(self, lead: dict[str, Any]) -> str:

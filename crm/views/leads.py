@@ -9,7 +9,6 @@ Leads come from crm.permissions (`lead_get_for`, `visible_leads`): a lead one ma
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -17,7 +16,13 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+    JsonResponse,
+    QueryDict,
+)
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -26,7 +31,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from crm import selectors, services
 from crm.forms import ActivityForm, HandOffForm, LeadFilterForm, LeadForm, StageForm
-from crm.models import ActivityKind, Lead, Source, Team, User
+from crm.models import ActivityKind, Lead, Team, User
 from crm.permissions import (
     can_create_leads,
     can_hand_off,
@@ -34,8 +39,8 @@ from crm.permissions import (
     lead_get_for,
     visible_people,
 )
-from crm.pipeline import Stage
 from crm.views.companies import lead_contacts_context
+from crm.views.lead_rows import lead_rows
 from crm.web import (
     HtmxHttpRequest,
     apply_errors,
@@ -53,14 +58,22 @@ def my_day(request: HttpRequest) -> HttpResponse:
     return render(request, "crm/my_day.html", context)
 
 
-def with_labels(leads: Iterable[Lead]) -> None:
-    """Give each lead its stage and source labels (`stage_label`, `source_label`), from one dict
-    per page: get_FOO_display rebuilds a dict of the field's choices on every call."""
-    stages = {value: str(label) for value, label in Stage.choices}
-    sources = {value: str(label) for value, label in Source.choices}
-    for lead in leads:
-        lead.stage_label = stages.get(lead.stage, lead.stage)  # type: ignore[attr-defined]
-        lead.source_label = sources.get(lead.source, lead.source)  # type: ignore[attr-defined]
+# What a row shows (crm/views/lead_rows.py): the lead's own columns and its owner's name.
+ROW_COLUMNS = (
+    *("company", "contact_name", "is_chicken_rib", "stage", "currency", "value", "source"),
+    *("next_step", "next_step_due", "updated_at"),
+    *("owner__display_name", "owner__first_name", "owner__last_name", "owner__username"),
+)
+
+
+def filter_key(
+    form: LeadFilterForm, asked: QueryDict, owners: list[tuple[str, str]]
+) -> tuple[Any, ...]:
+    """All the filter bar's HTML depends on besides the language: the owners one may pick and
+    the values asked of each field (the bar is rendered once per process for each such key:
+    lead_list.html); its errors and selected options follow from these."""
+    values = tuple((name, tuple(asked.getlist(name))) for name in form.fields)
+    return (tuple(owners), form.is_bound, values)
 
 
 @login_required
@@ -70,11 +83,18 @@ def lead_list(request: HtmxHttpRequest) -> HttpResponse:
     form = LeadFilterForm(request.GET or None, owners=owners)
     form.is_valid()
     filters = selectors.LeadFilters.from_params(getattr(form, "cleaned_data", {}))
-    page = paginate(request, selectors.lead_list(user=user, filters=filters))
-    with_labels(page.object_list)
+    leads = selectors.lead_list(user=user, filters=filters)
+    page = paginate(request, leads.select_related(None).select_related("owner").only(*ROW_COLUMNS))
     query = request.GET.copy()
     query.pop("page", None)
-    context = {"form": form, "page": page, "query": query.urlencode(), "filters": filters}
+    context = {
+        "form": form,
+        "filter_key": filter_key(form, request.GET, owners),
+        "page": page,
+        "rows": lead_rows(page.object_list),
+        "query": query.urlencode(),
+        "filters": filters,
+    }
     return render_region(request, "crm/lead_list.html", context, "results")
 
 

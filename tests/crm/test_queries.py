@@ -40,6 +40,7 @@ SMALL, LARGE = 5, 60
 PINNED = {
     "lead-list rep": 6,
     "lead-list manager": 6,
+    "lead-list director": 6,
     "my-day rep": 7,
     "my-day manager": 7,
     "lead-board": 11,
@@ -187,6 +188,11 @@ def _scenario(
             "my-day manager": reverse("my-day"),
         }[name]
         return company.manager_a, url, shows(min(size, 50) if name == "lead-list manager" else 3)
+    if name == "lead-list director":
+        theirs = Lead.objects.filter(team__in=[company.team_a, company.team_b])
+        add_leads(company, size - theirs.count(), [company.rep_a1, company.rep_a2, None])
+        assert theirs.count() == size
+        return company.director, reverse("lead-list"), shows(min(size, 50))
     if name == "my-day rep":
         mine = Lead.objects.filter(owner=company.rep_a1).count()
         add_leads(company, size - mine, [company.rep_a1])
