@@ -4,6 +4,10 @@
     python bench/export_bench.py                        # SQLite var/bench.sqlite3
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/kaopu_bench python bench/export_bench.py
     python bench/export_bench.py --rounds 5 --formats csv
+    python bench/export_bench.py --formats rows,csv,xlsx --who admin   # where the time goes
+
+"rows" is not a download: it reads the export's rows (the query and the typed cells, what CSV
+and XLSX share) and writes nothing, so CSV or XLSX minus "rows" is the writer's own time.
 
 Each round downloads every (person, format) once, in turn, so that a busier moment on a shared
 machine weighs on all of them; a figure is the median of the rounds with its spread (min–max).
@@ -40,6 +44,14 @@ def download(client: Any, url: str) -> int:
         size = len(response.content)
     response.close()
     return size
+
+
+def read_rows(user: Any) -> int:
+    """The export's rows without a writer: the lead list's query and the typed cells."""
+    from crm import exports, selectors
+
+    leads = selectors.lead_list(user=user, filters=selectors.LeadFilters.from_params({}))
+    return sum(1 for _ in exports.rows(leads))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -79,13 +91,17 @@ def main(argv: list[str] | None = None) -> None:
     peaks: dict[tuple[str, str], float] = {}
     try:
         for name in who:  # warm-up: imports, templates, the first connection
-            download(clients[name], reverse(f"lead-export-{formats[0]}") + "?stage=won")
+            for fmt in (f for f in formats if f != "rows"):
+                download(clients[name], reverse(f"lead-export-{fmt}") + "?stage=won")
         for round_no in range(args.rounds):
             for fmt in formats:
                 for name in who:
-                    url = reverse(f"lead-export-{fmt}")
                     started = time.perf_counter()
-                    sizes[(name, fmt)] = download(clients[name], url)
+                    if fmt == "rows":
+                        sizes[(name, fmt)] = 0
+                        read_rows(people[name])
+                    else:
+                        sizes[(name, fmt)] = download(clients[name], reverse(f"lead-export-{fmt}"))
                     samples[(name, fmt)].append(time.perf_counter() - started)
                     if round_no == 0:  # the process's high-water mark so far, in MB
                         peaks[(name, fmt)] = (
