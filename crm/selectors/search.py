@@ -221,16 +221,17 @@ def _tiers[M: Model](
     term: str,
     name: str,
     name_found: Q,
-    elsewhere: Q,
+    matches: Q,
     *,
     order: tuple[str, ...],
     apart: int,
 ) -> list[QuerySet[M]]:
     """`found`'s matches in the rank order of _rank, none sharing a row, each in `order`:
     the name itself, names starting with the term, names containing it (`name_found`: an
-    index's form of text_contains(name)), then `elsewhere` on the other fields. `apart`: 4,
-    each rank its own query; or 2, the name itself and names starting with it, then the
-    other two as one query, ranked. Their union is `found` filtered by name_found | elsewhere."""
+    index's form of text_contains(name)), then the rest of `matches` (every match, the
+    name's included). `apart`: 4, each rank its own query; or 2, the name itself and names
+    starting with it, then the other two as one query, ranked. Their union is `found`
+    filtered by `matches`."""
     assert apart in (2, RANKS), apart
     contains = text_contains(name, term)
     exact = Q(**{f"{name}__iexact": term})
@@ -239,11 +240,11 @@ def _tiers[M: Model](
         found.filter(exact & contains),
         found.filter(prefix & contains).exclude(exact),
         found.filter(name_found).exclude(prefix),
-        found.filter(elsewhere).exclude(contains),
+        found.filter(matches).exclude(contains),
     ]
     tiers = [tier.order_by(*order) for tier in tiers[:apart]]
     if apart == 2:
-        rest = found.filter(name_found | elsewhere).exclude(prefix)
+        rest = found.filter(matches).exclude(prefix)
         ranked = rest.alias(rank=_rank(name, term)).order_by("rank", *order)
         tiers.append(cast("QuerySet[M]", ranked))
     return tiers
@@ -291,13 +292,13 @@ def _best[M: Model](
     term: str,
     name: str,
     name_found: Q,
-    elsewhere: Q,
+    matches: Q,
     order: tuple[str, ...],
     limit: int,
     apart: int = RANKS,
 ) -> QuerySet[M]:
-    """The best `limit` rows of `found` matching name_found | elsewhere: by rank (_rank on
-    `name`), then `order`.
+    """The best `limit` rows of `found` that `matches` (`name_found`: those whose name holds
+    the term, for the ranks), by rank (_rank on `name`), then `order`.
 
     PostgreSQL reads the ranks best first and stops once it has them (_first_of; `apart`: how
     many ranks are read as their own part, see _tiers). SQLite reads the matches once and
@@ -305,9 +306,9 @@ def _best[M: Model](
     ANALYZE on it) its planner reads every rank by the team index, the +2's 50,000 leads once
     per rank: 390–670 ms for the leads against ~150 ms in one read (bench/README.md)."""
     if connection.vendor != "postgresql":
-        ranked = found.filter(name_found | elsewhere).alias(rank=_rank(name, term))
+        ranked = found.filter(matches).alias(rank=_rank(name, term))
         return cast("QuerySet[M]", ranked.order_by("rank", *order)[:limit])
-    tiers = _tiers(found, term, name, name_found, elsewhere, order=order, apart=apart)
+    tiers = _tiers(found, term, name, name_found, matches, order=order, apart=apart)
     return _first_of(tiers, order, name, term, limit)
 
 
@@ -320,7 +321,7 @@ def search_leads(
         term=term,
         name="company",
         name_found=chars_contain(term, "company"),
-        elsewhere=chars_contain(term, *LEAD_FIELDS),
+        matches=chars_contain(term, *LEAD_FIELDS),
         order=("-updated_at", "-id"),
         limit=limit,
     ).select_related("owner")
@@ -331,16 +332,17 @@ def search_companies(
 ) -> QuerySet[Company]:
     """By name, then the credit code or any spelling of the name (有限公司 or not, full-width
     letters); newest first."""
-    elsewhere = Q(uscc=term.upper())
+    named = chars_contain(term, "name")
+    matches = named | Q(uscc=term.upper())
     key = company_name_key(term)
     if key:
-        elsewhere |= chars_contain(key, "name_key")
+        matches |= chars_contain(key, "name_key")
     return _best(
         (scope or Scope.of(user)).companies(),
         term=term,
         name="name",
-        name_found=chars_contain(term, "name"),
-        elsewhere=elsewhere,
+        name_found=named,
+        matches=matches,
         order=("-id",),
         limit=limit,
     )
@@ -357,7 +359,7 @@ def search_contacts(
         term=term,
         name="name",
         name_found=anywhere & text_contains("name", term),
-        elsewhere=anywhere,
+        matches=anywhere,
         order=("-id",),
         limit=limit,
     ).select_related("company")
@@ -379,7 +381,7 @@ def search_reports(
         term=term,
         name=name,
         name_found=text_contains(name, term),
-        elsewhere=any_contains(term, "status_now", "what_i_did", "next_step", "ask"),
+        matches=any_contains(term, name, "status_now", "what_i_did", "next_step", "ask"),
         order=("-submitted_at", "-id"),
         limit=limit,
         apart=2,
