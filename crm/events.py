@@ -73,14 +73,13 @@ def emit(signal: Signal, **payload: Any) -> None:
 def emit_many(signal: Signal, payloads: Sequence[dict[str, Any]]) -> None:
     """`emit` for many events of one kind: the outbox rows in one insert (none for none), the
     signals once the transaction commits."""
+    from crm.inserts import insert_many
     from crm.models import DomainEvent
 
     if not payloads:
         return
 
-    DomainEvent.objects.bulk_create(
-        [DomainEvent(name=NAMES[signal], payload=payload) for payload in payloads]
-    )
+    insert_many([DomainEvent(name=NAMES[signal], payload=payload) for payload in payloads])
     if not signal.receivers:
         return  # nobody listens (an import's lead_created): the payloads need not wait
 

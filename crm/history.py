@@ -14,6 +14,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from crm.inserts import insert_many
 from crm.models import Lead, LeadEvent, LeadEventKind, User
 
 
@@ -133,4 +134,4 @@ def next_step(
 
 def write(entries: Iterable[LeadEvent]) -> list[LeadEvent]:
     """Save history entries, however many, in one INSERT (none when there are none)."""
-    return LeadEvent.objects.bulk_create(list(entries))
+    return insert_many(list(entries))

@@ -522,8 +522,9 @@ def _place(
         (what, _value), index = earlier
         _same_as_line(job, result, line, row, what, index)
     else:
+        index = len(result.lines)  # one int object for the row's keys, not one per key
         for key in keys:
-            result.in_file.setdefault(key[1], len(result.lines))
+            result.in_file.setdefault(key[1], index)
         result.lines.append(line)
         result.persons.append(person_id)
         result.pending.append([data, lead])

@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as futures_wait
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import BinaryField, F, Q
 from django.db.models.functions import Substr
 from django.template.defaultfilters import filesizeformat
@@ -241,32 +243,72 @@ class _Undone(Exception):
         self.result = result
 
 
-def _writer(job: ImportJob, actor: User, now: dt.datetime) -> Callable[[_Checked], None]:
-    """What _check calls with each batch of rows to create: their leads saved (inside the
-    caller's transaction), the count of saved rows put in the cache for the progress bar."""
-    key = _saved_key(job.pk)
+class _Writer:
+    """Writes the batches of leads to create (what _check hands to `write`) on a thread of its
+    own, on the import's connection and so in its transaction, while the main thread checks
+    the rows that follow: on PostgreSQL the server's part of a batch (its indexes, the trigram
+    ones above all) then overlaps the next batch's check instead of following it. One batch is
+    written at a time and the check reads nothing from the database meanwhile (the team's
+    duplicate keys are read before the first batch), so the two threads never use the
+    connection at once. Used as a context manager: leaving it waits for the last batch, and
+    raises its error if it failed."""
 
-    def write(result: _Checked) -> None:
+    def __init__(self, job: ImportJob, actor: User, now: dt.datetime) -> None:
+        self.job, self.actor, self.now = job, actor, now
+        self.connection = transaction.get_connection()
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"import-{job.pk}")
+        self.writing: Future[None] | None = None
+
+    def __enter__(self) -> _Writer:
+        self.connection.inc_thread_sharing()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_exc: object) -> None:
+        try:
+            if kind is None:
+                self.wait()
+            elif self.writing is not None:
+                # The check failed: the batch being written must end before the rollback.
+                futures_wait([self.writing])
+        finally:
+            self.pool.shutdown()
+            self.connection.dec_thread_sharing()
+
+    def wait(self) -> None:
+        """Wait for the batch being written; its error, if it failed, is raised here."""
+        writing, self.writing = self.writing, None
+        if writing is not None:
+            writing.result()
+
+    def write(self, result: _Checked) -> None:
+        """Hand the pending rows over to be written, after the batch before them is."""
         first = result.taken
         batch = result.take()
-        if job.mode == ImportMode.ALL_OR_NOTHING and result.error_lines:
+        if self.job.mode == ImportMode.ALL_OR_NOTHING and result.error_lines:
             return  # nothing will be imported: the rows need not be kept either
         leads = []
         for offset, (data, lead) in enumerate(batch):
             if lead is None:  # a later row was merged into it
                 try:
-                    lead = services.lead_build(actor=actor, team=job.team, data=data, now=now)
+                    lead = services.lead_build(
+                        actor=self.actor, team=self.job.team, data=data, now=self.now
+                    )
                 except ValidationError as error:
                     raise _Refused(
                         _("Row %(row)d: %(errors)s")
                         % {"row": result.lines[first + offset], "errors": "; ".join(error.messages)}
                     ) from error
             leads.append(lead)
-        leads_insert(actor=actor, leads=leads, now=now)
+        self.wait()
         result.written += len(leads)
-        cache.set(key, result.written, timeout=3600)
+        self.writing = self.pool.submit(self._insert, leads, result.written)
 
-    return write
+    def _insert(self, leads: list[Lead], written: int) -> None:
+        """On the writer's thread: the batch saved, the count of saved rows put in the cache
+        for the progress bar."""
+        connections[self.connection.alias] = self.connection
+        leads_insert(actor=self.actor, leads=leads, now=self.now)
+        cache.set(_saved_key(self.job.pk), written, timeout=3600)
 
 
 def _update(job: ImportJob, actor: User, result: _Checked) -> int:
@@ -302,11 +344,11 @@ def _check_and_write(
         services.lead_pool_team(actor=actor, team=job.team)
     except ValidationError as error:
         raise _Refused(" ".join(error.messages)) from error
-    write = _writer(job, actor, now)
-    result = _check(job, actor, content, now=now, write=write)
-    if job.mode == ImportMode.ALL_OR_NOTHING and result.error_lines:
-        raise _Undone(result)
-    write(result)  # the last rows (every row when duplicates update)
+    with _Writer(job, actor, now) as writer:
+        result = _check(job, actor, content, now=now, write=writer.write)
+        if job.mode == ImportMode.ALL_OR_NOTHING and result.error_lines:
+            raise _Undone(result)
+        writer.write(result)  # the last rows (every row when duplicates update)
     updated = _update(job, actor, result)
     if result.written or updated:
         audit.record(

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm import audit, events, history
+from crm.inserts import insert_many
 from crm.models import ChickenRibReason, Lead, Role, Team, User
 from crm.permissions import can_hand_off, managed_team, visible_leads
 from crm.pipeline import Stage, can_move
@@ -202,7 +203,7 @@ def leads_insert(*, actor: User, leads: list[Lead], now: dt.datetime) -> None:
     if not leads:
         return
     leads_company_set(actor=actor, leads=leads)
-    Lead.objects.bulk_create(leads)
+    insert_many(leads)
     leads_contacts_link(actor=actor, leads=leads)
     history.write(history.created(lead=lead, actor=actor, at=now) for lead in leads)
     events.emit_many(

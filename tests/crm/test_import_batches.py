@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from django.db import connection
 
 from crm import imports
 from crm.imports import checking
@@ -69,9 +70,11 @@ def test_the_bar_moves_through_both_halves_while_the_rows_are_saved(
     saved = [s for _c, s, _p in seen]
     percents = [p for _c, _s, p in seen]
     assert checked == sorted(checked) and checked[-1] == 40  # counted every 5 rows
-    assert saved == sorted(saved) and saved[-1] == 30  # three batches of 10 saved before the end
+    # Three batches of 10 are handed over before the end; the third may still be on the
+    # writer's thread when the last row is checked, the first two are saved.
+    assert saved == sorted(saved) and saved[-1] in (20, 30)
     assert percents == sorted(percents) and 0 < percents[-1] < 100
-    assert percents[-1] == 50 + 30 * 50 // 40
+    assert percents[-1] == 50 + saved[-1] * 50 // 40
     # Once done, the counters are gone and the page says 100 %.
     assert imports.progress(done) == 100 and imports.saved(done) == 0
 
@@ -96,10 +99,12 @@ def test_a_batch_costs_the_same_queries_whatever_the_number_of_rows(
     monkeypatch.setattr(checking, "WRITE_EVERY", 1_000)
     small, big = job_of(20, 0), job_of(600, 100)
     # 21: claim, read, lock, the team's keys, the pool check, the batch (companies found and made,
-    # the leads, contacts found and made, their links, history, events), audit, the job.
+    # the leads, contacts found and made, their links, history, events), audit, the job. On
+    # PostgreSQL a batch of COPY_FROM rows or more is copied, each of its five new tables (all
+    # but the links) after one query for its ids: 5 more.
     with django_assert_max_num_queries(21):
         imports.import_run(job_id=small)
-    with django_assert_max_num_queries(21):
+    with django_assert_max_num_queries(21 + (5 if connection.vendor == "postgresql" else 0)):
         imports.import_run(job_id=big)
     assert len(imported(company)) == 620
 
