@@ -24,7 +24,6 @@ import re
 import statistics
 import sys
 import time
-import types
 from pathlib import Path
 from typing import Any
 
@@ -86,11 +85,10 @@ def main(argv: list[str] | None = None) -> None:
     print(f"bench database: {config['ENGINE'].rsplit('.', 1)[-1]} {config['NAME']}", flush=True)
 
     from django.db import connection
-    from django.test import Client, override_settings
+    from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    from bench import bare_urls, generate
-    from config import urls as app_urls
+    from bench import generate
     from crm.models import Lead, User
     from crm.permissions import visible_leads
 
@@ -121,13 +119,7 @@ def main(argv: list[str] | None = None) -> None:
             raise RuntimeError(f"{name}: {response.status_code}")
         return response
 
-    # The ceiling and the app under one URLconf for the whole run: switching ROOT_URLCONF per
-    # request (override_settings) empties Django's URL caches, and the page timed after the
-    # ceiling paid ~10 ms to build them again (the rep's list, in figures before 2026-12-07 11:00).
-    both = types.ModuleType("bench_lead_lists_urls")
-    both.urlpatterns = [*bare_urls.urlpatterns, *app_urls.urlpatterns]  # type: ignore[attr-defined]
-    sys.modules[both.__name__] = both
-    override_settings(ROOT_URLCONF=both.__name__).enable()
+    common.serve_ceiling_beside_app()  # the ceiling's /bare/ beside the app, one URLconf
 
     for page in pages:  # warm-up
         for _ in range(3):
