@@ -11,6 +11,7 @@ import contextlib
 import csv
 import datetime as dt
 import io
+import re
 import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -114,14 +115,23 @@ def _xlsx_rows(content: bytes) -> Iterator[Iterator[Sequence[Any]]]:
         book.close()
 
 
+# Excel's escapes in a cell's text (_xHHHH_): a control character (a carriage return is
+# _x000D_) or the escaped underscore of a typed "_x0041_" (_x005F_x0041_). Nothing else: a
+# shared string reaches us with openpyxl's "x005F_" already removed, so a typed "_x0041_" is
+# "_x0041_" by then and must stay so; one pass, so _x005F_x000D_ gives "_x000D_", not a CR.
+_EXCEL_ESCAPE = re.compile(r"_x(00[01][0-9A-Fa-f]|005[Ff])_")
+
+
 def _as_shown(row: Sequence[Any]) -> Sequence[Any]:
-    """The row's texts as Excel shows them: Excel writes a carriage return as _x000D_ and a
-    typed "_x0041_" as _x005F_x0041_ (so do our exports), which openpyxl leaves as they are."""
+    """The row's texts as Excel shows them: Excel's escapes above, which openpyxl leaves in an
+    inline string (our exports write those) and in part in a shared string."""
     if not any(type(cell) is str and "_x" in cell for cell in row):
         return row
-    from openpyxl.utils.escape import unescape
+    return [_EXCEL_ESCAPE.sub(_unescaped, cell) if type(cell) is str else cell for cell in row]
 
-    return [unescape(cell) if type(cell) is str else cell for cell in row]
+
+def _unescaped(match: re.Match[str]) -> str:
+    return chr(int(match.group(1), 16))
 
 
 def _is_xlsx(file_name: str, content: bytes) -> bool:
