@@ -8,11 +8,12 @@ from functools import reduce
 
 import pytest
 from django.db import connection
-from django.db.models import Model, Q
+from django.db.models import Case, Model, Q, QuerySet, Value, When
 
 from crm import services
 from crm.models import Company as Company_
 from crm.models import Contact, Lead, ReportState
+from crm.models.companies import company_name_key
 from crm.permissions import visible_companies, visible_contacts, visible_leads, visible_reports
 from crm.selectors.search import CONTACT_FIELDS, LEAD_FIELDS, chars_contain, site_search
 from tests.conftest import Company
@@ -213,6 +214,65 @@ def test_each_person_finds_exactly_what_crm_permissions_let_them_see(
         "宏达科技",
     ]
     assert site_search(user=c.manager_a, q="宏达外联").contacts == []
+
+
+def _one_ranked_read(found: QuerySet, name: str, match: Q, term: str, order: tuple[str, ...]):
+    rank = Case(
+        When(**{f"{name}__iexact": term}, then=Value(0)),
+        When(**{f"{name}__istartswith": term}, then=Value(1)),
+        When(**{f"{name}__icontains": term}, then=Value(2)),
+        default=Value(3),
+    )
+    return list(found.filter(match).alias(rank=rank).order_by("rank", *order))
+
+
+def test_the_ranks_read_apart_give_the_one_ranked_reads_page(company: Company) -> None:
+    # PostgreSQL reads each rank apart and stops early (crm.selectors.search._first_of): for
+    # any term, limit and person, the page must be the first rows of one ranked read.
+    c = company
+    words = ["Wang", "wang", "WANG", "Awang", "li", "Li_na", "50%", "宏达", "达宏", "x"]
+    for i in range(30):
+        name = " ".join(words[(i * k + k) % len(words)] for k in range(1 + i % 3))
+        lead = lead_new(c.manager_a, name, to=c.rep_a1, contact_name=words[i % 7], phone=f"1{i}")
+        report_sent(c.rep_a1, lead, kind="progress", status_now=words[i % 9], next_step="约")
+        own = services.company_create(actor=c.manager_a, data={"name": f"{name} {i}"})
+        contact = {"name": f"{words[i % 4]} {words[i % 6]}", "email": f"{words[i % 5]}@ex.com"}
+        services.contact_create(actor=c.manager_a, company=own, data=contact)
+    reported = ("lead__company", "status_now", "what_i_did", "next_step", "ask")
+    for term in ["wang", "WANG", "Wa", "w", "li_", "50%", "宏达", "宏", "x"]:
+        key = company_name_key(term)  # any spelling of the name, when the term has one
+        named = _any(term, "name") | Q(uscc=term.upper()) | (_any(key, "name_key") if key else Q())
+        for user in [c.manager_a, c.director, c.rep_a1]:
+            every = {
+                "leads": _one_ranked_read(
+                    visible_leads(user),
+                    "company",
+                    _any(term, *LEAD_FIELDS),
+                    term,
+                    ("-updated_at", "-id"),
+                ),
+                "companies": _one_ranked_read(
+                    visible_companies(user),
+                    "name",
+                    named,
+                    term,
+                    ("-id",),
+                ),
+                "contacts": _one_ranked_read(
+                    visible_contacts(user), "name", _any(term, *CONTACT_FIELDS), term, ("-id",)
+                ),
+                "reports": _one_ranked_read(
+                    visible_reports(user).filter(state=ReportState.SUBMITTED),
+                    "lead__company",
+                    _any(term, *reported),
+                    term,
+                    ("-submitted_at", "-id"),
+                ),
+            }
+            for limit in (1, 3, 8):
+                found = site_search(user=user, q=term, limit=limit)
+                for kind, rows in every.items():
+                    assert getattr(found, kind) == rows[:limit], (term, user, limit, kind)
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's character index")
