@@ -21,7 +21,7 @@ from decimal import Decimal
 from html import escape
 from typing import IO, Any
 
-from django.db.models import Field, QuerySet
+from django.db.models import DateField, DateTimeField, Field, QuerySet
 from django.utils import timezone
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
@@ -316,10 +316,24 @@ def _sheet_rows(table: Iterable[list[Any]], head: list[str]) -> Iterator[str]:
         yield row_xml(number, row)
 
 
-def _column_widths(first_rows: list[list[Any]], count: int) -> str:
-    """<cols>: wide enough for a date or a date and time (at Excel's default width they show
-    as ########); other columns keep the default."""
+def date_widths() -> dict[int, int]:
+    """The lead export's date and date-and-time columns by position, with their widths, from the
+    fields' types: a column empty in the first rows (expected close, tender date) is one too."""
     widths = {}
+    for i, name in enumerate(COLUMNS):
+        field = Lead._meta.get_field(NAMED.get(name, name))
+        if isinstance(field, DateTimeField):
+            widths[i] = 19
+        elif isinstance(field, DateField):
+            widths[i] = 11
+    return widths
+
+
+def _column_widths(first_rows: list[list[Any]], count: int, widths: dict[int, int]) -> str:
+    """<cols>: wide enough for a date or a date and time (at Excel's default width they show
+    as ########), from `widths` and the dates in the first rows; other columns keep the
+    default."""
+    widths = dict(widths)
     for row in first_rows:
         for i, value in enumerate(row[:count]):
             if isinstance(value, dt.datetime):
@@ -338,8 +352,11 @@ def _sheet_name(title: str) -> str:
     return escape(name.strip(" '") or "Sheet1", quote=True)
 
 
-def xlsx_file(table: Iterable[list[Any]], head: list[str], title: str) -> IO[bytes]:
+def xlsx_file(
+    table: Iterable[list[Any]], head: list[str], title: str, widths: dict[int, int] | None = None
+) -> IO[bytes]:
     """An XLSX workbook of one sheet, in a temporary file (rewound; closing it deletes it).
+    `widths`: the date columns' widths by position (date_widths()), where they are known.
     Memory stays flat whatever the number of rows: the sheet is compressed into the file as it
     is written, a batch of rows at a time. Text cells are strings: "=HYPERLINK(...)" shows as
     written and never runs."""
@@ -347,7 +364,7 @@ def xlsx_file(table: Iterable[list[Any]], head: list[str], title: str) -> IO[byt
     first = list(itertools.islice(rows, 100))  # to size the date columns
     handle = tempfile.TemporaryFile()  # noqa: SIM115 (the response closes it)
     try:
-        columns = _column_widths(first, len(head))
+        columns = _column_widths(first, len(head), widths or {})
         _write_book(handle, itertools.chain(first, rows), head, title=title, columns=columns)
     except BaseException:
         handle.close()

@@ -197,7 +197,9 @@ def lead_export(request: HttpRequest, fmt: str) -> HttpResponseBase:
     if fmt == "xlsx":
         # Written to a temporary file and streamed from it: memory stays flat at 100k leads.
         response: HttpResponseBase = FileResponse(
-            exports.xlsx_file(exports.rows(leads), head, title=_("Leads")),
+            exports.xlsx_file(
+                exports.rows(leads), head, title=_("Leads"), widths=exports.date_widths()
+            ),
             content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         )
     else:

@@ -4,7 +4,9 @@ works the labels and names out once per export instead of once per row."""
 
 from __future__ import annotations
 
+import io
 import re
+import zipfile
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -67,3 +69,22 @@ def test_cells_read_as_the_lead_page_shows_them(company: Company, client_for: An
     pool = csv_table(manager.get(reverse("lead-export-csv") + "?owner=none"))
     assert pool[1][exports.COLUMNS.index("owner")] == ""
     assert pool[1][exports.COLUMNS.index("is_chicken_rib")] == no
+
+
+def test_date_columns_are_wide_enough_even_when_the_first_rows_have_no_date(
+    company: Company, client_for: Any
+) -> None:
+    """A date at Excel's default width shows as ########: every date column of the lead export
+    gets a width, also one no lead of the first rows fills (no expected close or tender)."""
+    Lead.objects.update(expected_close=None, tender_date=None, next_step_due=None)
+    response = client_for(company.manager_a).get(reverse("lead-export-xlsx"))
+    content = b"".join(response.streaming_content)
+    sheet = zipfile.ZipFile(io.BytesIO(content)).read("xl/worksheets/sheet1.xml").decode()
+    widths = {
+        int(m[0]): float(m[1])
+        for m in re.findall(r'<col min="(\d+)" max="\1" width="([\d.]+)"', sheet)
+    }
+    for name in ("expected_close", "tender_date", "next_step_due"):
+        assert widths.get(exports.COLUMNS.index(name) + 1, 0) >= 10, name
+    for name in ("created_at", "updated_at", "last_activity_at"):
+        assert widths.get(exports.COLUMNS.index(name) + 1, 0) >= 16, name
