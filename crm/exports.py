@@ -26,6 +26,7 @@ from django.utils import timezone
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
+from crm.labels import choice_labels
 from crm.models import ChickenRibReason, Company, Contact, Lead, Team, User
 from crm.services.leads import EDITABLE_FIELDS
 
@@ -62,7 +63,7 @@ def _labels(name: str) -> dict[Any, str]:
     """A choice field's labels in the current language, as get_FOO_display shows them."""
     field = Lead._meta.get_field(name)
     assert isinstance(field, Field)
-    return {value: str(label) for value, label in field.flatchoices}
+    return choice_labels(field.flatchoices)
 
 
 # The columns whose cell is not the field's own value: the lead's holder and team by name (looked
@@ -83,7 +84,7 @@ def rows(leads: QuerySet[Lead]) -> Iterator[list[Any]]:
         "team": {t.pk: str(t) for t in Team.objects.filter(pk__in=visible.values("team_id"))},
     }
     labels = {"source": _labels("source"), "stage": _labels("stage")}
-    reasons = {code: str(label) for code, label in ChickenRibReason.choices}
+    reasons = choice_labels(ChickenRibReason.choices)
     yes, no = _("yes"), _("no")
     zone = timezone.get_current_timezone()
 
