@@ -10,6 +10,7 @@ change to a row's look is made here, in ROW.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable
 from html import escape
 
@@ -54,8 +55,8 @@ def lead_rows(leads: Iterable[Lead]) -> SafeString:
     for lead in leads:
         if lead.next_step:
             # Truncator fetches its "…" translation on every call; 40 characters or fewer it
-            # returns the text as it is.
-            text = lead.next_step
+            # returns the text as it is, in NFC (as truncatechars did).
+            text = unicodedata.normalize("NFC", lead.next_step)
             next_step = escape(text if len(text) <= 40 else Truncator(text).chars(40))
             if lead.next_step_due:
                 next_step += f' <span class="muted small">· {lead.next_step_due.isoformat()}</span>'

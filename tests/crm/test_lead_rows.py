@@ -54,6 +54,7 @@ AWKWARD: list[dict[str, Any]] = [
     {"company": "Exactly forty", "next_step": "x" * 40, "value": Decimal("0.49")},
     {"company": "Forty-one", "next_step": "y" * 41, "next_step_due": dt.date(999, 1, 2)},
     {"company": "Combining accents", "next_step": "e\u0301" * 45},  # 90 code points, 45 letters
+    {"company": "Short, decomposed", "next_step": "Cafe\u0301 visit"},  # NFC: "Café visit"
     {
         "company": "华润科技（上海）有限公司",
         "next_step": "下周二拜访采购部王经理，带上样品和报价单",
