@@ -128,28 +128,6 @@ class Lead(models.Model):
             models.Index(fields=["team", "stage"], name="lead_team_stage"),
             models.Index(fields=["owner", "next_step_due"], name="lead_owner_due"),
             models.Index(fields=["stage", "last_activity_at"], name="lead_stage_activity"),
-            # The coach's lead cube (coaching.cockpit.cube): a team's leads grouped by owner,
-            # stage and currency with every column its counts read, so the count walks this
-            # index in group order and never reads the table (issue 22).
-            models.Index(
-                fields=[
-                    "team",
-                    "owner",
-                    "stage",
-                    "currency",
-                    "value",
-                    "created_at",
-                    "is_chicken_rib",
-                    "last_activity_at",
-                    "handed_at",
-                    "next_step_due",
-                    "parked_until",
-                    "handed_by",
-                    "closed_at",
-                    "id",
-                ],
-                name="lead_team_cube",
-            ),
             # Open leads idle the longest first (crm.selectors.with_idle_since), per team and per
             # rep: the cockpit's stalled list and oldest stalled lead read a few index entries
             # instead of sorting a team's leads (issue 22). Partial on "not closed" (the stage
