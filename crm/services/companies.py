@@ -8,6 +8,7 @@ acts on a lead, company or contact its actor may see (404 before it gets here ot
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, cast
@@ -354,6 +355,22 @@ def _reusable_contacts(actor: User, *, owner_id: int | None, team_id: int) -> Qu
     return Contact.objects.filter(Q(pk__in=same_hands.values("contact_id")) | Q(created_by=actor))
 
 
+def _new_contact(
+    company_id: int, name: str, phone: str, email: str, *, actor: User, now: dt.datetime
+) -> Contact:
+    """The contact a lead names, made by the lead (unsaved): named by the name, else the phone,
+    else the email, each cut to its column."""
+    return Contact(
+        company_id=company_id,
+        name=(name or phone or email)[:100],
+        phone=phone[:40],
+        email=email[:254],
+        created_by=actor,
+        created_at=now,
+        updated_at=now,
+    )
+
+
 def lead_people_link(*, actor: User, lead: Lead) -> LeadContact | None:
     """Give a new lead its company record and, when it names one, its contact (role "other"),
     matched as the migration matched the existing leads: the company by its name's key, the
@@ -370,16 +387,8 @@ def lead_people_link(*, actor: User, lead: Lead) -> LeadContact | None:
         .first()
     )
     if contact is None:
-        now = timezone.now()
-        contact = Contact.objects.create(
-            company=company,
-            name=(name or phone or email)[:100],
-            phone=phone[:40],
-            email=email[:254],
-            created_by=actor,
-            created_at=now,
-            updated_at=now,
-        )
+        contact = _new_contact(company.pk, name, phone, email, actor=actor, now=timezone.now())
+        contact.save(force_insert=True)
     link, _created = LeadContact.objects.get_or_create(lead=lead, contact=contact)
     return link
 
@@ -469,20 +478,7 @@ def leads_contacts_link(*, actor: User, leads: Sequence[Lead]) -> None:
         known.setdefault((company_id, *_person_key(name, phone, email)), pk)
         known.setdefault((company_id, *_person_key("", phone, email)), pk)
     new = {key for key in wanted.values() if key not in known}
-    for contact in insert_many(
-        [
-            Contact(
-                company_id=company_id,
-                name=(name or phone or email)[:100],
-                phone=phone[:40],
-                email=email[:254],
-                created_by=actor,
-                created_at=now,
-                updated_at=now,
-            )
-            for company_id, name, phone, email in new
-        ]
-    ):
+    for contact in insert_many([_new_contact(*key, actor=actor, now=now) for key in new]):
         known[(contact.company_id, *_person_key(contact.name, contact.phone, contact.email))] = (
             contact.pk
         )
