@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 
 from coaching import charts, cockpit, next_lead
 from coaching.cockpit import ranking
+from coaching.views import cockpit_rows
 from crm import exports
 from crm.models import Lead, Team, User
 from crm.permissions import (
@@ -93,6 +94,7 @@ def team_page(request: HtmxHttpRequest, team_id: int | None = None) -> HttpRespo
         "periods": [(n, urlencode(keep | {"days": n})) for n in cockpit.PERIODS],
         "rows": rows,
         "total": total,
+        "rep_table": cockpit_rows.rep_table(rows, total, days=days),
         "pipeline": pipeline,
         "stalled": cockpit.stalled_leads(team=team, now=now),
         "debt": cockpit.my_debt(user=user, team=team, now=now),
@@ -183,10 +185,14 @@ def director_page(request: HtmxHttpRequest) -> HttpResponse:
         "periods": [(n, urlencode({"days": n, "sort": sort.param})) for n in cockpit.PERIODS],
         "rows": rows,
         "reps": reps,
+        "team_table": cockpit_rows.team_table(rows, days=days),
+        "ranking_rows": cockpit_rows.ranking_rows(reps, days=days),
         "sort": sort,
         "sort_headers": sort_headers(sort, days),
         "stages": cockpit.empty_pipeline(),
-        "team_pipes": [(row, pipes.get(row.key) or cockpit.empty_pipeline()) for row in rows],
+        "team_pipelines": cockpit_rows.team_pipelines(
+            [(row, pipes.get(row.key) or cockpit.empty_pipeline()) for row in rows], days=days
+        ),
         "pipeline": combined,
         "charts": [
             charts.funnel(combined),

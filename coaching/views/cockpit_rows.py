@@ -1,0 +1,278 @@
+"""The cockpit's table rows as HTML, written in Python (issue 22): the rep table of the team page,
+and the team table, the reps' ranking and the pipeline by team of the +2 page. As row templates
+they cost more than the pages' other Python together (a `{% translate %}`, a filter and a
+lookup per cell: 90 reps × 11 cells on a +2 page).
+
+The HTML is what templates/coaching/team.html, director.html and _figure_cells.html wrote row by
+row until then, byte for byte (tests/coaching/test_cockpit_rows.py renders the old templates
+beside these); the values go through the same escaping and the same filters (`floatformat`,
+dates in the reader's zone as `Y-m-d`, `duration`). As in the templates, translated text is
+written as it is and values are escaped. A change to a row's look is made here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from decimal import Decimal
+from html import escape
+
+from django.template.defaultfilters import floatformat
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.safestring import SafeString
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from coaching.cockpit import Figures, StageRow
+from crm.templatetags.kaopu_text import duration
+
+# Reversed once per page, with this id in place of each row's.
+_MARK = 987654321
+
+
+def _link(name: str) -> tuple[str, str]:
+    """The escaped URL of `name` for an id, split around the id."""
+    head, tail = escape(reverse(name, args=[_MARK])).split(str(_MARK))
+    return head, tail
+
+
+def _money(totals: Iterable[tuple[str, Decimal]], css: str) -> str:
+    return "".join(
+        f'<span class="{css}">{escape(str(currency))} {floatformat(value, "0g")}</span>'
+        for currency, value in totals
+    )
+
+
+def _day(when: dt.datetime, zone: dt.tzinfo) -> str:
+    return timezone.localtime(when, zone).date().isoformat()
+
+
+class _Cells:
+    """templates/coaching/_figure_cells.html: the figures of a rep or team row, one `<td>` a
+    line. Holds the page's translations and links, so each row costs only its values."""
+
+    def __init__(self) -> None:
+        self.lead_head, self.lead_tail = _link("lead-detail")
+        self.today = _("today")
+        self.never = f'<span class="overdue">{_("never")}</span>'
+        self.zone = timezone.get_current_timezone()
+
+    def __call__(self, row: Figures) -> str:
+        values = _money(row.open_values, "money") or "—"
+        rib = f"{row.rib_share}%" if row.rib_share is not None else "—"
+        stalled = str(row.stalled)
+        if row.oldest_stalled_id:
+            stalled += (
+                f' <a class="small" href="{self.lead_head}{row.oldest_stalled_id}'
+                f'{self.lead_tail}">{escape(str(row.oldest_stalled_company))}</a>'
+            )
+        if row.last_report_at:
+            since = row.days_since_report
+            ago = (
+                self.today
+                if since == 0
+                else ngettext("%(counter)s day ago", "%(counter)s days ago", since or 0)
+                % {"counter": since}
+            )
+            last = (
+                f'<span class="when">{_day(row.last_report_at, self.zone)}</span> '
+                f'<span class="small muted when">{ago}</span>'
+            )
+        else:
+            last = self.never
+        on_time = f"{row.on_time}/{row.reports} · {row.on_time_share}%" if row.reports else "—"
+        quality = floatformat(row.quality, 0) if row.quality is not None else "—"
+        conversion = (
+            f'{row.conversion}% <span class="small muted">'
+            f"({row.handed_won}/{row.handed_won + row.handed_lost})</span>"
+            if row.conversion is not None
+            else "—"
+        )
+        thanks = f"{row.wins_thanked}/{row.handed_won}" if row.handed_won else "—"
+        asks = str(row.open_asks)
+        if row.oldest_ask_days is not None:
+            days = ngettext("%(counter)s day", "%(counter)s days", row.oldest_ask_days) % {
+                "counter": row.oldest_ask_days
+            }
+            asks += f' <span class="small muted">({days})</span>'
+        return (
+            f'<td class="num" data-figure="open_leads">{row.open_leads}</td>\n'
+            f'<td class="num" data-figure="open_value">{values}</td>\n'
+            f'<td class="num" data-figure="rib_share">{rib}</td>\n'
+            f'<td data-figure="stalled">{stalled}</td>\n'
+            f'<td data-figure="last_report">{last}</td>\n'
+            f'<td class="num" data-figure="on_time">{on_time}</td>\n'
+            f'<td class="num" data-figure="quality">{quality}</td>\n'
+            f'<td class="num" data-figure="conversion">{conversion}</td>\n'
+            f'<td class="num" data-figure="thanks">{thanks}</td>\n'
+            f'<td data-figure="asks">{asks}</td>\n'
+        )
+
+
+def rep_table(rows: Iterable[Figures], total: Figures, *, days: int) -> dict[str, SafeString]:
+    """The team page's rep table: its rows ("rows", the `<tr>`s inside `<tbody>`) and the
+    whole team's figure cells ("total", inside the `<tfoot>` row)."""
+    cells = _Cells()
+    rep_head, rep_tail = _link("coach-rep")
+    leads = escape(reverse("lead-list"))
+    asking = _("asks for the next lead")
+    leads_label = _("leads")
+    help_tag = f'<span class="tag warn">{_("only asks for help")}</span>'
+    out = []
+    for row in rows:
+        ask = (
+            f' <span class="tag ok ask-open" data-asks="{row.key}">{asking}</span>'
+            if row.next_lead_ask
+            else ""
+        )
+        nudges = f"{row.nudges_done}/{row.nudges} · {row.nudges_share}%" if row.nudges else "—"
+        out.append(
+            f'<tr data-rep="{row.key}">\n'
+            f'      <th scope="row"><a href="{rep_head}{row.key}{rep_tail}?days={days}">'
+            f"{escape(str(row.name))}</a>{ask}\n"
+            f'        <a class="small muted" href="{leads}?owner={row.key}">{leads_label}</a>'
+            f"</th>{cells(row)}\n"
+            f'      <td class="num" data-figure="nudges">{nudges}</td>\n'
+            f'      <td data-figure="help">{help_tag if row.only_asks_help else "—"}</td>\n'
+            "    </tr>"
+        )
+    if not out:
+        empty = _("This team has no reps yet.")
+        out.append(f'<tr><td colspan="13" class="empty">{empty}</td></tr>')
+    return {"rows": SafeString("".join(out)), "total": SafeString(cells(total))}
+
+
+def team_table(rows: Iterable[Figures], *, days: int) -> SafeString:
+    """The +2 page's team table: one `<tr>` per team (inside `<tbody>`)."""
+    cells = _Cells()
+    team_head, team_tail = _link("coach-team-detail")
+    out = [
+        f'<tr data-team="{row.key}">\n'
+        f'      <th scope="row"><a href="{team_head}{row.key}{team_tail}?days={days}">'
+        f"{escape(str(row.name))}</a></th>\n"
+        f'      <td>{escape(str(row.manager))}</td><td class="num" data-figure="reps">'
+        f"{row.reps}</td>\n"
+        f"      {cells(row)}\n"
+        f'      <td class="num" data-figure="unacknowledged">{row.unacknowledged}</td>\n'
+        "    </tr>"
+        for row in rows
+    ]
+    if not out:
+        empty = _("No team reports to you yet.")
+        out.append(f'<tr><td colspan="14" class="empty">{empty}</td></tr>')
+    return SafeString("".join(out))
+
+
+def ranking_rows(reps: Iterable[Figures], *, days: int) -> SafeString:
+    """The +2 page's ranking of reps: one `<tr>` per rep (inside `<tbody>`)."""
+    rep_head, rep_tail = _link("coach-rep")
+    team_head, team_tail = _link("coach-team-detail")
+    label = {
+        "rep": _("Rep"),
+        "team": _("Team"),
+        "on_time": _("Reports on time"),
+        "quality": _("Average quality"),
+        "nudges": _("Answers to nudges"),
+        "conversion": _("Conversion"),
+        "thanks": _("Thanks after wins"),
+        "open_leads": _("Open leads"),
+        "stalled": _("Stalled"),
+        "last_report": _("Last report"),
+        "help": _("Only asks for help"),
+    }
+    today = _("today")
+    never = f'<span class="overdue">{_("never")}</span>'
+    help_tag = f'<span class="tag warn">{_("only asks for help")}</span>'
+    no_help = '<span class="muted">—</span>'
+    out = []
+    for row in reps:
+        team = (
+            f'<a href="{team_head}{row.team_id}{team_tail}?days={days}">'
+            f"{escape(str(row.team_name))}</a>"
+            if row.team_id
+            else ""
+        )
+        on_time = (
+            f'{row.on_time_share}% <span class="small muted">({row.on_time}/{row.reports})</span>'
+            if row.reports
+            else "—"
+        )
+        quality = floatformat(row.quality, 0) if row.quality is not None else "—"
+        nudges = (
+            f'{row.nudges_share}% <span class="small muted">({row.nudges_done}/{row.nudges})</span>'
+            if row.nudges
+            else "—"
+        )
+        conversion = (
+            f'{row.conversion}% <span class="small muted">'
+            f"({row.handed_won}/{row.handed_won + row.handed_lost})</span>"
+            if row.conversion is not None
+            else "—"
+        )
+        thanks = f"{row.wins_thanked}/{row.handed_won}" if row.handed_won else "—"
+        if row.last_report_at:
+            if row.days_since_report == 0:
+                last = today
+            else:
+                span = escape(duration(row.days_since_report))
+                last = _("%(span)s ago") % {"span": span}
+        else:
+            last = never
+        out.append(
+            f'<tr data-rank-rep="{row.key}">\n'
+            f'      <th scope="row" data-label="{label["rep"]}"><a href="{rep_head}{row.key}'
+            f'{rep_tail}?days={days}">{escape(str(row.name))}</a></th>\n'
+            f'      <td data-label="{label["team"]}" data-figure="team">{team}</td>\n'
+            f'      <td class="num" data-label="{label["on_time"]}" data-figure="on_time">'
+            f"{on_time}</td>\n"
+            f'      <td class="num" data-label="{label["quality"]}" data-figure="quality">'
+            f"{quality}</td>\n"
+            f'      <td class="num" data-label="{label["nudges"]}" data-figure="nudges">'
+            f"{nudges}</td>\n"
+            f'      <td class="num" data-label="{label["conversion"]}" '
+            f'data-figure="conversion">{conversion}</td>\n'
+            f'      <td class="num" data-label="{label["thanks"]}" data-figure="thanks">'
+            f"{thanks}</td>\n"
+            f'      <td class="num" data-label="{label["open_leads"]}" '
+            f'data-figure="open_leads">{row.open_leads}</td>\n'
+            f'      <td class="num" data-label="{label["stalled"]}" data-figure="stalled">'
+            f"{row.stalled}</td>\n"
+            f'      <td class="num" data-label="{label["last_report"]}" '
+            f'data-figure="last_report">{last}</td>\n'
+            f'      <td data-label="{label["help"]}" data-figure="help">'
+            f"{help_tag if row.only_asks_help else no_help}</td>\n"
+            "    </tr>"
+        )
+    if not out:
+        empty = _("Your teams have no reps yet.")
+        out.append(f'<tr><td colspan="11" class="empty">{empty}</td></tr>')
+    return SafeString("".join(out))
+
+
+def _change_css(stage: StageRow) -> str:
+    return "up" if stage.change > 0 else "down" if stage.change < 0 else ""
+
+
+def team_pipelines(
+    team_pipes: Iterable[tuple[Figures, list[StageRow]]], *, days: int
+) -> SafeString:
+    """The +2 page's pipeline by team: one `<tr>` per team, a cell per stage (inside
+    `<tbody>`)."""
+    team_head, team_tail = _link("coach-team-detail")
+    out = []
+    for row, pipe in team_pipes:
+        cells = "".join(
+            f'<td class="num" data-stage="{escape(str(stage.stage))}">{stage.count} '
+            f'<span class="small change {_change_css(stage)}">({stage.change_text})</span>\n'
+            f"        {_money(stage.totals, 'money small muted')}</td>"
+            for stage in pipe
+        )
+        out.append(
+            f'<tr data-team="{row.key}">\n'
+            f'      <th scope="row"><a href="{team_head}{row.key}{team_tail}?days={days}">'
+            f"{escape(str(row.name))}</a></th>\n"
+            f"      {cells}\n"
+            "    </tr>"
+        )
+    return SafeString("".join(out))
