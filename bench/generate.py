@@ -365,6 +365,7 @@ def build(
         TeamMembership,
         User,
     )
+    from crm.services.reports import lead_last_report_refresh
 
     users, existing_leads = existing_counts()
     if users or existing_leads:
@@ -755,6 +756,7 @@ def build(
     with transaction.atomic():
         Report.objects.bulk_create(report_rows, batch_size=BATCH)
         ReportReply.objects.bulk_create(reply_rows, batch_size=BATCH)
+        lead_last_report_refresh()  # Lead.last_reported_at, as report_submit keeps it
     lap(f"{len(report_rows)} reports, {len(reply_rows)} replies")
 
     # --- Nudges and the emails sent for them ---------------------------------------------------

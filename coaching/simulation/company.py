@@ -37,6 +37,7 @@ from crm.models import (
     User,
 )
 from crm.pipeline import Stage
+from crm.services.reports import lead_last_report_refresh
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
 GIVEN = ("伟", "芳", "娜", "敏", "静", "磊", "洋", "勇", "艳", "杰", "涛", "明", "超", "霞", "平")
@@ -218,6 +219,8 @@ def _past_work(
         reports.append(_past_report(owner, lead, sent))
     Activity.objects.bulk_create(activities, batch_size=2000)
     Report.objects.bulk_create(reports, batch_size=2000)
+    # Lead.last_reported_at, as report_submit keeps it.
+    lead_last_report_refresh(leads=Lead.objects.filter(pk__in={r.lead_id for r in reports}))
     for when, ids in idle.items():  # a few dozen moments: one update each
         Lead.objects.filter(pk__in=ids).update(last_activity_at=when)
 

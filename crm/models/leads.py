@@ -114,6 +114,10 @@ class Lead(models.Model):
     stage_changed_at = models.DateTimeField(_("stage changed at"), default=timezone.now)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
     last_activity_at = models.DateTimeField(_("last activity"), null=True, blank=True)
+    # When the latest report on the lead was sent (crm.services.reports keeps it in the
+    # transaction that sends one), so "no report for N days" is a comparison on the lead
+    # rather than a look into its reports, for every open lead a scan reads.
+    last_reported_at = models.DateTimeField(_("last report"), null=True, blank=True)
 
     class Meta:
         ordering = ["-updated_at", "-id"]

@@ -18,7 +18,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Max, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -201,6 +201,28 @@ def _is_first_plan(report: Report) -> bool:
     return not earlier.exists()
 
 
+def _note_last_report(lead_id: int, at: dt.datetime) -> None:
+    """Lead.last_reported_at: the latest report's time, kept in the transaction that sends it."""
+    Lead.objects.filter(pk=lead_id).filter(
+        Q(last_reported_at__isnull=True) | Q(last_reported_at__lt=at)
+    ).update(last_reported_at=at)
+
+
+def lead_last_report_refresh(*, leads: QuerySet[Lead] | None = None) -> int:
+    """Set Lead.last_reported_at from the leads' sent reports (all leads, or `leads`): for
+    reports written in bulk (the demo, the simulation, the bench's generator), which bypass
+    report_submit. Returns how many leads were updated."""
+    latest = (
+        Report.objects.filter(lead=OuterRef("pk"), state=ReportState.SUBMITTED)
+        .order_by()
+        .values("lead")
+        .annotate(at=Max("submitted_at"))
+        .values("at")
+    )
+    target = Lead.objects.all() if leads is None else leads
+    return target.order_by().update(last_reported_at=Subquery(latest))
+
+
 @transaction.atomic
 def report_submit(*, author: User, report: Report) -> Report:
     """Send a draft to the manager. Its quality and whether it came on time are saved with it;
@@ -236,6 +258,8 @@ def report_submit(*, author: User, report: Report) -> Report:
     if not report.ask.strip():
         report.ask_kind = AskKind.GENERAL
     report.save()
+    if report.lead_id is not None:
+        _note_last_report(report.lead_id, now)
     first_plan = _is_first_plan(report)
     _move_lead(author=author, report=report)
     events.emit(

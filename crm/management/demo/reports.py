@@ -23,6 +23,7 @@ from crm.models import (
 )
 from crm.pipeline import Stage
 from crm.reporting import ReportParts, assess
+from crm.services.reports import lead_last_report_refresh
 
 
 def team_reports(rng: random.Random, team: Team) -> None:
@@ -36,6 +37,7 @@ def team_reports(rng: random.Random, team: Team) -> None:
         if kind and submitted:
             reports.append(_report(rng, lead, kind, submitted, team.manager, now))
     Report.objects.bulk_create(reports, batch_size=500)
+    lead_last_report_refresh(leads=leads)  # Lead.last_reported_at, as report_submit keeps it
     replies = [
         ReportReply(
             report=report,
