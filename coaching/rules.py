@@ -44,7 +44,6 @@ from crm.models import (
     User,
 )
 from crm.pipeline import OPEN_STAGES, Stage
-from crm.selectors.reports import last_report_on_lead
 
 # A scan's result: plain rows (dicts) of just the columns the nudge needs.
 Rows = QuerySet[Any, Any]
@@ -401,11 +400,12 @@ def report_due(
     cut = now - dt.timedelta(days=t.get("days", 7))
     offsets = _batch_offsets(leads, now)
     leads, used = _spread(
-        leads.annotate(reference=latest_of(last_report_on_lead())), offsets, "reference"
+        leads.annotate(reference=latest_of("last_reported_at")), offsets, "reference"
     )
     # Late: the reference before the lead's cut, which is the near-deadline one or the usual
-    # one, moved back by the lead's spread. One CASE, so the reference (a correlated subquery)
-    # is compared once per lead rather than once per spread and branch.
+    # one, moved back by the lead's spread. One CASE, so the reference is compared once per
+    # lead rather than once per spread and branch. The last report is the lead's own column
+    # (crm keeps it as reports are sent), not a look into each lead's reports.
     cuts = [
         When(Q(spread=d) & near, then=Value(cut_near - dt.timedelta(days=d))) for d in sorted(used)
     ] + [When(spread=d, then=Value(cut - dt.timedelta(days=d))) for d in sorted(used)]

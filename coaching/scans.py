@@ -31,7 +31,7 @@ from django.db.models import (
     QuerySet,
     Value,
 )
-from django.db.models.functions import Cast, Concat
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from coaching import playbook, rules
@@ -112,21 +112,20 @@ def _utc_day(field: str) -> Func:
 
 def _not_yet(rows: rules.Rows, s: ScanInput, period: Any) -> rules.Rows:
     """The rows of a lead rule (`pk` the lead, `owner_id` the one told) whose nudge does not
-    exist yet. The nudge's key (NudgeSpec.key: rule|lead:id|recipient|period) is written in SQL
-    and looked up in its unique index, an anti-join: a steady scan then reads back only what is
-    new, not every finding (55k report_due rows at 100k leads) for create_nudges to skip."""
-    key = Concat(
-        Value(f"{s.rule.id}|lead:"),
-        Cast("pk", CharField()),
-        Value("|"),
-        Cast("owner_id", CharField()),
-        Value("|"),
-        period,
-        output_field=CharField(),
+    exist yet: NOT EXISTS a nudge of this rule on the lead, to the owner, for `period` (an
+    expression over the row, as text). A nudge's columns are the parts of its unique key
+    (NudgeSpec.key: rule|lead:id|recipient|period) and never change after it is made, so this
+    finds exactly the keys that exist; it probes the nudge's (lead, state) index, or hashes
+    this rule's nudges, instead of writing and hashing a key string per lead and per nudge. A
+    steady scan then reads back only what is new, not every finding (55k report_due rows at
+    100k leads) for create_nudges to skip."""
+    made = Nudge.objects.filter(
+        lead_id=OuterRef("pk"),
+        rule_id=s.rule.id,
+        recipient_id=OuterRef("owner_id"),
+        period=OuterRef("nudge_period"),
     )
-    return rows.alias(nudge_key=key).exclude(
-        Exists(Nudge.objects.filter(key=OuterRef("nudge_key")))
-    )
+    return rows.alias(nudge_period=period).exclude(Exists(made))
 
 
 # --- Leads -------------------------------------------------------------------------------------
