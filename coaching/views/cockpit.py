@@ -87,16 +87,19 @@ def team_page(request: HtmxHttpRequest, team_id: int | None = None) -> HttpRespo
     pipes = cockpit.pipelines(leads=leads, key="team", now=now, cube=cube)
     pipeline = pipes.get(team.pk) or cockpit.empty_pipeline()
     keep = {} if from_path or "team" not in request.GET else {"team": team.pk}
+    stalled = cockpit.stalled_leads(team=team, now=now)
+    sees_all_reports = can_manage_team(user, team)
     context: dict[str, Any] = {
         "team": team,
-        "sees_all_reports": can_manage_team(user, team),
+        "sees_all_reports": sees_all_reports,
         "days": days,
         "periods": [(n, urlencode(keep | {"days": n})) for n in cockpit.PERIODS],
         "rows": rows,
         "total": total,
         "rep_table": cockpit_rows.rep_table(rows, total, days=days),
         "pipeline": pipeline,
-        "stalled": cockpit.stalled_leads(team=team, now=now),
+        "stalled": stalled,
+        "stalled_rows": cockpit_rows.stalled_rows(stalled, sees_all_reports=sees_all_reports),
         "debt": cockpit.my_debt(user=user, team=team, now=now),
         "charts": [
             charts.funnel(pipeline),

@@ -1,7 +1,7 @@
-"""The cockpit's table rows as HTML, written in Python (issue 22): the rep table of the team page,
-and the team table, the reps' ranking and the pipeline by team of the +2 page. As row templates
-they cost more than the pages' other Python together (a `{% translate %}`, a filter and a
-lookup per cell: 90 reps × 11 cells on a +2 page).
+"""The cockpit's table rows as HTML, written in Python (issue 22): the rep table and the stalled
+leads of the team page, and the team table, the reps' ranking and the pipeline by team of the +2
+page. As row templates they cost more than the pages' other Python together (a `{% translate %}`,
+a filter and a lookup per cell: 90 reps × 11 cells on a +2 page).
 
 The HTML is what templates/coaching/team.html, director.html and _figure_cells.html wrote row by
 row until then, byte for byte (tests/coaching/test_cockpit_rows.py renders the old templates
@@ -25,6 +25,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from coaching.cockpit import Figures, StageRow
+from crm.labels import choice_labels
+from crm.models import Lead
+from crm.pipeline import Stage
 from crm.templatetags.kaopu_text import duration
 
 # Reversed once per page, with this id in place of each row's.
@@ -273,6 +276,44 @@ def team_pipelines(
             f'      <th scope="row"><a href="{team_head}{row.key}{team_tail}?days={days}">'
             f"{escape(str(row.name))}</a></th>\n"
             f"      {cells}\n"
+            "    </tr>"
+        )
+    return SafeString("".join(out))
+
+
+def stalled_rows(leads: Iterable[Lead], *, sees_all_reports: bool) -> SafeString:
+    """The team page's stalled leads (coaching.cockpit.stalled_leads, with their owner): one
+    `<tr>` per lead (inside `<tbody>`), its escalation plan linked when the viewer may read it."""
+    lead_head, lead_tail = _link("lead-detail")
+    plan_head, plan_tail = _link("report-detail")
+    stages = choice_labels(Stage.choices)
+    rib = f' <span class="tag rib">{_("Chicken rib")}</span>'
+    unassigned = _("Unassigned")
+    hidden = f' <span class="small muted">{_("(not shared with you)")}</span>'
+    zone = timezone.get_current_timezone()
+    out = []
+    for lead in leads:
+        plan_id = getattr(lead, "open_plan_id", None)
+        if plan_id:
+            when = _day(lead.open_plan_at, zone) if lead.open_plan_at else ""  # type: ignore[attr-defined]
+            sent = _("plan sent %(when)s, waiting for a decision") % {"when": when}
+            if sees_all_reports or lead.open_plan_shared:  # type: ignore[attr-defined]
+                plan = f'<a href="{plan_head}{plan_id}{plan_tail}">{sent}</a>'
+            else:
+                plan = sent + hidden
+        else:
+            plan = '<span class="muted">—</span>'
+        idle = lead.idle_for  # type: ignore[attr-defined]
+        days = idle.days if idle is not None else ""
+        out.append(
+            f'<tr data-lead="{lead.pk}">\n'
+            f'      <th scope="row"><a href="{lead_head}{lead.pk}{lead_tail}">'
+            f"{escape(str(lead.company))}</a>{rib if lead.is_chicken_rib else ''}</th>\n"
+            f"      <td>{escape(str(lead.owner)) if lead.owner else unassigned}</td>\n"
+            f'      <td><span class="stage stage-{escape(str(lead.stage))}">'
+            f"{escape(stages.get(lead.stage, str(lead.stage)))}</span></td>\n"
+            f'      <td class="num" data-figure="idle">{days}</td>\n'
+            f'      <td data-figure="plan">{plan}</td>\n'
             "    </tr>"
         )
     return SafeString("".join(out))

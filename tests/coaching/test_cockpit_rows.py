@@ -18,6 +18,8 @@ from django.utils import timezone, translation
 
 from coaching.cockpit import Figures, StageRow, empty_pipeline
 from coaching.views import cockpit_rows
+from crm.models import Lead, User
+from crm.pipeline import Stage
 
 # The templates the rows were written with until cockpit_rows.py (commit ff0bcdd), each with
 # templates/coaching/_figure_cells.html in place of its include.
@@ -86,11 +88,20 @@ OLD_PIPELINES = """{% load i18n %}    <tbody>{% for row, pipe in team_pipes %}<t
         {% for currency, value in stage.totals %}<span class="money small muted">{{ currency }} {{ value|floatformat:"0g" }}</span>{% endfor %}</td>{% endfor %}
     </tr>{% endfor %}</tbody>
 """  # noqa: E501
+OLD_STALLED = """{% load i18n %}    <tbody>{% for lead in stalled %}<tr data-lead="{{ lead.pk }}">
+      <th scope="row"><a href="{% url 'lead-detail' lead.pk %}">{{ lead.company }}</a>{% if lead.is_chicken_rib %} <span class="tag rib">{% translate "Chicken rib" %}</span>{% endif %}</th>
+      <td>{{ lead.owner|default_if_none:_("Unassigned") }}</td>
+      <td><span class="stage stage-{{ lead.stage }}">{{ lead.get_stage_display }}</span></td>
+      <td class="num" data-figure="idle">{{ lead.idle_for.days }}</td>
+      <td data-figure="plan">{% if lead.open_plan_id %}{% if sees_all_reports or lead.open_plan_shared %}<a href="{% url 'report-detail' lead.open_plan_id %}">{% blocktranslate with when=lead.open_plan_at|date:"Y-m-d" %}plan sent {{ when }}, waiting for a decision{% endblocktranslate %}</a>{% else %}{% blocktranslate with when=lead.open_plan_at|date:"Y-m-d" %}plan sent {{ when }}, waiting for a decision{% endblocktranslate %} <span class="small muted">{% translate "(not shared with you)" %}</span>{% endif %}{% else %}<span class="muted">—</span>{% endif %}</td>
+    </tr>{% endfor %}</tbody>
+"""  # noqa: E501
 
 # The same fragments as templates/coaching/team.html and director.html write them now.
 NEW_REP_TABLE = """{% load i18n %}    <tbody>{{ rep_table.rows }}</tbody>
     <tfoot><tr data-team="{{ total.key }}"><th scope="row">{% translate "Whole team (with the unassigned pool)" %}</th>{{ rep_table.total }}<td></td><td></td></tr></tfoot>
 """  # noqa: E501
+NEW_STALLED = "    <tbody>{{ stalled_rows }}</tbody>\n"
 NEW_TEAM_TABLE = "    <tbody>{{ team_table }}</tbody>\n"
 NEW_RANKING = "    <tbody>{{ ranking_rows }}</tbody>\n"
 NEW_PIPELINES = "    <tbody>{{ team_pipelines }}</tbody>\n"
@@ -211,6 +222,45 @@ def test_the_plus2_tables_are_the_templates(language: str, zone: str, n: int) ->
         assert render(NEW_PIPELINES, {"team_pipelines": made}) == expected
 
 
+def stalled() -> list[Lead]:
+    """Stalled leads as coaching.cockpit.stalled_leads annotates them: a plan shared with the
+    director, one not shared, none, no owner, a chicken rib, markup in names."""
+    owner = User(pk=5, username="wang", display_name=TOM)
+    out = []
+    for pk, (company, plan_id, shared, idle) in enumerate(
+        [
+            ("O'Brien & <Sons>", 31, True, 15),
+            ("华润科技（上海）有限公司", 32, False, 1),
+            ("No plan", None, None, 400),
+            ("Nobody's", None, None, 0),
+        ],
+        start=100,
+    ):
+        lead = Lead(pk=pk, company=company, stage=Stage.PROPOSAL, is_chicken_rib=pk % 2 == 0)
+        lead.owner = None if pk == 103 else owner
+        lead.idle_for = dt.timedelta(days=idle, hours=5)  # type: ignore[attr-defined]
+        lead.open_plan_id = plan_id  # type: ignore[attr-defined]
+        lead.open_plan_at = LATE if plan_id else None  # type: ignore[attr-defined]
+        lead.open_plan_shared = shared  # type: ignore[attr-defined]
+        out.append(lead)
+    return out
+
+
+@LANGUAGES
+@ZONES
+@pytest.mark.parametrize("sees_all_reports", [True, False])
+def test_the_stalled_leads_are_the_templates(
+    language: str, zone: str, sees_all_reports: bool
+) -> None:
+    leads = stalled()
+    with translation.override(language), timezone.override(zone):
+        expected = render(OLD_STALLED, {"stalled": leads, "sees_all_reports": sees_all_reports})
+        made = cockpit_rows.stalled_rows(leads, sees_all_reports=sees_all_reports)
+        assert render(NEW_STALLED, {"stalled_rows": made}) == expected
+    assert made.count("report-detail") == 0  # the link is the URL, not the route's name
+    assert made.count("/reports/") == (2 if sees_all_reports else 1)
+
+
 def test_values_are_escaped_and_the_day_is_the_readers() -> None:
     rows = figures()
     with timezone.override("Asia/Shanghai"):
@@ -221,3 +271,8 @@ def test_values_are_escaped_and_the_day_is_the_readers() -> None:
     assert '<span class="when">2026-03-02</span>' in html
     assert "Team &amp; &lt;b&gt;East&lt;/b&gt;" in ranking
     assert TOM not in html + ranking
+    with timezone.override("Asia/Shanghai"):
+        leads = cockpit_rows.stalled_rows(stalled(), sees_all_reports=True)
+    assert "O&#x27;Brien &amp; &lt;Sons&gt;" in leads
+    assert "plan sent 2026-03-02" in leads
+    assert TOM not in leads
