@@ -52,7 +52,9 @@ class LeadCube:
         `owners`, when given)."""
         out: dict[int, dict[str, int]] = {}
         for row in self._rows(key, owners):
-            into = out.setdefault(row[key], dict.fromkeys(LEAD_COUNTS, 0))
+            into = out.get(row[key])
+            if into is None:
+                into = out[row[key]] = dict.fromkeys(LEAD_COUNTS, 0)
             if row["stage"] in OPEN_STAGES:
                 into["open_leads"] += row["n"]
                 into["rib_open"] += row["rib"]

@@ -90,11 +90,12 @@ def pipelines(
         raise ValueError("The leads were counted at another moment.")
     cutoff = now - dt.timedelta(days=CHANGE_DAYS)
     out: dict[int, dict[str, StageRow]] = {}
+    labels = [(value, str(label)) for value, label in Stage.choices]  # translated once a page
 
     def row(group: int, stage: str) -> StageRow:
-        stages = out.setdefault(
-            group, {value: StageRow(value, str(label)) for value, label in Stage.choices}
-        )
+        stages = out.get(group)
+        if stages is None:
+            stages = out[group] = {value: StageRow(value, label) for value, label in labels}
         return stages[stage]
 
     for group, by_stage in cube.stages(key).items():
