@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from html import escape
 
 from django.template.defaultfilters import floatformat
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import get_format
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -32,6 +33,7 @@ from crm.templatetags.kaopu_text import duration
 
 # Reversed once per page, with this id in place of each row's.
 _MARK = 987654321
+_ONE = Decimal(1)
 
 
 def _link(name: str) -> tuple[str, str]:
@@ -40,9 +42,20 @@ def _link(name: str) -> tuple[str, str]:
     return head, tail
 
 
+def _whole(value: Decimal | int) -> str:
+    """`floatformat(value, "0g")` for the amounts here: rounded half up to a whole number and
+    grouped as the reader's language groups. A group of three (English, Chinese) is Python's own
+    format, a tenth of floatformat's cost (300 amounts on a +2 page); any other goes through
+    floatformat itself."""
+    if not isinstance(value, (Decimal, int)) or get_format("NUMBER_GROUPING") != 3:
+        return floatformat(value, "0g")
+    whole = int(Decimal(value).quantize(_ONE, ROUND_HALF_UP))
+    return f"{whole:,}".replace(",", get_format("THOUSAND_SEPARATOR"))
+
+
 def _money(totals: Iterable[tuple[str, Decimal]], css: str) -> str:
     return "".join(
-        f'<span class="{css}">{escape(str(currency))} {floatformat(value, "0g")}</span>'
+        f'<span class="{css}">{escape(str(currency))} {_whole(value)}</span>'
         for currency, value in totals
     )
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from django.template import Context, Template
+from django.template.defaultfilters import floatformat
 from django.utils import timezone, translation
 
 from coaching.cockpit import Figures, StageRow, empty_pipeline
@@ -259,6 +260,29 @@ def test_the_stalled_leads_are_the_templates(
         assert render(NEW_STALLED, {"stalled_rows": made}) == expected
     assert made.count("report-detail") == 0  # the link is the URL, not the route's name
     assert made.count("/reports/") == (2 if sees_all_reports else 1)
+
+
+@LANGUAGES
+@pytest.mark.parametrize(
+    "value",
+    [
+        Decimal("0"),
+        Decimal("0.49"),
+        Decimal("0.5"),
+        Decimal("999.5"),
+        Decimal("1234567.89"),
+        Decimal("1500000.00"),
+        Decimal("-2.5"),
+        Decimal("-0.4"),
+        Decimal("12345678901234567890.5"),
+        0,
+        1234,
+        2.5,
+    ],
+)
+def test_amounts_are_floatformats(language: str, value: Decimal | int) -> None:
+    with translation.override(language):
+        assert cockpit_rows._whole(value) == floatformat(value, "0g")
 
 
 def test_values_are_escaped_and_the_day_is_the_readers() -> None:
