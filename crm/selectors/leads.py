@@ -20,7 +20,6 @@ from django.db.models import (
     Prefetch,
     Q,
     QuerySet,
-    Subquery,
     Sum,
     Value,
     When,
@@ -37,8 +36,6 @@ from crm.models import (
     LeadEventKind,
     Report,
     ReportState,
-    Role,
-    Team,
     User,
 )
 from crm.permissions import visible_leads, visible_reports
@@ -110,12 +107,11 @@ class LeadFilters:
 
 def lead_list(*, user: User, filters: LeadFilters) -> QuerySet[Lead]:
     """The leads `user` may see, searched, filtered and sorted as asked."""
-    leads = with_idle_since(visible_leads(user)).select_related("owner", "team")
-    if user.role == Role.MANAGER and not user.is_admin_role:
-        # Their one team (Team.manager is one-to-one) also named as a value: through the join
-        # alone PostgreSQL walks (updated_at) over every team's leads, ~1,000 for a page of 50
-        # at 100k; with it, (team, updated_at) and 51 (1.3 -> 0.3 ms, bench/README.md).
-        leads = leads.filter(team_id=Subquery(Team.objects.filter(manager=user).values("pk")[:1]))
+    # A manager's or +2's teams named by id: through the join to crm_team PostgreSQL walked
+    # (updated_at) over every team's leads and SQLite sorted all of a +2's 50,000; by id, each
+    # walks an ordered index and stops at the page (bench/README.md, issue 22).
+    visible = visible_leads(user, teams_by_id=True, walking=True)
+    leads = with_idle_since(visible).select_related("owner", "team")
     if filters.q:
         term = filters.q.strip()
         leads = leads.filter(

@@ -21,28 +21,47 @@ from django.db.models import (
     Value,
     When,
 )
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from crm.models import Activity, AskState, Lead, Report, ReportState, User
+from crm.models import Activity, AskState, Lead, Report, ReportReply, ReportState, User
 from crm.permissions import visible_reports
 
 
-def report_inbox(*, user: User, show: str = "all") -> QuerySet[Report]:
-    """Submitted reports addressed to `user` (their team's; shared ones for a +2), newest first."""
-    reports = (
-        visible_reports(user)
-        .filter(state=ReportState.SUBMITTED)
-        .exclude(author=user)
-        .select_related("author", "lead")
-        .annotate(reply_count=Count("replies"))
+def report_inbox(
+    *, user: User, show: str = "all", inbox: QuerySet[Report] | None = None
+) -> QuerySet[Report]:
+    """Submitted reports addressed to `user` (their team's; shared ones for a +2), newest first;
+    `show` narrows them. `inbox`: this function's own "all" for the same user, given again so
+    that a page showing the counts too reads the user's teams once."""
+    if inbox is not None:
+        return _inbox_shown(inbox, show)
+    # The replies counted per row shown, not by grouping every report of the team with its
+    # replies (which kept the page from walking the team's index and stopping at 30).
+    replies = (
+        ReportReply.objects.filter(report=OuterRef("pk"))
+        .order_by()
+        .values("report")
+        .annotate(n=Count("pk"))
+        .values("n")
     )
+    reports = (
+        visible_reports(user, addressed_only=True)
+        .filter(state=ReportState.SUBMITTED)
+        .select_related("author", "lead")
+        .annotate(reply_count=Coalesce(Subquery(replies), 0))
+    )
+    return _inbox_shown(reports.order_by("-submitted_at", "-id"), show)
+
+
+def _inbox_shown(reports: QuerySet[Report], show: str) -> QuerySet[Report]:
     if show == "unread":
-        reports = reports.filter(read_at__isnull=True)
-    elif show == "asks":
-        reports = reports.filter(ask_state=AskState.OPEN)
-    elif show == "unacknowledged":
-        reports = reports.filter(acknowledged_at__isnull=True)
-    return reports.order_by("-submitted_at", "-id")
+        return reports.filter(read_at__isnull=True)
+    if show == "asks":
+        return reports.filter(ask_state=AskState.OPEN)
+    if show == "unacknowledged":
+        return reports.filter(acknowledged_at__isnull=True)
+    return reports
 
 
 def rep_report_stats(*, reps: QuerySet[User], days: int = 30) -> QuerySet[User]:

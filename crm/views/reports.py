@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.forms import Form
 from django.http import HttpRequest, HttpResponse
@@ -39,7 +40,6 @@ from crm.web import (
     apply_errors,
     current_user,
     id_param,
-    paginate,
     parse_int,
     render_region,
 )
@@ -279,17 +279,25 @@ def report_inbox(request: HtmxHttpRequest) -> HttpResponse:
     show = request.GET.get("show", "all")
     if show not in ("all", "unread", "asks", "unacknowledged"):
         show = "all"
-    page = paginate(request, selectors.report_inbox(user=user, show=show), INBOX_PAGE_SIZE)
+    inbox = selectors.report_inbox(user=user)
+    counts = inbox.aggregate(
+        all=Count("pk"),
+        unread=Count("pk", filter=Q(read_at__isnull=True)),
+        asks=Count("pk", filter=Q(ask_state=AskState.OPEN)),
+        unacknowledged=Count("pk", filter=Q(acknowledged_at__isnull=True)),
+    )
+    paginator = Paginator(
+        selectors.report_inbox(user=user, show=show, inbox=inbox), INBOX_PAGE_SIZE
+    )
+    # Each view's count is one of the counts above (the same filters): no second COUNT.
+    paginator.count = counts[show]  # type: ignore[misc]
+    page = paginator.get_page(request.GET.get("page"))
     reps = visible_people(user) if can_see_rep_figures(user) else User.objects.none()
     context = {
         "page": page,
         "show": show,
         "query": urlencode({"show": show}),
         "rep_stats": selectors.rep_report_stats(reps=reps),
-        "counts": selectors.report_inbox(user=user).aggregate(
-            unread=Count("pk", filter=Q(read_at__isnull=True)),
-            asks=Count("pk", filter=Q(ask_state=AskState.OPEN)),
-            unacknowledged=Count("pk", filter=Q(acknowledged_at__isnull=True)),
-        ),
+        "counts": counts,
     }
     return render_region(request, "crm/report_inbox.html", context, "inbox")
