@@ -20,6 +20,7 @@ from django.views.decorators.http import require_POST
 from crm import selectors
 from crm.permissions import lead_get_for
 from crm.pipeline import Stage, next_stages
+from crm.views.board_cards import board_cards
 from crm.views.leads import apply_stage_form
 from crm.web import HtmxHttpRequest, current_user
 
@@ -33,8 +34,11 @@ def lead_board_move(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     if moved:
         if not request.htmx:
             return redirect("lead-board")
-        columns = selectors.pipeline_board(user=user)
-        context = {"columns": columns, "today": timezone.localdate()}
+        today = timezone.localdate()
+        context = {
+            "columns": board_cards(selectors.pipeline_board(user=user), today),
+            "today": today,
+        }
         response = render(request, "crm/board.html#board", context)
         response["HX-Retarget"] = "#board"
         response["HX-Reswap"] = "outerHTML"

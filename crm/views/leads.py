@@ -39,6 +39,7 @@ from crm.permissions import (
     lead_get_for,
     visible_people,
 )
+from crm.views.board_cards import board_cards
 from crm.views.companies import lead_contacts_context
 from crm.views.lead_rows import lead_rows
 from crm.web import (
@@ -262,8 +263,9 @@ def lead_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def pipeline_board(request: HttpRequest) -> HttpResponse:
-    columns = selectors.pipeline_board(user=current_user(request))
-    return render(request, "crm/board.html", {"columns": columns, "today": timezone.localdate()})
+    today = timezone.localdate()
+    columns = board_cards(selectors.pipeline_board(user=current_user(request)), today)
+    return render(request, "crm/board.html", {"columns": columns, "today": today})
 
 
 @login_required
