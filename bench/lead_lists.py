@@ -8,10 +8,15 @@ request), so no page pays for Django's URL caches being rebuilt.
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/kaopu_bench python bench/lead_lists.py
 
 bench/run.py times the same pages one after another (with every other page); this script is
-the quick way to see the lead lists alone, e.g. at 10k and at 100k leads.
+the quick way to see the lead lists alone, e.g. at 10k and at 100k leads. `--pages all` adds
+the other pages issue 22 holds to 3× the ceiling (the board for each role, a lead's page with
+its 200-entry timeline, My day, the report inbox, the nudge center), timed in the same rounds.
+`--explain` prints the plan of every query of those pages that reads crm_lead (EXPLAIN ANALYZE
+on PostgreSQL, EXPLAIN QUERY PLAN on SQLite) and stops.
 
 `--save DIR` writes the lists as they render (48 pages: rep, manager, director × en, zh-hans ×
-whole page and htmx region × 4 queries: none, page 2, filtered and sorted, nothing found) and
+whole page and htmx region × 4 queries: none, page 2, filtered and sorted, nothing found; and
+the three people's boards in both languages, 54 in all) and
 `--check DIR` compares today's with them byte for byte (the CSRF token and CSP nonce aside), to
 show a faster rendering changed nothing a person would see. Both switch the three people's
 language on the bench copy and put it back.
@@ -38,7 +43,7 @@ SECRETS = re.compile(r'(csrfmiddlewaretoken" value="|"X-CSRFToken": "|nonce=")[^
 
 
 def snapshots(clients: dict[str, Any], people: dict[str, Any]) -> dict[str, str]:
-    """The 48 pages by name, in each person's language switched in turn (and put back)."""
+    """The 54 pages by name, in each person's language switched in turn (and put back)."""
     pages: dict[str, str] = {}
     for role, user in people.items():
         kept = user.language
@@ -52,6 +57,11 @@ def snapshots(clients: dict[str, Any], people: dict[str, Any]) -> dict[str, str]
                             raise RuntimeError(f"{role} {query}: {response.status_code}")
                         html = SECRETS.sub(r'\1…"', response.content.decode())
                         pages[f"{role}-{language}-{region}-{query or 'first'}.html"] = html
+                response = clients[role].get("/leads/board/")
+                if response.status_code != 200:
+                    raise RuntimeError(f"{role} board: {response.status_code}")
+                html = SECRETS.sub(r'\1…"', response.content.decode())
+                pages[f"board-{role}-{language}.html"] = html
         finally:
             type(user).objects.filter(pk=user.pk).update(language=kept)
     return pages
@@ -75,11 +85,41 @@ def save_or_check(folder: Path, pages: dict[str, str], *, check: bool) -> None:
         raise SystemExit(1)
 
 
+def explain(name: str, request: Any) -> None:
+    """The plan of each query `request()` makes that reads crm_lead, as the page sent it."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        request()
+    postgres = connection.vendor == "postgresql"
+    for number, query in enumerate(ctx.captured_queries, 1):
+        sql = query["sql"]
+        if '"crm_lead"' not in sql or not sql.startswith(("SELECT", "WITH")):
+            continue
+        with connection.cursor() as cursor:
+            if postgres:
+                cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {sql}")
+                plan = "\n".join(f"    {row[0]}" for row in cursor.fetchall())
+            else:
+                cursor.execute(f"EXPLAIN QUERY PLAN {sql}")
+                plan = "\n".join(f"    {row[3]}" for row in cursor.fetchall())
+        print(f"--- {name}, query {number} ({float(query['time']) * 1000:.1f} ms)\n    {sql[:600]}")
+        print(plan, flush=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=20)
-    parser.add_argument("--save", type=Path, help="write the 48 pages here and stop")
-    parser.add_argument("--check", type=Path, help="compare the 48 pages with these and stop")
+    parser.add_argument("--save", type=Path, help="write the 54 pages here and stop")
+    parser.add_argument("--check", type=Path, help="compare the 54 pages with these and stop")
+    parser.add_argument(
+        "--pages",
+        choices=["lists", "all"],
+        default="lists",
+        help="the lead lists alone, or with the board, lead page, My day, inbox, nudge center",
+    )
+    parser.add_argument("--explain", action="store_true", help="print the pages' plans and stop")
     args = parser.parse_args(argv)
     config = common.bootstrap(migrate=False)
     print(f"bench database: {config['ENGINE'].rsplit('.', 1)[-1]} {config['NAME']}", flush=True)
@@ -112,6 +152,18 @@ def main(argv: list[str] | None = None) -> None:
         ("lead_list_manager", "manager", "/leads/", {}),
         ("lead_list_director", "director", "/leads/", {}),
     ]
+    if args.pages == "all" or args.explain:
+        pages += [
+            ("board_rep", "rep", "/leads/board/", {}),
+            ("board_manager", "manager", "/leads/board/", {}),
+            ("board_director", "director", "/leads/board/", {}),
+            ("lead_detail_200", "rep", f"/leads/{generate.TIMELINE_LEAD_ID}/", {}),
+            ("my_day_rep", "rep", "/", {}),
+            ("my_day_manager", "manager", "/", {}),
+            ("report_inbox_manager", "manager", "/reports/inbox/", {}),
+            ("nudge_center_rep", "rep", "/coach/", {}),
+            ("nudge_center_manager", "manager", "/coach/", {}),
+        ]
 
     def get(name: str, role: str, url: str, headers: dict[str, str]) -> Any:
         response = clients[role].get(url, headers=headers)
@@ -120,6 +172,10 @@ def main(argv: list[str] | None = None) -> None:
         return response
 
     common.serve_ceiling_beside_app()  # the ceiling's /bare/ beside the app, one URLconf
+    if args.explain:
+        for page in pages[1:]:
+            explain(page[0], lambda page=page: get(*page))
+        return
 
     for page in pages:  # warm-up
         for _ in range(3):
