@@ -36,7 +36,7 @@ from django.utils import timezone
 
 from coaching import playbook, rules
 from coaching.models import Nudge, NudgeState
-from coaching.nudges import create_nudges, wake_snoozed
+from coaching.nudges import create_nudges_counted, wake_snoozed
 from coaching.preferences import threshold_groups
 from coaching.rules import NudgeSpec
 from crm.models import Lead, Report, User
@@ -561,6 +561,6 @@ def run_scans(*, now: dt.datetime | None = None) -> dict[str, int]:
         for found in _inputs(rule, now=now, today=today):
             specs.extend(SCANS[rule.scan](found))
     # One batch, so the daily push budget goes to the most important nudges across all rules.
-    for nudge in create_nudges(specs, now=now):
-        made[nudge.rule_id] += 1
+    for rule_id, count in create_nudges_counted(specs, now=now).items():
+        made[rule_id] += count
     return made

@@ -8,16 +8,18 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 import random
+from collections import Counter
 from typing import TYPE_CHECKING
 
 import pytest
 import time_machine
 from django.apps import apps
+from django.db import transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
-from coaching import playbook, rules, scans
-from coaching.models import Nudge
+from coaching import nudges, playbook, rules, scans
+from coaching.models import Nudge, OutboundEmail
 from crm.models import Lead, Report, ReportKind, ReportState
 from crm.selectors.reports import last_report_on_lead
 from crm.services.reports import lead_last_report_refresh
@@ -143,3 +145,43 @@ def test_a_nudge_hides_a_finding_only_with_the_same_rule_lead_recipient_and_peri
             key=nudge.key,
         )
         assert found() == set(), change
+
+
+def _made(now: dt.datetime) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+    nudges = Nudge.objects.filter(created_at=now).order_by("key")
+    columns = [f.attname for f in Nudge._meta.concrete_fields if not f.primary_key]
+    emails = OutboundEmail.objects.filter(created_at=now).order_by("nudge__key")
+    return (
+        list(nudges.values_list(*columns)),
+        list(emails.values_list("nudge__key", "recipient_id", "kind", "not_before", "state")),
+    )
+
+
+def test_a_scan_makes_the_same_rows_without_model_objects(
+    company: Company, clock: time_machine.Traveller
+) -> None:
+    """run_scans makes its nudges with create_nudges_counted (no Nudge object per row): the
+    same rows, pushes and emails as create_nudges, and the counts of what it made."""
+    for i in range(30):
+        lead_new(company.manager_a, f"Counted {i}", to=company.rep_a1 if i % 2 else company.rep_a2)
+    clock.move_to(at(days=20))
+    now = timezone.now()
+    specs = [
+        spec
+        for rule in playbook.rules().values()
+        if rule.scan
+        for group in scans._inputs(rule, now=now, today=timezone.localdate(now))
+        for spec in scans.SCANS[rule.scan](group)
+    ]
+    assert len(specs) > 30
+    with transaction.atomic():
+        made = nudges.create_nudges(specs, now=now)
+        before = _made(now)
+        transaction.set_rollback(True)
+    counted = nudges.create_nudges_counted(specs, now=now)
+    after = _made(now)
+    assert after == before
+    assert any(row[9] == "push" for row in after[0]) and after[1], "pushes and emails made"
+    assert counted == dict(Counter(n.rule_id for n in made))
+    assert all(n.pk and not n._state.adding for n in made)
+    assert nudges.create_nudges_counted(specs, now=now) == {}
