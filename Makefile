@@ -9,7 +9,8 @@ PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/kaopu
 REDIS_TEST_URL ?= redis://127.0.0.1:6379
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-sqlite test-postgres lint format messages makemessages bench clean
+.PHONY: install run test test-sqlite test-postgres test-sqlite-rest test-sqlite-live \
+	test-postgres-rest test-postgres-live lint format messages makemessages bench clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Kaopu needs Python 3.12 or newer (python3.12/python3.13 on PATH)."; exit 1; }
@@ -45,23 +46,52 @@ format: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-# The two database passes run side by side (each buffered, printed whole when it ends): most of
-# their time is spent waiting on real workers, SMTP servers and the browser, not on the CPU.
-# Each pass's Celery tests get a Redis database number of their own.
-test: messages lint
-	$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgres
+# `make test`: lint and the two database passes side by side, each pass in two processes. The
+# "live" half (tests/integration: Celery worker and beat, SMTP servers, Redis, on production
+# timings; and, in the SQLite pass, the browser tests of tests/e2e) spends most of its minutes
+# waiting on those timers and on the browser, so the rest of the pass runs on the CPU meanwhile
+# instead of after it. Each process's output is buffered and printed whole when it ends. The
+# passes' Celery tests get a Redis database number each, and PostgreSQL's live half a test
+# database of its own (PG_TEST_URL + _live).
+test: messages
+	$(MAKE) --no-print-directory -j5 --output-sync=target lint \
+		test-sqlite-live test-postgres-live test-sqlite-rest test-postgres-rest
+
+PYTEST := $(VENV)/bin/pytest
+SQLITE_LIVE := tests/integration tests/e2e
+POSTGRES_LIVE := tests/integration
+# Succeeds when the PostgreSQL server behind PG_TEST_URL answers.
+PG_UP := $(PY) -c "import psycopg; psycopg.connect('$(PG_TEST_URL)'.rsplit('/', 1)[0] + '/postgres', connect_timeout=3).close()" 2>/dev/null
+PG_MISSING := if [ -n "$$CI" ]; then echo "PostgreSQL is not reachable at $(PG_TEST_URL)"; exit 1; \
+	else echo "PostgreSQL not reachable at $(PG_TEST_URL): skipped the PostgreSQL run (set PG_TEST_URL)."; fi
 
 test-sqlite: messages
-	KAOPU_TEST_REDIS_URL=$(REDIS_TEST_URL)/9 $(VENV)/bin/pytest
+	KAOPU_TEST_REDIS_URL=$(REDIS_TEST_URL)/9 $(PYTEST)
+
+test-sqlite-rest: messages
+	$(PYTEST) $(addprefix --ignore=,$(SQLITE_LIVE))
+
+test-sqlite-live: messages
+	KAOPU_TEST_REDIS_URL=$(REDIS_TEST_URL)/9 $(PYTEST) $(SQLITE_LIVE)
 
 # PostgreSQL: CI must have it; on a laptop without one the run says so and skips it.
 # The browser tests run once, in the SQLite pass: what they check does not depend on the
 # database engine, and they are the slowest part of the suite.
 test-postgres: messages
-	@if $(PY) -c "import psycopg,sys; psycopg.connect('$(PG_TEST_URL)'.rsplit('/', 1)[0] + '/postgres', connect_timeout=3).close()" 2>/dev/null; then \
-		DATABASE_URL=$(PG_TEST_URL) KAOPU_TEST_REDIS_URL=$(REDIS_TEST_URL)/10 $(VENV)/bin/pytest -m "not e2e"; \
-	elif [ -n "$$CI" ]; then echo "PostgreSQL is not reachable at $(PG_TEST_URL)"; exit 1; \
-	else echo "PostgreSQL not reachable at $(PG_TEST_URL): skipped the PostgreSQL run (set PG_TEST_URL)."; fi
+	@if $(PG_UP); then \
+		DATABASE_URL=$(PG_TEST_URL) KAOPU_TEST_REDIS_URL=$(REDIS_TEST_URL)/10 $(PYTEST) -m "not e2e"; \
+	else $(PG_MISSING); fi
+
+test-postgres-rest: messages
+	@if $(PG_UP); then \
+		DATABASE_URL=$(PG_TEST_URL) $(PYTEST) -m "not e2e" $(addprefix --ignore=,$(POSTGRES_LIVE)); \
+	else $(PG_MISSING); fi
+
+test-postgres-live: messages
+	@if $(PG_UP); then \
+		DATABASE_URL=$(PG_TEST_URL)_live KAOPU_TEST_REDIS_URL=$(REDIS_TEST_URL)/10 \
+			$(PYTEST) -m "not e2e" $(POSTGRES_LIVE); \
+	else $(PG_MISSING); fi
 
 bench: messages
 	$(PY) bench/run.py
