@@ -102,15 +102,17 @@ def lead_scope(
     (`team_id IN (…)`) instead of reached through a join to crm_team: the same leads, but a
     page that walks an ordered index, (team, updated_at) or (updated_at), can stop at its 50
     rows; through the join SQLite sorted all 50,000 of a +2's leads (issue 22). `walking` (with
-    it) says the query walks such an index over every team's leads: several teams' condition
-    is then one for SQLite to check on the way rather than to start from (_LikelyIn).
+    it) says the query walks another ordered index, the leads' (updated_at) or a related row's
+    own (the history's (kind, created_at)), and checks the teams on the way: the condition is
+    then one for SQLite to check rather than to start from (_LikelyIn) — on the leads for
+    several teams (one team has its own (team, …) index), from a related row for any.
     """
     if user.is_admin_role:
         return Q()
     if user.role in (Role.DIRECTOR, Role.MANAGER):
         if teams_by_id:
             team_ids = list(visible_teams(user).order_by("pk").values_list("pk", flat=True))
-            if walking and len(team_ids) > 1:
+            if walking and (len(team_ids) > 1 or prefix):
                 return Q(_LikelyIn(F(f"{prefix}team_id"), team_ids))
             return Q(**{f"{prefix}team_id__in": team_ids})
         if user.role == Role.DIRECTOR:

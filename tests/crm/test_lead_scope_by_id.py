@@ -13,7 +13,8 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from crm.models import Activity, Lead, Role, Team, User
+from crm import selectors, services
+from crm.models import Activity, Lead, LeadEvent, LeadEventKind, Role, Team, User
 from crm.permissions import lead_scope, visible_leads
 
 if TYPE_CHECKING:
@@ -79,3 +80,26 @@ def test_a_directors_page_walks_updated_at_and_stops(company: Company, client: C
         plan = " / ".join(row[3] for row in cursor.fetchall())
     assert "lead_updated" in plan, plan
     assert "TEMP B-TREE FOR ORDER BY" not in plan, plan
+
+
+def test_my_days_hand_offs_are_the_teams_of_the_week(company: Company) -> None:
+    """Read from the history's (kind, created_at) with the teams checked on the way: each
+    person sees the hand-offs of the leads they may see, and only those."""
+    services.lead_hand_off(
+        actor=company.manager_a, lead_ids=[company.lead_a_pool.pk], to_user=company.rep_a2
+    )
+    services.lead_hand_off(
+        actor=company.manager_b, lead_ids=[company.lead_b1.pk], to_user=company.rep_b1
+    )
+    handed = set(
+        LeadEvent.objects.filter(
+            kind__in=[LeadEventKind.HANDED_DOWN, LeadEventKind.REASSIGNED]
+        ).values_list("lead_id", flat=True)
+    )
+    assert {company.lead_a_pool.pk, company.lead_b1.pk} <= handed
+    for name, user in company.people.items():
+        shown = {event.lead_id for event in selectors.my_day(user=user)["handoffs"]}
+        visible = set(visible_leads(user).values_list("pk", flat=True))
+        assert shown == visible & handed, name
+    manager_a = {e.lead_id for e in selectors.my_day(user=company.manager_a)["handoffs"]}
+    assert company.lead_a_pool.pk in manager_a and company.lead_b1.pk not in manager_a

@@ -44,7 +44,9 @@ PINNED = {
     "lead-list manager": 7,
     "lead-list director": 7,
     "my-day rep": 7,
-    "my-day manager": 7,
+    # +1 (issue 22): the manager's team id, so that the week's hand-offs are read from the
+    # history's (kind, created_at) and not from each of the team's leads' histories.
+    "my-day manager": 8,
     "lead-board": 11,
     "lead-handoff": 6,
     # +1 since issue 15: the coach's nudges block on the lead page; +3 since issue 19: the
