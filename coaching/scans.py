@@ -23,8 +23,10 @@ from django.db.models import (
     CharField,
     Count,
     Exists,
+    ExpressionWrapper,
     F,
     Func,
+    IntegerField,
     Min,
     Model,
     OuterRef,
@@ -119,10 +121,15 @@ def _not_yet(rows: rules.Rows, s: ScanInput, period: Any) -> rules.Rows:
     this rule's nudges, instead of writing and hashing a key string per lead and per nudge. A
     steady scan then reads back only what is new, not every finding (55k report_due rows at
     100k leads) for create_nudges to skip."""
-    made = Nudge.objects.filter(
+    # The recipient as `recipient_id + 0`, which no index serves: SQLite otherwise probes the
+    # recipient's index and reads all of that person's nudges (hundreds) for every lead,
+    # instead of the lead's few through (lead, state).
+    made = Nudge.objects.alias(
+        to=ExpressionWrapper(F("recipient_id") + 0, output_field=IntegerField())
+    ).filter(
         lead_id=OuterRef("pk"),
         rule_id=s.rule.id,
-        recipient_id=OuterRef("owner_id"),
+        to=OuterRef("owner_id"),
         period=OuterRef("nudge_period"),
     )
     return rows.alias(nudge_period=period).exclude(Exists(made))
