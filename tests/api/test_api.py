@@ -384,8 +384,9 @@ def connection_kept_open() -> Iterator[None]:
 
 def test_schemathesis_finds_no_server_error(company: Company, settings: Any) -> None:
     """Generated requests, valid and invalid, for every operation, through the WSGI app in
-    this process (about a minute at most): never a 5xx, and every answer has a documented
-    status, content type and shape."""
+    this process: never a 5xx, and every answer has a documented status, content type and
+    shape. A fixed number of examples per operation, not a time budget: on a loaded machine a
+    budget skipped the last operations (and their 5xx, if any) instead of taking longer."""
     import hypothesis
     import schemathesis
     from django.core.wsgi import get_wsgi_application
@@ -394,9 +395,9 @@ def test_schemathesis_finds_no_server_error(company: Company, settings: Any) -> 
     settings.KAOPU_API_RATE_LIMIT = 1_000_000
     token = token_create(user=company.manager_a, name="fuzz")[1]
     rep_token = token_create(user=company.rep_a1, name="fuzz")[1]
-    deadline = time.monotonic() + 60
     failures: list[str] = []
     calls = 0
+    tried: set[tuple[str, str]] = set()
     checks = [
         schemathesis.checks.not_a_server_error,
         schemathesis.checks.status_code_conformance,
@@ -406,7 +407,7 @@ def test_schemathesis_finds_no_server_error(company: Company, settings: Any) -> 
 
     def run(operation: Any, mode: GenerationMode) -> None:
         @hypothesis.settings(
-            max_examples=25,
+            max_examples=20,
             deadline=None,
             database=None,
             suppress_health_check=list(hypothesis.HealthCheck),
@@ -416,6 +417,7 @@ def test_schemathesis_finds_no_server_error(company: Company, settings: Any) -> 
         def check(case: Any) -> None:
             nonlocal calls
             calls += 1
+            tried.add((f"{operation.method} {operation.path}", str(mode)))
             who = rep_token if calls % 3 == 0 else token
             response = case.call(headers={"Authorization": f"Bearer {who}"})
             if response.status_code >= 500:
@@ -426,9 +428,12 @@ def test_schemathesis_finds_no_server_error(company: Company, settings: Any) -> 
 
     with connection_kept_open():
         schema = schemathesis.openapi.from_wsgi("/api/openapi.json", get_wsgi_application())
-        for result in schema.get_all_operations():
+        operations = [result.ok() for result in schema.get_all_operations()]
+        for operation in operations:
             for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-                if time.monotonic() < deadline:
-                    run(result.ok(), mode)
+                run(operation, mode)
     assert failures == []
-    assert calls > 200
+    assert len(operations) >= 23
+    # Every operation was called with valid and with invalid input.
+    assert len(tried) == 2 * len(operations)
+    assert calls > 400
