@@ -44,6 +44,7 @@ from crm.permissions import (
 from crm.views.board_cards import board_cards
 from crm.views.companies import lead_contacts_context
 from crm.views.lead_rows import lead_rows
+from crm.views.timeline_entries import timeline_entries
 from crm.web import (
     HtmxHttpRequest,
     apply_errors,
@@ -133,7 +134,11 @@ def _timeline(request: HttpRequest, lead: Lead) -> dict[str, Any]:
     everything = request.GET.get("timeline") == "all"
     limit = 1000 if everything else settings.KAOPU_PAGE_SIZE
     entries = selectors.lead_timeline(lead=lead, viewer=current_user(request), limit=limit + 1)
-    return {"timeline": entries[:limit], "timeline_more": len(entries) > limit}
+    return {
+        "timeline": entries[:limit],
+        "timeline_entries": timeline_entries(entries[:limit]),
+        "timeline_more": len(entries) > limit,
+    }
 
 
 def _detail_context(
