@@ -12,6 +12,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -22,6 +23,7 @@ from coaching import cards, selectors, services
 from coaching import nudges as nudge_actions
 from coaching.forms import DismissForm, SnoozeForm, snooze_until
 from coaching.models import Nudge
+from coaching.views import nudge_items
 from crm.permissions import can_view_cockpit, visible_teams
 from crm.web import (
     HtmxHttpRequest,
@@ -58,16 +60,25 @@ def _nudge_page(
         "card_dismiss_form": DismissForm(),
         "query": f"show={show_state}",
     }
+    context |= extra
+    # The subjects and their forms are written in Python (nudge_items), with the page's token.
+    context["csrf_token"] = get_token(request)  # one token a page, as {% csrf_token %} had
+    forms = nudge_items.NudgeForms(context["csrf_token"])
     if show_state == "open":
         context["cards"] = cards.cards_for(user=user, language=language)
+        context["card_rows"] = [
+            (card, nudge_items.card_parts(card, forms, context)) for card in context["cards"]
+        ]
     else:
         nudges = selectors.nudges_for(user=user, show_state=show_state)
         page = paginate(request, nudges, NUDGE_PAGE_SIZE)
+        shown = [selectors.show(n, language) for n in page.object_list]
         context |= {
             "page": page,
-            "shown": [selectors.show(n, language) for n in page.object_list],
+            "shown": [
+                (item, forms.nudge(item.nudge.pk) if item.nudge.is_active else "") for item in shown
+            ],
         }
-    context |= extra
     return render_region(request, "coaching/nudges.html", context, "nudge-list", status=status)
 
 
