@@ -23,6 +23,7 @@ from django.utils.safestring import SafeString
 from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 
+from crm.labels import choice_labels
 from crm.models import Activity, LeadEvent, Report
 from crm.selectors import TimelineEntry
 from crm.templatetags.kaopu_text import join_words
@@ -36,6 +37,14 @@ ENTRY = """
 _MISSING = object()
 # Reversed once per page, with this id in place of each report's.
 _MARK = 987654321
+
+
+Labels = dict[str, dict[Any, str]]
+
+
+def _label(labels: Labels, choices: str, value: Any) -> Any:
+    """What get_FOO_display() gives: the choice's label, or the value when it is none."""
+    return labels[choices].get(value, value)
 
 
 def _out(value: Any) -> str:
@@ -55,32 +64,33 @@ def _key_out(changes: Any, key: str) -> str:
     return "" if value is _MISSING else _out(value)
 
 
-def _report(report: Report, url: str) -> str:
+def _report(report: Report, url: str, labels: Labels) -> str:
     text = Truncator(str(report.status_now or report.ask)).chars(200)
     quality = _("quality %(score)s/100") % {"score": _out(report.quality_score)}
     acknowledged = f" · {escape(_('acknowledged'))}" if report.acknowledged_at else ""
+    kind = _out(_label(labels, "report", report.kind))
     return (
-        f'\n      <strong><a href="{url}">{_out(report.get_kind_display())}</a></strong>'
+        f'\n      <strong><a href="{url}">{kind}</a></strong>'
         f' <span class="muted">— {_out(report.author)} · {quality}{acknowledged}</span>'
         f'\n      <p class="prewrap">{escape(text)}</p>\n    '
     )
 
 
-def _activity(activity: Activity) -> str:
+def _activity(activity: Activity, labels: Labels) -> str:
     people = activity.contacts.all()
     whom = ""
     if people:
         names = escape(join_words(people))
         whom = f' <span class="with-whom">{_("with %(names)s") % {"names": names}}</span>'
     return (
-        f"\n      <strong>{_out(activity.get_kind_display())}</strong>"
-        f" · {_out(activity.get_outcome_display())}"
+        f"\n      <strong>{_out(_label(labels, 'activity', activity.kind))}</strong>"
+        f" · {_out(_label(labels, 'outcome', activity.outcome))}"
         f' <span class="muted">— {_out(activity.author)}</span>{whom}'
         f"\n      {_plain(activity.note)}\n    "
     )
 
 
-def _event(event: LeadEvent) -> str:
+def _event(event: LeadEvent, labels: Labels) -> str:
     kind, changes = event.kind, event.changes
     if kind == "handed_down":
         head = _("%(by)s handed this lead down to %(to)s") % {
@@ -108,8 +118,8 @@ def _event(event: LeadEvent) -> str:
         )
     if kind == "stage_changed":
         head = _("Stage: %(from)s → %(to)s") % {
-            "from": _out(event.get_from_stage_display()),
-            "to": _out(event.get_to_stage_display()),
+            "from": _out(_label(labels, "stage", event.from_stage)),
+            "to": _out(_label(labels, "stage", event.to_stage)),
         }
         return (
             f'\n      <strong>{head}</strong> <span class="muted">— {_out(event.actor)}</span>'
@@ -143,8 +153,8 @@ def _event(event: LeadEvent) -> str:
             f"\n      <strong>{escape(_('Lead created'))}</strong>"
             f' <span class="muted">— {_out(event.actor)}</span>\n    '
         )
-    labels = event.changed_labels()
-    joined = escape(join_words(labels)) if labels else ""
+    edited = event.changed_labels()
+    joined = escape(join_words(edited)) if edited else ""
     return (
         f"\n      <strong>{escape(_('Lead edited'))}</strong>"
         f' <span class="muted">— {_out(event.actor)}: {joined}</span>\n    '
@@ -163,6 +173,14 @@ def timeline_entries(entries: Iterable[TimelineEntry]) -> SafeString:
     """The `<li>`s of the entries, in the active language and time zone. Reads what
     crm.selectors.lead_timeline selected with them, nothing else."""
     zone = timezone.get_current_timezone()
+    # The choices' labels once a page, not get_FOO_display() per entry (which hashes each
+    # lazy label, translating it: two thirds of the entries' time).
+    labels = {
+        "activity": choice_labels(Activity._meta.get_field("kind").flatchoices),
+        "outcome": choice_labels(Activity._meta.get_field("outcome").flatchoices),
+        "report": choice_labels(Report._meta.get_field("kind").flatchoices),
+        "stage": choice_labels(LeadEvent._meta.get_field("to_stage").flatchoices),
+    }
     url_head, url_tail = escape(reverse("report-detail", args=[_MARK])).split(str(_MARK))
     html = []
     for entry in entries:
@@ -170,13 +188,13 @@ def timeline_entries(entries: Iterable[TimelineEntry]) -> SafeString:
         when = timezone.localtime(entry.when, zone) if timezone.is_aware(entry.when) else entry.when
         if entry.kind == "report":
             assert isinstance(item, Report)
-            body = _report(item, f"{url_head}{item.pk}{url_tail}")
+            body = _report(item, f"{url_head}{item.pk}{url_tail}", labels)
         elif entry.kind == "activity":
             assert isinstance(item, Activity)
-            body = _activity(item)
+            body = _activity(item, labels)
         else:
             assert isinstance(item, LeadEvent)
-            body = _event(item)
+            body = _event(item, labels)
         if entry.kind == "event":
             extra = f" tl-{_out(item.kind)}"
         else:
