@@ -4,7 +4,7 @@ template engine were most of the lead page's time, as the list's rows and the bo
 
 The HTML is what templates/crm/_timeline.html wrote entry by entry until then, byte for byte
 (tests/crm/test_timeline_entries.py renders the old template beside it): values escaped as
-`{{ }}` escapes them (a missing author reads "None", as it did), `{% translate %}` escaped,
+`{{ }}` escapes them (a deleted person reads "deleted user"), `{% translate %}` escaped,
 `{% blocktranslate %}` with its values escaped and its text not, times in the reader's zone
 (`date:'c'` and `date:"Y-m-d H:i"`), `truncatechars:200`. A change to an entry's look is made
 here.
@@ -52,6 +52,12 @@ def _out(value: Any) -> str:
     return escape(str(localize(value)))
 
 
+def _who(user: Any) -> str:
+    """A person on an entry, escaped; one whose account was deleted (the foreign key is set to
+    null) reads "deleted user", not "None"."""
+    return _out(user) if user is not None else escape(_("deleted user"))
+
+
 def _key(changes: Any, key: str) -> Any:
     """`item.changes.key` as the template looked it up: missing is empty."""
     if isinstance(changes, Mapping) and key in changes:
@@ -71,7 +77,7 @@ def _report(report: Report, url: str, labels: Labels) -> str:
     kind = _out(_label(labels, "report", report.kind))
     return (
         f'\n      <strong><a href="{url}">{kind}</a></strong>'
-        f' <span class="muted">— {_out(report.author)} · {quality}{acknowledged}</span>'
+        f' <span class="muted">— {_who(report.author)} · {quality}{acknowledged}</span>'
         f'\n      <p class="prewrap">{escape(text)}</p>\n    '
     )
 
@@ -85,7 +91,7 @@ def _activity(activity: Activity, labels: Labels) -> str:
     return (
         f"\n      <strong>{_out(_label(labels, 'activity', activity.kind))}</strong>"
         f" · {_out(_label(labels, 'outcome', activity.outcome))}"
-        f' <span class="muted">— {_out(activity.author)}</span>{whom}'
+        f' <span class="muted">— {_who(activity.author)}</span>{whom}'
         f"\n      {_plain(activity.note)}\n    "
     )
 
@@ -94,15 +100,15 @@ def _event(event: LeadEvent, labels: Labels) -> str:
     kind, changes = event.kind, event.changes
     if kind == "handed_down":
         head = _("%(by)s handed this lead down to %(to)s") % {
-            "by": _out(event.actor),
-            "to": _out(event.to_user),
+            "by": _who(event.actor),
+            "to": _who(event.to_user),
         }
         return f"\n      <strong>{head}</strong>\n      {_quoted(event.note)}\n    "
     if kind == "reassigned":
         head = _("%(by)s reassigned this lead from %(from)s to %(to)s") % {
-            "by": _out(event.actor),
-            "from": _out(event.from_user),
-            "to": _out(event.to_user),
+            "by": _who(event.actor),
+            "from": _who(event.from_user),
+            "to": _who(event.to_user),
         }
         return f"\n      <strong>{head}</strong>\n      {_quoted(event.note)}\n    "
     if kind == "returned":
@@ -110,7 +116,7 @@ def _event(event: LeadEvent, labels: Labels) -> str:
         team = _key(changes, "moved_to_team")
         if team is not _MISSING and team:
             moved = '<span class="muted">{}</span>'.format(
-                _("%(rep)s moved to %(team)s.") % {"rep": _out(event.from_user), "team": _out(team)}
+                _("%(rep)s moved to %(team)s.") % {"rep": _who(event.from_user), "team": _out(team)}
             )
         return (
             f"\n      <strong>{escape(_('Returned to the team pool'))}</strong>"
@@ -122,7 +128,7 @@ def _event(event: LeadEvent, labels: Labels) -> str:
             "to": _out(_label(labels, "stage", event.to_stage)),
         }
         return (
-            f'\n      <strong>{head}</strong> <span class="muted">— {_out(event.actor)}</span>'
+            f'\n      <strong>{head}</strong> <span class="muted">— {_who(event.actor)}</span>'
             f"\n      {_plain(event.note)}\n    "
         )
     if kind == "next_step":
@@ -145,19 +151,19 @@ def _event(event: LeadEvent, labels: Labels) -> str:
             text += " · " + _("parked until %(date)s") % {"date": _out(parked)}
         return (
             f"\n      <strong>{escape(_('Next step set'))}</strong>"
-            f' <span class="muted">— {_out(event.actor)}{via}</span>'
+            f' <span class="muted">— {_who(event.actor)}{via}</span>'
             f'\n      <p class="prewrap">{text}</p>\n    '
         )
     if kind == "created":
         return (
             f"\n      <strong>{escape(_('Lead created'))}</strong>"
-            f' <span class="muted">— {_out(event.actor)}</span>\n    '
+            f' <span class="muted">— {_who(event.actor)}</span>\n    '
         )
     edited = event.changed_labels()
     joined = escape(join_words(edited)) if edited else ""
     return (
         f"\n      <strong>{escape(_('Lead edited'))}</strong>"
-        f' <span class="muted">— {_out(event.actor)}: {joined}</span>\n    '
+        f' <span class="muted">— {_who(event.actor)}: {joined}</span>\n    '
     )
 
 

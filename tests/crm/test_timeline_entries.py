@@ -2,7 +2,8 @@
 they replaced, byte for byte, for the entries that trip a rewrite: every activity and history
 kind the template wrote and each of its branches (a hand-off with and without a note, returned
 with and without a team, a next step from a report, a decision, an activity and none, due and
-parked), markup and quotes in every text and name, no actor, no receiver, a report past 200
+parked), markup and quotes in every text and name, no actor, no receiver (a deleted account: the
+template wrote "None", the entries write "deleted user"), a report past 200
 characters and one with only an ask, contacts with and without a title, an acknowledged report;
 in both languages and three zones (times with microseconds, a day that differs by zone)."""
 
@@ -15,6 +16,7 @@ import pytest
 from django.template import Context, Template
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from crm import selectors
 from crm.models import Activity, Contact, LeadEvent, Report
@@ -66,6 +68,11 @@ TEMPLATE_TIMELINE = """{% load i18n kaopu_text %}{% if timeline %}
 <p class="empty">{% translate "Nothing has happened on this lead yet." %}</p>
 {% endif %}
 """  # noqa: E501
+
+# The template, but a person whose account was deleted (null) reads "deleted user", not "None".
+DELETED_NAMED = TEMPLATE_TIMELINE
+for _person in ("item.actor", "item.to_user", "item.from_user", "item.author"):
+    DELETED_NAMED = DELETED_NAMED.replace(_person, f"{_person}|default_if_none:deleted")
 
 # 16:30 UTC on 1 March: already 2 March in Shanghai, still 1 March in Berlin and Los Angeles.
 LATE = dt.datetime(2026, 3, 1, 16, 30, 5, 123456, tzinfo=dt.UTC)
@@ -154,7 +161,8 @@ def test_timeline_is_the_templates_byte_for_byte(
     assert len(entries) >= 3 + 18 + 3  # and the fixture's own history
     context = {"lead": company.lead_a1, "timeline": entries, "timeline_more": True}
     with translation.override(language), timezone.override(zone):
-        expected = Template(TEMPLATE_TIMELINE).render(Context(context))
+        deleted = _("deleted user")
+        expected = Template(DELETED_NAMED).render(Context({**context, "deleted": deleted}))
         with django_assert_num_queries(0):
             context["timeline_entries"] = timeline_entries(entries)
             written = render_to_string("crm/_timeline.html", context)
@@ -162,7 +170,8 @@ def test_timeline_is_the_templates_byte_for_byte(
     assert written == expected
     assert written.count("<li ") == len(entries)
     assert "Price &amp; &lt;b&gt;&quot;terms&quot;&lt;/b&gt; it&#x27;s {{ x }} %(n)s" in written
-    assert "Wang &lt;Wei&gt; &amp; Co" in written and "None" in written
+    assert "Wang &lt;Wei&gt; &amp; Co" in written and f"— {deleted}" in written
+    assert "— None" not in written and "None handed" not in written
     assert ("2026-03-02" if zone == "Asia/Shanghai" else "2026-03-01") in written
     assert "长" * 150 in written and "长" * 200 not in written
 
