@@ -5,7 +5,7 @@ rows' choice between "act-forms" and "act-forms-errors"), byte for byte: markup,
 ampersands in titles, tags and links, a subject with no tags, a card of one subject and of
 several, a refused snooze or dismiss on a subject and on a card, no CSRF token; in both
 languages and three zones (nothing here is a time, but a zone must not change it). The whole
-pages were compared on the bench data (bench/README.md, "Issue 22: the nudge center")."""
+pages were compared on the bench data (bench/README.md, "Issue 22, third pass": "The nudge center")."""
 
 from __future__ import annotations
 
