@@ -131,29 +131,14 @@ RANKING_COLUMNS: tuple[tuple[str, bool], ...] = (
 )
 
 
-def _ranking_label(column: str) -> str:
-    return {
-        "name": _("Rep"),
-        "team": _("Team"),
-        "on_time": _("Reports on time"),
-        "quality": _("Average quality"),
-        "nudges": _("Answers to nudges"),
-        "conversion": _("Conversion"),
-        "thanks": _("Thanks after wins"),
-        "open_leads": _("Open leads"),
-        "stalled": _("Stalled"),
-        "last_report": _("Last report"),
-        "help": _("Only asks for help"),
-    }[column]
-
-
 def sort_headers(sort: ranking.Sort, days: int) -> list[dict[str, Any]]:
     """Each column's heading: its label, and the link that sorts by it (the period kept, the
     direction flipped on the column sorted now). Plain links, so sorting works without JS."""
+    labels = cockpit_rows.ranking_labels()
     return [
         {
             "column": column,
-            "label": _ranking_label(column),
+            "label": labels[column],
             "num": num,
             "current": column == sort.column,
             "query": urlencode({"days": days, "sort": sort.toggled(column)}),

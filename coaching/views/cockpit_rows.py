@@ -99,13 +99,7 @@ class _Cells:
             last = self.never
         on_time = f"{row.on_time}/{row.reports} · {row.on_time_share}%" if row.reports else "—"
         quality = floatformat(row.quality, 0) if row.quality is not None else "—"
-        conversion = (
-            f'{row.conversion}% <span class="small muted">'
-            f"({row.handed_won}/{row.handed_won + row.handed_lost})</span>"
-            if row.conversion is not None
-            else "—"
-        )
-        thanks = f"{row.wins_thanked}/{row.handed_won}" if row.handed_won else "—"
+        conversion, thanks = _conversion_and_thanks(row)
         asks = str(row.open_asks)
         if row.oldest_ask_days is not None:
             days = ngettext("%(counter)s day", "%(counter)s days", row.oldest_ask_days) % {
@@ -180,12 +174,23 @@ def team_table(rows: Iterable[Figures], *, days: int) -> SafeString:
     return SafeString("".join(out))
 
 
-def ranking_rows(reps: Iterable[Figures], *, days: int) -> SafeString:
-    """The +2 page's ranking of reps: one `<tr>` per rep (inside `<tbody>`)."""
-    rep_head, rep_tail = _link("coach-rep")
-    team_head, team_tail = _link("coach-team-detail")
-    label = {
-        "rep": _("Rep"),
+def _conversion_and_thanks(row: Figures) -> tuple[str, str]:
+    """The conversion cell (share, then won/closed) and the thanks cell (thanked/won) that the
+    team table and the ranking both show."""
+    conversion = (
+        f'{row.conversion}% <span class="small muted">'
+        f"({row.handed_won}/{row.handed_won + row.handed_lost})</span>"
+        if row.conversion is not None
+        else "—"
+    )
+    thanks = f"{row.wins_thanked}/{row.handed_won}" if row.handed_won else "—"
+    return conversion, thanks
+
+
+def ranking_labels() -> dict[str, str]:
+    """The +2 ranking's column names, by sort key: its sort headers and its cells' data-label."""
+    return {
+        "name": _("Rep"),
         "team": _("Team"),
         "on_time": _("Reports on time"),
         "quality": _("Average quality"),
@@ -197,6 +202,13 @@ def ranking_rows(reps: Iterable[Figures], *, days: int) -> SafeString:
         "last_report": _("Last report"),
         "help": _("Only asks for help"),
     }
+
+
+def ranking_rows(reps: Iterable[Figures], *, days: int) -> SafeString:
+    """The +2 page's ranking of reps: one `<tr>` per rep (inside `<tbody>`)."""
+    rep_head, rep_tail = _link("coach-rep")
+    team_head, team_tail = _link("coach-team-detail")
+    label = ranking_labels()
     today = _("today")
     never = f'<span class="overdue">{_("never")}</span>'
     help_tag = f'<span class="tag warn">{_("only asks for help")}</span>'
@@ -220,13 +232,7 @@ def ranking_rows(reps: Iterable[Figures], *, days: int) -> SafeString:
             if row.nudges
             else "—"
         )
-        conversion = (
-            f'{row.conversion}% <span class="small muted">'
-            f"({row.handed_won}/{row.handed_won + row.handed_lost})</span>"
-            if row.conversion is not None
-            else "—"
-        )
-        thanks = f"{row.wins_thanked}/{row.handed_won}" if row.handed_won else "—"
+        conversion, thanks = _conversion_and_thanks(row)
         if row.last_report_at:
             if row.days_since_report == 0:
                 last = today
@@ -237,7 +243,7 @@ def ranking_rows(reps: Iterable[Figures], *, days: int) -> SafeString:
             last = never
         out.append(
             f'<tr data-rank-rep="{row.key}">\n'
-            f'      <th scope="row" data-label="{label["rep"]}"><a href="{rep_head}{row.key}'
+            f'      <th scope="row" data-label="{label["name"]}"><a href="{rep_head}{row.key}'
             f'{rep_tail}?days={days}">{escape(str(row.name))}</a></th>\n'
             f'      <td data-label="{label["team"]}" data-figure="team">{team}</td>\n'
             f'      <td class="num" data-label="{label["on_time"]}" data-figure="on_time">'
