@@ -1,5 +1,8 @@
+from collections.abc import Iterable
+
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from crm.models import (
@@ -18,6 +21,7 @@ from crm.models import (
     User,
     company_name_key,
 )
+from crm.services.reports import lead_last_report_refresh
 
 
 @admin.register(User)
@@ -84,6 +88,9 @@ class LeadAdmin(admin.ModelAdmin):
     list_select_related = ("owner", "team")
     date_hierarchy = "created_at"
     raw_id_fields = ("owner", "handed_by", "created_by", "account")
+    # Kept by the report services (the coach's "report due" reads it): a lead form opened before
+    # a report was sent must not write the older time back.
+    readonly_fields = ("last_reported_at",)
     inlines = [ActivityInline]
 
 
@@ -142,6 +149,29 @@ class ReportAdmin(admin.ModelAdmin):
     raw_id_fields = ("author", "lead", "acknowledged_by", "decided_by")
     date_hierarchy = "submitted_at"
     inlines = [ReplyInline]
+
+    # An admin may change a report's state, lead or time, or delete it, past the services:
+    # the leads it was and is on get their "last report" recounted (Lead.last_reported_at).
+    def save_model(self, request: object, obj: Report, form: object, change: bool) -> None:
+        before = Report.objects.filter(pk=obj.pk).values_list("lead_id", flat=True).first()
+        super().save_model(request, obj, form, change)  # type: ignore[arg-type]
+        _recount_last_report({before, obj.lead_id})
+
+    def delete_model(self, request: object, obj: Report) -> None:
+        lead_id = obj.lead_id
+        super().delete_model(request, obj)  # type: ignore[arg-type]
+        _recount_last_report({lead_id})
+
+    def delete_queryset(self, request: object, queryset: QuerySet[Report]) -> None:
+        lead_ids = set(queryset.values_list("lead_id", flat=True))
+        super().delete_queryset(request, queryset)  # type: ignore[arg-type]
+        _recount_last_report(lead_ids)
+
+
+def _recount_last_report(lead_ids: Iterable[int | None]) -> None:
+    ids = [pk for pk in lead_ids if pk is not None]
+    if ids:
+        lead_last_report_refresh(leads=Lead.objects.filter(pk__in=ids))
 
 
 @admin.register(DomainEvent)
