@@ -6,8 +6,8 @@ a filter and a lookup per cell: 90 reps × 11 cells on a +2 page).
 The HTML is what templates/coaching/team.html, director.html and _figure_cells.html wrote row by
 row until then, byte for byte (tests/coaching/test_cockpit_rows.py renders the old templates
 beside these); the values go through the same escaping and the same filters (`floatformat`,
-dates in the reader's zone as `Y-m-d`, `duration`). As in the templates, translated text is
-written as it is and values are escaped. A change to a row's look is made here.
+dates in the reader's zone as `Y-m-d`, `duration`). As in the templates, translated text and
+values are escaped. A change to a row's look is made here.
 """
 
 from __future__ import annotations
@@ -22,14 +22,25 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import get_format
 from django.utils.safestring import SafeString
-from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext
+from django.utils.translation import ngettext as _ngettext
 
 from coaching.cockpit import Figures, StageRow
 from crm.labels import choice_labels
 from crm.models import Lead
 from crm.pipeline import Stage
 from crm.templatetags.kaopu_text import duration
+
+
+def _(message: str) -> str:
+    """Translated text, escaped as `{% translate %}` wrote it."""
+    return escape(gettext(message))
+
+
+def ngettext(singular: str, plural: str, number: int) -> str:
+    """Translated text with a count, escaped as the template wrote it."""
+    return escape(_ngettext(singular, plural, number))
+
 
 # Reversed once per page, with this id in place of each row's.
 _MARK = 987654321
@@ -190,17 +201,17 @@ def _conversion_and_thanks(row: Figures) -> tuple[str, str]:
 def ranking_labels() -> dict[str, str]:
     """The +2 ranking's column names, by sort key: its sort headers and its cells' data-label."""
     return {
-        "name": _("Rep"),
-        "team": _("Team"),
-        "on_time": _("Reports on time"),
-        "quality": _("Average quality"),
-        "nudges": _("Answers to nudges"),
-        "conversion": _("Conversion"),
-        "thanks": _("Thanks after wins"),
-        "open_leads": _("Open leads"),
-        "stalled": _("Stalled"),
-        "last_report": _("Last report"),
-        "help": _("Only asks for help"),
+        "name": gettext("Rep"),
+        "team": gettext("Team"),
+        "on_time": gettext("Reports on time"),
+        "quality": gettext("Average quality"),
+        "nudges": gettext("Answers to nudges"),
+        "conversion": gettext("Conversion"),
+        "thanks": gettext("Thanks after wins"),
+        "open_leads": gettext("Open leads"),
+        "stalled": gettext("Stalled"),
+        "last_report": gettext("Last report"),
+        "help": gettext("Only asks for help"),
     }
 
 
@@ -208,7 +219,7 @@ def ranking_rows(reps: Iterable[Figures], *, days: int) -> SafeString:
     """The +2 page's ranking of reps: one `<tr>` per rep (inside `<tbody>`)."""
     rep_head, rep_tail = _link("coach-rep")
     team_head, team_tail = _link("coach-team-detail")
-    label = ranking_labels()
+    label = {key: escape(name) for key, name in ranking_labels().items()}
     today = _("today")
     never = f'<span class="overdue">{_("never")}</span>'
     help_tag = f'<span class="tag warn">{_("only asks for help")}</span>'

@@ -18,11 +18,23 @@ from html import escape
 from django.template.defaultfilters import floatformat
 from django.urls import reverse
 from django.utils.safestring import SafeString
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext as _gettext
+from django.utils.translation import ngettext as _ngettext
 
 from crm.models import Lead
 from crm.pipeline import Stage
 from crm.selectors import BoardColumn
+
+
+def gettext(message: str) -> str:
+    """Translated text, escaped as `{% translate %}` wrote it."""
+    return escape(_gettext(message))
+
+
+def ngettext(singular: str, plural: str, number: int) -> str:
+    """Translated text with a count, escaped as the template wrote it."""
+    return escape(_ngettext(singular, plural, number))
+
 
 CARD = """
       <li class="board-card{rotting}{idle_class}" id="card-{pk}"
