@@ -67,7 +67,7 @@ def test_past_the_cap_the_list_says_so_and_pages_to_it(company: Company, client:
     assert len(seen) == len(set(seen)) == 6
     set_language(company.manager_a, "zh-hans")
     chinese = listed(client)
-    assert "6+ 个商机" in chinese and "分页只显示前 6 个" in chinese
+    assert "6+ 个商机" in chinese and "列表只列出前 6 个商机" in chinese
 
 
 def test_the_count_reads_at_most_the_cap(company: Company, client: Client) -> None:
