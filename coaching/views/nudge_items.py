@@ -44,7 +44,7 @@ class NudgeForms:
     """The page's snooze and dismiss forms: its translations, the snooze periods and the CSRF
     token are written once, so each subject costs only its URLs and ids."""
 
-    def __init__(self, csrf_token: Any, context: dict[str, Any] | None = None) -> None:
+    def __init__(self, csrf_token: Any) -> None:
         token = str(csrf_token) if csrf_token else ""
         self.token = token
         self.csrf = (
@@ -52,7 +52,6 @@ class NudgeForms:
             if token and token != "NOTPROVIDED"
             else ""
         )
-        self.context = context or {}
         self.snooze_head, self.snooze_tail = _link("coach-nudge-snooze")
         self.dismiss_head, self.dismiss_tail = _link("coach-nudge-dismiss")
         snooze, dismiss = _e(_("Snooze")), _e(_("Dismiss"))
@@ -101,7 +100,7 @@ class NudgeForms:
     def refused(self, snooze_url: str, dismiss_url: str, s_form: Form, d_form: Form) -> str:
         """The partial "act-forms-errors", through the template (a refused form, rare)."""
         template = get_template("coaching/nudges.html#act-forms-errors")
-        context = self.context | {
+        context = {
             "csrf_token": self.token,
             "snooze_url": snooze_url,
             "dismiss_url": dismiss_url,
