@@ -5,6 +5,9 @@ PY := $(VENV)/bin/python
 PYTHON ?= $(shell for p in python3.13 python3.12 python3; do \
 	if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then echo $$p; break; fi; done)
 PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/kaopu
+# The live half of the PostgreSQL pass (tests/integration) runs beside the rest on a database of
+# its own; set it yourself when PG_TEST_URL ends in ?options.
+PG_LIVE_TEST_URL ?= $(PG_TEST_URL)_live
 # The machine's Redis for the Celery tests; the SQLite pass uses database 9, PostgreSQL's 10.
 REDIS_TEST_URL ?= redis://127.0.0.1:6379
 STAMP := $(VENV)/.installed
@@ -52,7 +55,7 @@ format: install
 # waiting on those timers and on the browser, so the rest of the pass runs on the CPU meanwhile
 # instead of after it. Each process's output is buffered and printed whole when it ends. The
 # passes' Celery tests get a Redis database number each, and PostgreSQL's live half a test
-# database of its own (PG_TEST_URL + _live).
+# database of its own (PG_LIVE_TEST_URL).
 test: messages
 	$(MAKE) --no-print-directory -j5 --output-sync=target lint \
 		test-sqlite-live test-postgres-live test-sqlite-rest test-postgres-rest
@@ -89,7 +92,7 @@ test-postgres-rest: messages
 
 test-postgres-live: messages
 	@if $(PG_UP); then \
-		DATABASE_URL=$(PG_TEST_URL)_live KAOPU_TEST_REDIS_URL=$(REDIS_TEST_URL)/10 \
+		DATABASE_URL=$(PG_LIVE_TEST_URL) KAOPU_TEST_REDIS_URL=$(REDIS_TEST_URL)/10 \
 			$(PYTEST) -m "not e2e" $(POSTGRES_LIVE); \
 	else $(PG_MISSING); fi
 
