@@ -42,9 +42,12 @@ def test_a_draft_typed_offline_comes_back_and_is_saved(
         "Waited at their door on Thursday."
     )
     expect(again.get_by_label("Status now", exact=True)).to_have_value("Met the purchasing head.")
+    # The restored draft goes out on the page's own autosave; 30 s of patience for a browser
+    # sharing two cores with three other test processes (10 s once fell short in CI).
     assert wait_until(
         lambda: (
             Report.objects.get(author=c.rep_a1).what_i_did == "Waited at their door on Thursday."
-        )
+        ),
+        timeout=30,
     )
     assert Report.objects.filter(author=c.rep_a1).count() == 1  # the same draft, updated
