@@ -13,6 +13,8 @@ from itertools import chain
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import EmptyResultSet
+from django.db import connection
 from django.db.models import (
     Case,
     Count,
@@ -25,6 +27,7 @@ from django.db.models import (
     When,
     Window,
 )
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce, RowNumber
 from django.utils import timezone
 
@@ -36,6 +39,7 @@ from crm.models import (
     LeadEventKind,
     Report,
     ReportState,
+    Role,
     User,
 )
 from crm.permissions import lead_scope, visible_leads, visible_reports
@@ -156,14 +160,17 @@ def my_day(*, user: User, limit: int = 15) -> dict[str, Any]:
     """What needs the user today: next steps due, stalled leads, new hand-offs."""
     now = timezone.now()
     today = timezone.localdate(now)
-    mine = with_idle_since(visible_leads(user)).filter(stage__in=OPEN_STAGES)
-    due = (
-        mine.filter(next_step_due__lte=today)
-        .select_related("owner")
-        .order_by("next_step_due", "-value")
+    since = stalled_since(now)
+    # Open leads as the partial indexes over them see them (closed_at IS NULL: the stage
+    # service clears it on every open stage): a team's due leads are then a range of
+    # lead_team_due, its stalled ones a range of lead_team_idle (a rep's: lead_owner_due,
+    # lead_owner_idle), not all of its open leads read three times (issue 22).
+    mine = with_idle_since(visible_leads(user)).filter(
+        stage__in=OPEN_STAGES, closed_at__isnull=True
     )
-    stalled = mine.filter(stalled_q(now)).select_related("owner").order_by(F("idle_since").asc())
-    since = now - dt.timedelta(days=7)
+    due = mine.filter(next_step_due__lte=today)
+    # idle_since < since is stalled_q's own rule, said on the indexes' expression.
+    stalled = mine.filter(stalled_q(now), Q(idle_since__lt=since))
     # The week's hand-offs read from the history's (kind, created_at), their leads' teams
     # checked on the way: not the history of each of a team's 5,000 leads (issue 22).
     handoffs = (
@@ -172,24 +179,45 @@ def my_day(*, user: User, limit: int = 15) -> dict[str, Any]:
             if user.is_active
             else Q(pk__in=[]),
             kind__in=[LeadEventKind.HANDED_DOWN, LeadEventKind.REASSIGNED],
-            created_at__gte=since,
+            created_at__gte=now - dt.timedelta(days=7),
         )
         .select_related("lead", "actor", "to_user")
         .order_by("-created_at")
     )
-    counts = mine.aggregate(
-        due=Count("pk", filter=Q(next_step_due__lte=today)),
-        stalled=Count("pk", filter=stalled_q(now)),
-        open=Count("pk"),
-        unassigned=Count("pk", filter=Q(owner__isnull=True)),
+    counts = _counts(
+        due=due,
+        stalled=stalled,
+        open=visible_leads(user).filter(stage__in=OPEN_STAGES),
+        unassigned=visible_leads(user).filter(stage__in=OPEN_STAGES, owner__isnull=True),
     )
     return {
-        "due": list(due[:limit]),
-        "stalled": list(stalled[:limit]),
+        "due": list(due.select_related("owner").order_by("next_step_due", "-value")[:limit]),
+        "stalled": list(
+            stalled.select_related("owner").order_by(F("idle_since").asc(), "pk")[:limit]
+        ),
         "handoffs": list(handoffs[:limit]),
         "counts": counts,
         "today": today,
     }
+
+
+def _counts(**counted: QuerySet[Lead]) -> dict[str, int]:
+    """How many rows each query finds, in one statement: each its own count, so each reads
+    its own index range, where one aggregate's filters would all read the widest."""
+    parts: list[str] = []
+    params: list[Any] = []
+    for name, leads in counted.items():
+        try:
+            sql, own = leads.order_by().values("pk").query.sql_with_params()
+        except EmptyResultSet:  # nobody's leads (an inactive user)
+            parts.append("0")
+            continue
+        parts.append(f"(SELECT COUNT(*) FROM ({sql}) AS {name}_rows)")
+        params.extend(own)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {', '.join(parts)}", params)
+        row = cursor.fetchone()
+    return {name: int(n) for name, n in zip(counted, row, strict=True)}
 
 
 @dataclass
@@ -201,29 +229,45 @@ class BoardColumn:
     leads: Sequence[Lead]
 
 
+# A manager's or +2's board reads each column's biggest leads by the (team, stage, -value, -id)
+# index, one (team, stage) at a time in one statement; past this many (team, stage) pairs (an
+# admin of many teams; SQLite allows 500 arms in a compound SELECT) it numbers every visible lead.
+BOARD_WALKS = 200
+
+
 def pipeline_board(*, user: User, per_column: int = 20) -> list[BoardColumn]:
     """The visible leads by stage: count and value per currency, and the biggest leads, each
     marked `rotting` when it is stalled (stalled_q: a parked lead is not)."""
     leads = visible_leads(user)
     rotting = Case(When(stalled_q(), then=Value(True)), default=Value(False))
-    rows = leads.values("stage", "currency").annotate(n=Count("pk"), total=Sum("value"))
+    # Whole teams (a manager, a +2, an admin): counted per team too, so the cards can be read
+    # team by team below. A rep's own leads: per stage only.
+    by_team = user.is_admin_role or user.role in (Role.MANAGER, Role.DIRECTOR)
+    group = ("stage", "currency", "team_id") if by_team else ("stage", "currency")
+    rows = leads.values(*group).annotate(n=Count("pk"), total=Sum("value")).order_by(*group)
     counts: dict[str, int] = {}
-    totals: dict[str, list[tuple[str, Decimal]]] = {}
-    for row in rows.order_by("stage", "currency"):
-        counts[row["stage"]] = counts.get(row["stage"], 0) + row["n"]
-        totals.setdefault(row["stage"], []).append((row["currency"], row["total"] or Decimal(0)))
-    # Every column's biggest leads in two queries, not one per column (issue 22): the visible
-    # leads numbered within their stage by value (narrow rows: stage, value, id), the first
-    # `per_column` of each kept; then only those read whole, by id.
-    biggest = Window(
-        RowNumber(), partition_by=[F("stage")], order_by=[F("value").desc(), F("id").desc()]
-    )
-    top_ids = list(
-        leads.annotate(nth=biggest).filter(nth__lte=per_column).order_by().values_list("pk")
-    )
+    sums: dict[str, dict[str, Decimal]] = {}
+    pairs: set[tuple[int, str]] = set()
+    for row in rows:
+        stage, currency = row["stage"], row["currency"]
+        counts[stage] = counts.get(stage, 0) + row["n"]
+        by_currency = sums.setdefault(stage, {})
+        by_currency[currency] = by_currency.get(currency, Decimal(0)) + (row["total"] or 0)
+        if by_team:
+            pairs.add((row["team_id"], stage))
+    totals = {stage: list(by_currency.items()) for stage, by_currency in sums.items()}
+    if by_team and len(pairs) <= BOARD_WALKS:
+        top: Any = _biggest_walked(sorted(pairs), per_column)
+    else:
+        # The visible leads numbered within their stage by value (narrow rows: stage, value,
+        # id), the first `per_column` of each kept: a rep's few hundred leads.
+        biggest = Window(
+            RowNumber(), partition_by=[F("stage")], order_by=[F("value").desc(), F("id").desc()]
+        )
+        top = leads.annotate(nth=biggest).filter(nth__lte=per_column).order_by().values("pk")
     cards: dict[str, list[Lead]] = {}
     for card in (
-        with_idle_since(Lead.objects.filter(pk__in=[pk for (pk,) in top_ids]))
+        with_idle_since(Lead.objects.filter(pk__in=top))
         .select_related("owner")
         .annotate(rotting=rotting)
         .order_by("-value", "-id")
@@ -232,8 +276,8 @@ def pipeline_board(*, user: User, per_column: int = 20) -> list[BoardColumn]:
     columns = []
     now = timezone.now()
     for stage, label in Stage.choices:
-        top = cards.get(stage, [])
-        for lead in top:  # days idle and their colour (crm.pipeline.IDLE_DAYS)
+        shown = cards.get(stage, [])
+        for lead in shown:  # days idle and their colour (crm.pipeline.IDLE_DAYS)
             lead.idle_days = (now - lead.idle_since).days  # type: ignore[attr-defined]
             lead.idle_level = idle_level(stage, lead.idle_days)  # type: ignore[attr-defined]
         columns.append(
@@ -242,10 +286,36 @@ def pipeline_board(*, user: User, per_column: int = 20) -> list[BoardColumn]:
                 label=str(label),
                 count=counts.get(stage, 0),
                 totals=totals.get(stage, []),
-                leads=top,
+                leads=shown,
             )
         )
     return columns
+
+
+def _biggest_walked(pairs: Sequence[tuple[int, str]], per_column: int) -> RawSQL:
+    """The ids of each stage's `per_column` biggest leads (by value, then the newest id) among
+    the given teams' leads, as a subquery: each (team, stage) read by lead_team_stage_value and
+    stopped at `per_column` entries (issue 22: not a numbering of a team's 5,000 leads or a
+    +2's 50,000), then the few hundred rows so read numbered per stage. SQLite wants each
+    ordered and limited arm of a UNION ALL inside a subselect; PostgreSQL takes it too."""
+    arms: list[str] = []
+    params: list[Any] = []
+    for team_id, stage in pairs:
+        sql, arm_params = (
+            Lead.objects.filter(team_id=team_id, stage=stage)
+            .order_by("-value", "-id")
+            .values_list("id", "stage", "value")[:per_column]
+            .query.sql_with_params()
+        )
+        arms.append(f"SELECT * FROM ({sql}) AS arm{len(arms)}")
+        params.extend(arm_params)
+    numbered = (
+        "SELECT walked.id, ROW_NUMBER() OVER (PARTITION BY walked.stage"
+        " ORDER BY walked.value DESC, walked.id DESC) AS nth"
+        f" FROM ({' UNION ALL '.join(arms) or 'SELECT NULL AS id, NULL AS stage, NULL AS value'})"
+        " AS walked"
+    )
+    return RawSQL(f"SELECT id FROM ({numbered}) AS top WHERE top.nth <= %s", (*params, per_column))
 
 
 @dataclass(frozen=True)
