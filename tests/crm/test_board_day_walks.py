@@ -159,7 +159,8 @@ def test_an_admin_of_many_teams_gets_the_same_board_by_numbering(
     with CaptureQueriesContext(connection) as queries:
         numbered = board_of(client)
     assert numbered == walked
-    assert any("ROW_NUMBER" in q["sql"] and "UNION ALL" not in q["sql"] for q in queries)
+    numbering = [q["sql"] for q in queries if "ROW_NUMBER" in q["sql"]]
+    assert numbering and not any("UNION ALL" in sql or "LATERAL" in sql for sql in numbering)
 
 
 def test_the_board_reads_the_same_queries_for_one_team_or_several_of_any_size(
@@ -198,6 +199,27 @@ def test_the_columns_are_walked_by_the_team_stage_value_index(
     assert len(walks) == 2 * len(Stage.values), plan  # each (team, stage) by the index
     # No arm sorts a team's leads: the only sort is the numbering of the few rows walked.
     assert not any("crm_lead" in line and "SCAN" in line and "INDEX" not in line for line in plan)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's plan")
+def test_postgresql_walks_each_team_and_stage_then_reads_the_cards_by_id(
+    company: Company, client_for: Any
+) -> None:
+    c = company
+    spread(c, c.team_a, [c.rep_a1, None], 30, "Alpha")
+    spread(c, c.team_b, [c.rep_b1], 30, "Bravo")
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE crm_lead")
+    client = client_for(c.director)
+    with CaptureQueriesContext(connection) as queries:
+        client.get("/leads/board/")
+    (cards,) = [q["sql"] for q in queries if "LATERAL" in q["sql"]]
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN {cards}")
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "lead_team_stage_value" in plan, plan
+    assert "Seq Scan on crm_lead" not in plan, plan
+    assert "crm_lead_pkey" in plan, plan
 
 
 # --- My day ---------------------------------------------------------------------------------
