@@ -13,7 +13,6 @@ from itertools import chain
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import (
     BooleanField,
@@ -23,7 +22,6 @@ from django.db.models import (
     Prefetch,
     Q,
     QuerySet,
-    Sum,
     Value,
     When,
     Window,
@@ -43,8 +41,9 @@ from crm.models import (
     Role,
     User,
 )
-from crm.permissions import lead_scope, visible_leads, visible_reports
+from crm.permissions import lead_scope, visible_leads, visible_reports, visible_teams
 from crm.pipeline import OPEN_STAGES, Stage, idle_level
+from crm.tally import TallyRow, lead_tally
 
 # Sorting is allow-listed: the query string picks a key, never a column name.
 SORTS: dict[str, str] = {
@@ -185,40 +184,34 @@ def my_day(*, user: User, limit: int = 15) -> dict[str, Any]:
         .select_related("lead", "actor", "to_user")
         .order_by("-created_at")
     )
-    counts = _counts(
-        due=due,
-        stalled=stalled,
-        open=visible_leads(user).filter(stage__in=OPEN_STAGES),
-        unassigned=visible_leads(user).filter(stage__in=OPEN_STAGES, owner__isnull=True),
+    # Each list counts its own range as it reads it (COUNT(*) OVER (): the due leads are all
+    # read to be sorted anyway, the stalled ones once rather than twice); the open and the
+    # unassigned leads are counted by the lead tally (crm.tally), not read.
+    total = Window(Count("pk"))
+    due_shown = list(
+        due.annotate(found=total)
+        .select_related("owner")
+        .order_by("next_step_due", "-value")[:limit]
     )
+    stalled_shown = list(
+        stalled.annotate(found=total)
+        .select_related("owner")
+        .order_by(F("idle_since").asc(), "pk")[:limit]
+    )
+    tally = [row for row in _tally(user) if row.stage in OPEN_STAGES]
+    counts = {
+        "due": due_shown[0].found if due_shown else 0,  # type: ignore[attr-defined]
+        "stalled": stalled_shown[0].found if stalled_shown else 0,  # type: ignore[attr-defined]
+        "open": sum(row.n for row in tally),
+        "unassigned": sum(row.n for row in tally if row.owner is None),
+    }
     return {
-        "due": list(due.select_related("owner").order_by("next_step_due", "-value")[:limit]),
-        "stalled": list(
-            stalled.select_related("owner").order_by(F("idle_since").asc(), "pk")[:limit]
-        ),
+        "due": due_shown,
+        "stalled": stalled_shown,
         "handoffs": list(handoffs[:limit]),
         "counts": counts,
         "today": today,
     }
-
-
-def _counts(**counted: QuerySet[Lead]) -> dict[str, int]:
-    """How many rows each query finds, in one statement: each its own count, so each reads
-    its own index range, where one aggregate's filters would all read the widest."""
-    parts: list[str] = []
-    params: list[Any] = []
-    for name, leads in counted.items():
-        try:
-            sql, own = leads.order_by().values("pk").query.sql_with_params()
-        except EmptyResultSet:  # nobody's leads (an inactive user)
-            parts.append("0")
-            continue
-        parts.append(f"(SELECT COUNT(*) FROM ({sql}) AS {name}_rows)")
-        params.extend(own)
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {', '.join(parts)}", params)
-        row = cursor.fetchone()
-    return {name: int(n) for name, n in zip(counted, row, strict=True)}
 
 
 @dataclass
@@ -228,6 +221,24 @@ class BoardColumn:
     count: int
     totals: list[tuple[str, Decimal]]
     leads: Sequence[Lead]
+
+
+def _sees_whole_teams(user: User) -> bool:
+    """A manager, a +2 or an admin: whose visible leads are whole teams' (crm.permissions)."""
+    return user.is_active and (user.is_admin_role or user.role in (Role.MANAGER, Role.DIRECTOR))
+
+
+def _tally(user: User) -> list[TallyRow]:
+    """The lead tally's groups of the leads `user` may see (crm.permissions.visible_leads):
+    their teams' (all for an admin), or a rep's own leads in any team; none for an inactive
+    user. One query, two for a manager or a +2 (their teams' ids)."""
+    if not user.is_authenticated or not user.is_active:
+        return []
+    if user.is_admin_role:
+        return lead_tally()
+    if _sees_whole_teams(user):
+        return lead_tally(teams=visible_teams(user).values_list("pk", flat=True))
+    return lead_tally(owner=user)
 
 
 # A manager's or +2's board reads each column's biggest leads by the (team, stage, -value, -id)
@@ -241,22 +252,18 @@ def pipeline_board(*, user: User, per_column: int = 20) -> list[BoardColumn]:
     marked `rotting` when it is stalled (stalled_q: a parked lead is not)."""
     leads = visible_leads(user)
     rotting = Case(When(stalled_q(), then=Value(True)), default=Value(False))
-    # Whole teams (a manager, a +2, an admin): counted per team too, so the cards can be read
-    # team by team below. A rep's own leads: per stage only.
-    by_team = user.is_admin_role or user.role in (Role.MANAGER, Role.DIRECTOR)
-    group = ("stage", "currency", "team_id") if by_team else ("stage", "currency")
-    rows = leads.values(*group).annotate(n=Count("pk"), total=Sum("value")).order_by(*group)
+    # Counts and totals from the lead tally (crm.tally), not from the leads; for whole teams
+    # (a manager, a +2, an admin) each (team, stage) that has leads is walked for its cards.
+    by_team = _sees_whole_teams(user)
     counts: dict[str, int] = {}
     sums: dict[str, dict[str, Decimal]] = {}
     pairs: set[tuple[int, str]] = set()
-    for row in rows:
-        stage, currency = row["stage"], row["currency"]
-        counts[stage] = counts.get(stage, 0) + row["n"]
-        by_currency = sums.setdefault(stage, {})
-        by_currency[currency] = by_currency.get(currency, Decimal(0)) + (row["total"] or 0)
-        if by_team:
-            pairs.add((row["team_id"], stage))
-    totals = {stage: list(by_currency.items()) for stage, by_currency in sums.items()}
+    for row in _tally(user):
+        counts[row.stage] = counts.get(row.stage, 0) + row.n
+        by_currency = sums.setdefault(row.stage, {})
+        by_currency[row.currency] = by_currency.get(row.currency, Decimal(0)) + row.value
+        pairs.add((row.team, row.stage))
+    totals = {stage: sorted(by_currency.items()) for stage, by_currency in sums.items()}
     if by_team and len(pairs) <= BOARD_WALKS:
         top = _biggest_walked(sorted(pairs), per_column)
     else:
