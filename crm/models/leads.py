@@ -193,8 +193,9 @@ class Lead(models.Model):
 
     objects = LeadQuerySet.as_manager()
 
-    # The counted columns as the database has them (crm.models.tally), remembered when the lead
-    # is loaded and after each save; a column missing (deferred) is read again before a save.
+    # The counted columns as the database has them (crm.models.tally): the row as loaded, then
+    # the columns as saved or refreshed; a column missing (deferred) is read again before a save.
+    _tally_row: tuple[Collection[str], Collection[Any]]
     _tally_seen: dict[str, Any]
 
     class Meta:
@@ -300,9 +301,9 @@ class Lead(models.Model):
         cls, db: str | None, field_names: Collection[str], values: Collection[Any], **kwargs: Any
     ) -> Lead:
         lead = super().from_db(db, field_names, values, **kwargs)
-        lead._tally_seen = {
-            name: lead.__dict__[name] for name in tally.COUNTED_ATTNAMES if name in lead.__dict__
-        }
+        # The row as read, kept as it came (a list of 100,000 leads pays one attribute each);
+        # the counted columns are picked from it only if the lead is saved.
+        lead._tally_row = (field_names, values)
         return lead
 
     def refresh_from_db(self, *args: Any, **kwargs: Any) -> None:
@@ -310,16 +311,28 @@ class Lead(models.Model):
         fields = kwargs.get("fields")
         if fields is None and len(args) > 1:
             fields = args[1]
-        seen = getattr(self, "_tally_seen", {})
+        seen = self._tally_state() or {}
         attnames = tally.COUNTED_ATTNAMES if fields is None else [_attname(name) for name in fields]
         for name in attnames:
             if name in tally.COUNTED_ATTNAMES and name in self.__dict__:
                 seen[name] = self.__dict__[name]
         self._tally_seen = seen
 
+    def _tally_state(self) -> dict[str, Any] | None:
+        """The counted columns last read from or written to the database (those known)."""
+        seen = self.__dict__.get("_tally_seen")
+        if seen is not None:
+            return dict(seen)
+        row = self.__dict__.get("_tally_row")
+        if row is None:
+            return None
+        return {
+            name: value for name, value in zip(*row, strict=True) if name in tally.COUNTED_ATTNAMES
+        }
+
     def _tally_before(self, using: str) -> dict[str, Any] | None:
         """The counted columns of this lead in the database before a save (None: new)."""
-        seen = getattr(self, "_tally_seen", None)
+        seen = self._tally_state()
         if seen is not None and len(seen) == len(tally.COUNTED_ATTNAMES):
             return seen
         found = (
