@@ -184,6 +184,8 @@ def my_day(*, user: User, limit: int = 15) -> dict[str, Any]:
         .select_related("lead", "actor", "to_user")
         .order_by("-created_at")
     )
+    # Ties (a date and a value) by the newest lead first, as on the board: before, in whatever
+    # order the plan read them, so a +2's list changed with the index read.
     # Each list counts its own range as it reads it (COUNT(*) OVER (): the due leads are all
     # read to be sorted anyway, the stalled ones once rather than twice); the open and the
     # unassigned leads are counted by the lead tally (crm.tally), not read.
@@ -191,7 +193,7 @@ def my_day(*, user: User, limit: int = 15) -> dict[str, Any]:
     due_shown = list(
         due.annotate(found=total)
         .select_related("owner")
-        .order_by("next_step_due", "-value")[:limit]
+        .order_by("next_step_due", "-value", "-id")[:limit]
     )
     stalled_shown = list(
         stalled.annotate(found=total)
