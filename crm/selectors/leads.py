@@ -366,16 +366,35 @@ def lead_timeline(*, lead: Lead, viewer: User, limit: int = 200) -> list[Timelin
     read, newest first."""
     # Whom each activity was with: names and titles only (crm.models.companies.Contact).
     people = Prefetch("contacts", queryset=Contact.objects.only("id", "name", "title"))
+
+    # Only what the entries show (crm.views.timeline_entries), and of a person their name
+    # (User.__str__): the page reads, and makes into objects, a third of the columns.
+    def names(*persons: str) -> list[str]:
+        shown = ("display_name", "first_name", "last_name", "username")
+        return [f"{person}__{name}" for person in persons for name in shown]
+
     activities = (
-        Activity.objects.filter(lead=lead).select_related("author").prefetch_related(people)
+        Activity.objects.filter(lead=lead)
+        .select_related("author")
+        .only("lead", "kind", "outcome", "happened_at", "note", "author", *names("author"))
+        .prefetch_related(people)
     )[:limit]
     history = list(
-        LeadEvent.objects.filter(lead=lead).select_related("actor", "from_user", "to_user")[:limit]
+        LeadEvent.objects.filter(lead=lead)
+        .select_related("actor", "from_user", "to_user")
+        .only(
+            *("lead", "kind", "from_stage", "to_stage", "note", "changes", "created_at"),
+            *("actor", "from_user", "to_user", *names("actor", "from_user", "to_user")),
+        )[:limit]
     )
     reports = (
         visible_reports(viewer)
         .filter(lead=lead, state=ReportState.SUBMITTED)
         .select_related("author")
+        .only(
+            *("lead", "kind", "state", "status_now", "ask", "quality_score", "acknowledged_at"),
+            *("submitted_at", "author", *names("author")),
+        )
         .order_by("-submitted_at")[:limit]
     )
     entries = chain(
