@@ -37,7 +37,7 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 
 from coaching import playbook, rules
-from coaching.models import Nudge, NudgeState
+from coaching.models import Nudge, NudgeState, RuleSetting
 from coaching.nudges import create_nudges_counted, wake_snoozed
 from coaching.preferences import threshold_groups
 from coaching.rules import NudgeSpec
@@ -58,6 +58,8 @@ class ScanInput:
     today: dt.date
     team_ids: list[int] | None = None
     exclude: list[int] | None = None
+    # A folded rule's (FOLDED) teams with their own thresholds; `t` holds the other teams'.
+    team_t: dict[int, dict[str, int]] | None = None
 
     @property
     def clock(self) -> dict[str, Any]:
@@ -148,7 +150,9 @@ def report_due(s: ScanInput) -> list[NudgeSpec]:
             lead_id=r["pk"],
             context={"company": r["company"], "days": (s.now - r["reference"]).days},
         )
-        for r in _not_yet(rules.report_due(s.leads, **s.clock), s, _utc_day("reference"))
+        for r in _not_yet(
+            rules.report_due(s.leads, team_t=s.team_t, **s.clock), s, _utc_day("reference")
+        )
     ]
 
 
@@ -166,7 +170,9 @@ def stalled(s: ScanInput) -> list[NudgeSpec]:
                 "chicken_rib": r["is_chicken_rib"],
             },
         )
-        for r in _not_yet(rules.stalled(s.leads, **s.clock), s, _utc_day("idle_since"))
+        for r in _not_yet(
+            rules.stalled(s.leads, team_t=s.team_t, **s.clock), s, _utc_day("idle_since")
+        )
     ]
 
 
@@ -536,8 +542,30 @@ def director_silent_reps(s: ScanInput) -> list[NudgeSpec]:
 # --- Running them ------------------------------------------------------------------------------
 
 
-def _inputs(rule: playbook.Rule, *, now: dt.datetime, today: dt.date) -> list[ScanInput]:
-    """One input per group of teams sharing the rule's thresholds."""
+# Scans that judge every team in one statement, each team with its thresholds (a CASE on the
+# team), instead of one statement per group of teams sharing them: each statement reads all
+# the open leads, so a team's own thresholds would otherwise cost a second read of them.
+FOLDED = {"report_due", "stalled"}
+
+
+def _inputs(
+    rule: playbook.Rule,
+    *,
+    now: dt.datetime,
+    today: dt.date,
+    settings: list[RuleSetting] | None = None,
+) -> list[ScanInput]:
+    """One input per group of teams sharing the rule's thresholds; one in all for a FOLDED
+    scan, leaving out only the teams that switched the rule off. `settings`: the rule's team
+    settings, when read already (run_scans reads every rule's in one query)."""
+    groups = threshold_groups(rule, settings)
+    if rule.scan in FOLDED and len(groups) > 1:
+        _everyone, special, t = groups[0]
+        team_t = {team_ids[0]: own for team_ids, _exclude, own in groups[1:] if team_ids}
+        off = [team for team in special if team not in team_t]
+        groups = [(None, off, t)]
+    else:
+        team_t = None
     return [
         ScanInput(
             rule=rule,
@@ -548,8 +576,9 @@ def _inputs(rule: playbook.Rule, *, now: dt.datetime, today: dt.date) -> list[Sc
             today=today,
             team_ids=team_ids,
             exclude=exclude,
+            team_t=team_t,
         )
-        for team_ids, exclude, t in threshold_groups(rule)
+        for team_ids, exclude, t in groups
     ]
 
 
@@ -561,11 +590,14 @@ def run_scans(*, now: dt.datetime | None = None) -> dict[str, int]:
     wake_snoozed(now=now)
     specs: list[NudgeSpec] = []
     made: dict[str, int] = {}
+    settings: dict[str, list[RuleSetting]] = defaultdict(list)
+    for setting in RuleSetting.objects.all():  # every rule's team settings, one query
+        settings[setting.rule_id].append(setting)
     for rule in playbook.rules().values():
         if not rule.scan:
             continue
         made[rule.id] = 0
-        for found in _inputs(rule, now=now, today=today):
+        for found in _inputs(rule, now=now, today=today, settings=settings.get(rule.id, [])):
             specs.extend(SCANS[rule.scan](found))
     # One batch, so the daily push budget goes to the most important nudges across all rules.
     for rule_id, count in create_nudges_counted(specs, now=now).items():
