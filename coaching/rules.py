@@ -340,12 +340,37 @@ def latest_of(first: Any, prefix: str = "") -> Greatest:
     )
 
 
+# A large recent hand-off: one owner's leads handed down at one moment (one transaction), more
+# than BATCH_SIZE of them; `n` all of them, `n_<team>` those in each of a few named teams.
+Batch = dict[str, Any]
+
+
+def recent_batches(leads: QuerySet[Lead], now: dt.datetime, teams: Collection[int]) -> list[Batch]:
+    """The large recent hand-offs among `leads`, with how many of each one's leads are in each
+    of `teams`: one small query, which the scan runs once for report_due and stalled, each
+    then telling its own threshold groups' batches apart (_batch_offsets)."""
+    recent = now - dt.timedelta(days=SPREAD_DAYS * 2 + 31)
+    per_team = {f"n_{team}": Count("pk", filter=Q(team_id=team)) for team in sorted(teams)}
+    rows: Any = (  # plain rows: the type checker knows no `n_<team>`
+        leads.filter(handed_at__gte=recent)
+        .values("owner_id", "handed_at")
+        .annotate(n=Count("pk"), **per_team)
+        .filter(n__gt=BATCH_SIZE)
+    )
+    return list(rows)
+
+
 def _batch_offsets(
-    leads: QuerySet[Lead], now: dt.datetime, teams: Collection[int] = ()
+    leads: QuerySet[Lead],
+    now: dt.datetime,
+    teams: Collection[int] = (),
+    *,
+    batches: list[Batch] | None = None,
+    left_out: Collection[int] = (),
 ) -> dict[int | None, dict[tuple[int, ...], list[Any]]]:
     """Large recent hand-offs, grouped by their spread: for each list of calendar-day offsets
     (what 0..SPREAD_DAYS-1 working days after the hand-off come to, which depends only on the
-    weekday), the hand-off moments that have it. One small query.
+    weekday), the hand-off moments that have it.
 
     A batch is told apart by its moment alone: one hand-off of many leads shares one timestamp
     (one transaction), so no owner is needed and the scan's CASE stays a handful of branches
@@ -353,37 +378,26 @@ def _batch_offsets(
 
     Keyed by threshold group: each of `teams` (the teams with their own thresholds) counts its
     own batches, as its own query did before the groups were folded into one statement, and
-    None holds the other teams'."""
-    recent = now - dt.timedelta(days=SPREAD_DAYS * 2 + 31)
-    recent_leads = leads.filter(handed_at__gte=recent)
-    if teams:
-        group = Case(
-            *(When(team_id=team, then=Value(team)) for team in teams),
-            default=Value(None),
-            output_field=IntegerField(),
-        )
-        batches: Any = (
-            recent_leads.annotate(threshold_group=group)
-            .values("owner_id", "handed_at", "threshold_group")
-            .annotate(n=Count("pk"))
-            .filter(n__gt=BATCH_SIZE)
-            .values_list("threshold_group", "handed_at")
-        )
-    else:
-        moments = (
-            recent_leads.values("owner_id", "handed_at")
-            .annotate(n=Count("pk"))
-            .filter(n__gt=BATCH_SIZE)
-            .values_list("handed_at", flat=True)
-        )
-        batches = [(None, handed_at) for handed_at in moments]
+    None holds the other teams'. `batches`: recent_batches over all open owned leads, when the
+    scan has read them already (counted per team for `teams` and `left_out`, the teams that
+    switched the rule off, which are not among `leads`); otherwise one query over `leads`."""
+    if batches is None:
+        batches, left_out = recent_batches(leads, now, teams), ()
     groups: dict[int | None, dict[tuple[int, ...], list[Any]]] = {}
-    for team, handed_at in set(batches):
+    seen: set[tuple[int | None, Any]] = set()
+    for batch in batches:
+        handed_at = batch["handed_at"]
         if handed_at is None:
             continue
-        start = handed_at.date()
-        pattern = tuple((add_working_days(start, n) - start).days for n in range(SPREAD_DAYS))
-        groups.setdefault(team, {}).setdefault(pattern, []).append(handed_at)
+        counts: dict[int | None, int] = {team: batch[f"n_{team}"] for team in teams}
+        counts[None] = batch["n"] - sum(batch[f"n_{team}"] for team in {*teams, *left_out})
+        for team, n in counts.items():
+            if n <= BATCH_SIZE or (team, handed_at) in seen:
+                continue
+            seen.add((team, handed_at))
+            start = handed_at.date()
+            pattern = tuple((add_working_days(start, d) - start).days for d in range(SPREAD_DAYS))
+            groups.setdefault(team, {}).setdefault(pattern, []).append(handed_at)
     return groups
 
 
@@ -442,13 +456,15 @@ def report_due(
     today: dt.date,
     t: dict[str, int],
     team_t: Mapping[int, dict[str, int]] | None = None,
+    batches: list[Batch] | None = None,
+    left_out: Collection[int] = (),
 ) -> Rows:
     """Open leads without a progress report for `days` (fewer when a deadline is near),
     counted from the latest of the last report, the hand-off and creation; a large batch's
     first finding spread over working days. `team_t`: teams with their own thresholds, judged
     in the same statement (a CASE on the team) rather than one read of the leads per group."""
     teams = list(team_t or {})
-    offsets = _batch_offsets(leads, now, teams)
+    offsets = _batch_offsets(leads, now, teams, batches=batches, left_out=left_out)
     leads, used = _spread(
         leads.annotate(reference=latest_of("last_reported_at")), offsets, "reference", teams
     )
@@ -482,6 +498,8 @@ def stalled(
     today: dt.date,
     t: dict[str, int],
     team_t: Mapping[int, dict[str, int]] | None = None,
+    batches: list[Batch] | None = None,
+    left_out: Collection[int] = (),
 ) -> Rows:
     """Open leads idle past their stage's threshold (a chicken-rib lead sooner), unless a
     next step is planned for today or later. Idle counts from the latest of the last
@@ -510,7 +528,7 @@ def stalled(
         )
 
     teams = list(team_t or {})
-    offsets = _batch_offsets(leads, now, teams)
+    offsets = _batch_offsets(leads, now, teams, batches=batches, left_out=left_out)
     leads, used = _spread(
         leads.annotate(idle_since=latest_of("last_activity_at")), offsets, "idle_since", teams
     )

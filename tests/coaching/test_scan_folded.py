@@ -32,10 +32,10 @@ pytestmark = pytest.mark.django_db
 FOLDED_RULES = ("report_due", "stalled_lead")
 
 
-def _team_c(company: Company) -> tuple[Team, User]:
-    manager = make_user(username="manager_c", role=Role.MANAGER)
-    team = Team.objects.create(name="Team C", manager=manager, director=company.director)
-    rep = make_user(username="rep_c1", role=Role.REP)
+def _team_c(company: Company, name: str = "c") -> tuple[Team, User]:
+    manager = make_user(username=f"manager_{name}", role=Role.MANAGER)
+    team = Team.objects.create(name=f"Team {name}", manager=manager, director=company.director)
+    rep = make_user(username=f"rep_{name}1", role=Role.REP)
     services.rep_join_team(user=rep, team=team)
     return team, rep
 
@@ -60,7 +60,7 @@ def _settings(company: Company, team_c: Team) -> None:
     )
 
 
-def _leads(company: Company, team_c: Team, rep_c: User) -> None:
+def _leads(company: Company, team_c: Team, rep_c: User, team_d: Team) -> None:
     """Leads of every age from 0 to 15 days in every stage, for the three teams' reps; some
     chicken-rib, some near a tender, some with a next step; and hand-offs in batches. One
     moment is a batch in team C only (team A's three leads handed at the same moment are no
@@ -100,6 +100,8 @@ def _leads(company: Company, team_c: Team, rep_c: User) -> None:
         (10, team_c, rep_c, 6),  # ... and six in team C: no batch in either group
         (11, company.team_a, company.rep_a2, 14),  # team A's own batch
         (12, company.team_b, company.rep_b1, 13),  # team B's
+        (13, team_c, rep_c, 6),  # rep C's twelve, six in team C ...
+        (13, team_d, rep_c, 6),  # ... and six in team D, which switched both rules off
     ]:
         handed = START + dt.timedelta(days=30 - days)
         bulk_leads(
@@ -134,8 +136,10 @@ def _by_group(rule: playbook.Rule, now: dt.datetime) -> list[tuple[str, Any]]:
     return sorted(found, key=str)
 
 
-def _folded(rule: playbook.Rule, now: dt.datetime) -> tuple[list[tuple[str, Any]], int]:
-    inputs = scans._inputs(rule, now=now, today=timezone.localdate(now))
+def _folded(
+    rule: playbook.Rule, now: dt.datetime, batches: list[Any] | None = None
+) -> tuple[list[tuple[str, Any]], int]:
+    inputs = scans._inputs(rule, now=now, today=timezone.localdate(now), batches=batches)
     assert len(inputs) == 1
     with CaptureQueriesContext(connection) as queries:
         found = [(spec.key, spec.context) for spec in scans.SCANS[rule.scan](inputs[0])]
@@ -147,10 +151,17 @@ def test_the_folded_scan_finds_what_each_group_of_teams_found(
 ) -> None:
     clock.move_to(at(days=30))
     team_c, rep_c = _team_c(company)
+    team_d, _rep_d = _team_c(company, "d")
     _settings(company, team_c)
-    _leads(company, team_c, rep_c)
+    for rule_id in FOLDED_RULES:
+        RuleSetting.objects.create(team=team_d, rule_id=rule_id, enabled=False, thresholds={})
+    _leads(company, team_c, rep_c, team_d)
     rules = playbook.rules()
     now = timezone.now()
+    # The large hand-offs as run_scans reads them once for both rules: every open lead,
+    # counted for each team with a setting.
+    named = set(RuleSetting.objects.values_list("team_id", flat=True))
+    batches = scans.rules.recent_batches(scans.rules.open_owned_leads(None, []), now, named)
     for rule_id in FOLDED_RULES:
         rule = rules[rule_id]
         assert len(threshold_groups(rule)) == 3
@@ -159,6 +170,9 @@ def test_the_folded_scan_finds_what_each_group_of_teams_found(
         assert after == before, rule_id
         # One read of the leads and one of the recent hand-offs, however many groups.
         assert statements == 2, rule_id
+        shared, statements = _folded(rule, now, batches)
+        assert shared == before, rule_id
+        assert statements == 1, rule_id
         # Every team has findings, and some came late because of a batch.
         leads_found = {int(key.split("|")[1].split(":")[1]) for key, _context in after}
         teams = set(scans.Lead.objects.filter(pk__in=leads_found).values_list("team_id", flat=True))
