@@ -13,11 +13,11 @@ from itertools import chain
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import (
     BooleanField,
     Case,
-    Count,
     F,
     Q,
     QuerySet,
@@ -186,35 +186,45 @@ def my_day(*, user: User, limit: int = 15) -> dict[str, Any]:
     )
     # Ties (a date and a value) by the newest lead first, as on the board: before, in whatever
     # order the plan read them, so a +2's list changed with the index read.
-    # Each list counts its own range as it reads it (COUNT(*) OVER (): the due leads are all
-    # read to be sorted anyway, the stalled ones once rather than twice); the open and the
-    # unassigned leads are counted by the lead tally (crm.tally), not read.
-    total = Window(Count("pk"))
-    due_shown = list(
-        due.annotate(found=total)
-        .select_related("owner")
-        .order_by("next_step_due", "-value", "-id")[:limit]
+    # The counts in one statement: the due and the stalled leads each over their own index
+    # range (not with the lists, which would join and carry every stalled lead's whole row to
+    # count them, where the list stops at 15), the open and the unassigned ones from the lead
+    # tally (crm.models.tally), not read.
+    tally = _tally(user).filter(stage__in=OPEN_STAGES).values("n")
+    counts = _scalars(
+        due=("COUNT(*)", due.values("pk")),
+        stalled=("COUNT(*)", stalled.values("pk")),
+        open=("SUM(n)", tally),
+        unassigned=("SUM(n)", tally.filter(owner_key=0)),
     )
-    stalled_shown = list(
-        stalled.annotate(found=total)
-        .select_related("owner")
-        .order_by(F("idle_since").asc(), "pk")[:limit]
-    )
-    tally = _tally(user).filter(stage__in=OPEN_STAGES)
-    open_leads = tally.aggregate(open=Sum("n"), unassigned=Sum("n", filter=Q(owner_key=0)))
-    counts = {
-        "due": due_shown[0].found if due_shown else 0,  # type: ignore[attr-defined]
-        "stalled": stalled_shown[0].found if stalled_shown else 0,  # type: ignore[attr-defined]
-        "open": open_leads["open"] or 0,
-        "unassigned": open_leads["unassigned"] or 0,
-    }
     return {
-        "due": due_shown,
-        "stalled": stalled_shown,
+        "due": list(due.select_related("owner").order_by("next_step_due", "-value", "-id")[:limit]),
+        "stalled": list(
+            stalled.select_related("owner").order_by(F("idle_since").asc(), "pk")[:limit]
+        ),
         "handoffs": list(handoffs[:limit]),
         "counts": counts,
         "today": today,
     }
+
+
+def _scalars(**parts: tuple[str, QuerySet[Any]]) -> dict[str, int]:
+    """Each part's aggregate ("COUNT(*)", "SUM(n)") over its query's rows, in one statement,
+    each query reading its own index range; 0 for none."""
+    columns: list[str] = []
+    params: list[Any] = []
+    for name, (aggregate, rows) in parts.items():
+        try:
+            sql, own = rows.order_by().query.sql_with_params()
+        except EmptyResultSet:  # nobody's rows (an inactive user)
+            columns.append("0")
+            continue
+        columns.append(f"(SELECT COALESCE({aggregate}, 0) FROM ({sql}) AS {name}_rows)")
+        params.extend(own)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {', '.join(columns)}", params)
+        row = cursor.fetchone()
+    return {name: int(value) for name, value in zip(parts, row, strict=True)}
 
 
 @dataclass
