@@ -15,6 +15,7 @@ from coaching.cards import lead_card_and_count, open_card_count
 # The lead's page shows the coach's block on its lead (templates/coaching/_lead_nudges.html);
 # its nudges are read with the bell's count and kept on the request for the block, here:
 LEAD_PAGE_ITEMS = "coach_lead_items"
+MAX_ID = 2**63 - 1
 
 
 def coach(request: HttpRequest) -> dict[str, Any]:
@@ -25,8 +26,13 @@ def coach(request: HttpRequest) -> dict[str, Any]:
     if user is None or not user.is_authenticated:
         return {}
     match = getattr(request, "resolver_match", None)
-    if match is not None and match.view_name == "lead-detail" and "pk" in match.kwargs:
-        lead_id, language = int(match.kwargs["pk"]), translation.get_language() or "en"
+    lead_id = 0
+    if match is not None and match.view_name == "lead-detail":
+        lead_id = int(match.kwargs.get("pk", 0))
+    # A lead's id is a database integer: a larger one in the address is a page not found,
+    # whose 404 page comes through here too (the bell alone, then).
+    if 0 < lead_id <= MAX_ID:
+        language = translation.get_language() or "en"
         count, items = lead_card_and_count(user=user, lead_id=lead_id, language=language)  # type: ignore[arg-type]
         setattr(request, LEAD_PAGE_ITEMS, {(lead_id, language): items})
         return {"coach_enabled": True, "nudge_count": count}
