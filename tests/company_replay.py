@@ -18,6 +18,7 @@ A test (tests/crm/test_company_fixture.py) compares a replay with a build, row b
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import warnings
 from collections.abc import Callable
@@ -207,7 +208,7 @@ def replay(request: pytest.FixtureRequest) -> dict[str, models.Model] | None:
     shift = timezone.now() - recording.ended
 
     def moved(values: list[Any], indexes: list[int]) -> list[Any]:
-        out = list(values)
+        out = copy.deepcopy(values)  # a test may change a JSON list in place
         for i in indexes:
             if out[i] is not None:
                 out[i] += shift
