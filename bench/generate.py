@@ -364,6 +364,7 @@ def build(
         Team,
         TeamMembership,
         User,
+        lead_tally_rebuild,
     )
     from crm.services.reports import lead_last_report_refresh
 
@@ -666,6 +667,11 @@ def build(
 
     contacts_made = _companies_and_contacts(leads, company_of, now)
     lap(f"{leads} companies, {contacts_made} contacts")
+
+    # The lead tally (crm.models.tally): bulk_create kept it batch by batch; recounted once
+    # from the finished leads all the same, so no write above can leave it off.
+    lead_tally_rebuild()
+    lap("lead tally")
 
     # --- Reports and replies -------------------------------------------------------------------
     report_count = max(leads // 5, 10)

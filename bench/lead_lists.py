@@ -16,8 +16,8 @@ on PostgreSQL, EXPLAIN QUERY PLAN on SQLite) and stops.
 
 `--save DIR` writes the lists as they render (48 pages: rep, manager, director × en, zh-hans ×
 whole page and htmx region × 4 queries: none, page 2, filtered and sorted, nothing found; and
-the three people's boards and the timeline lead's page (its newest 50 entries and
-`?timeline=all`) in both languages, 66 in all) and
+the three people's boards and My days and the timeline lead's page (its newest 50 entries
+and `?timeline=all`) in both languages, 72 in all) and
 `--check DIR` compares today's with them byte for byte (the CSRF token and CSP nonce aside), to
 show a faster rendering changed nothing a person would see. Both switch the three people's
 language on the bench copy and put it back.
@@ -44,7 +44,7 @@ SECRETS = re.compile(r'(csrfmiddlewaretoken" value="|"X-CSRFToken": "|nonce=")[^
 
 
 def snapshots(clients: dict[str, Any], people: dict[str, Any]) -> dict[str, str]:
-    """The 66 pages by name, in each person's language switched in turn (and put back)."""
+    """The 72 pages by name, in each person's language switched in turn (and put back)."""
     from bench import generate
 
     pages: dict[str, str] = {}
@@ -60,11 +60,12 @@ def snapshots(clients: dict[str, Any], people: dict[str, Any]) -> dict[str, str]
                             raise RuntimeError(f"{role} {query}: {response.status_code}")
                         html = SECRETS.sub(r'\1…"', response.content.decode())
                         pages[f"{role}-{language}-{region}-{query or 'first'}.html"] = html
-                response = clients[role].get("/leads/board/")
-                if response.status_code != 200:
-                    raise RuntimeError(f"{role} board: {response.status_code}")
-                html = SECRETS.sub(r'\1…"', response.content.decode())
-                pages[f"board-{role}-{language}.html"] = html
+                for name, url in (("board", "/leads/board/"), ("my-day", "/")):
+                    response = clients[role].get(url)
+                    if response.status_code != 200:
+                        raise RuntimeError(f"{role} {name}: {response.status_code}")
+                    html = SECRETS.sub(r'\1…"', response.content.decode())
+                    pages[f"{name}-{role}-{language}.html"] = html
                 for query in ("", "?timeline=all"):  # a lead's page: its 50 newest, its 1,000
                     response = clients[role].get(f"/leads/{generate.TIMELINE_LEAD_ID}/{query}")
                     if response.status_code != 200:
@@ -120,8 +121,8 @@ def explain(name: str, request: Any) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=20)
-    parser.add_argument("--save", type=Path, help="write the 66 pages here and stop")
-    parser.add_argument("--check", type=Path, help="compare the 66 pages with these and stop")
+    parser.add_argument("--save", type=Path, help="write the 72 pages here and stop")
+    parser.add_argument("--check", type=Path, help="compare the 72 pages with these and stop")
     parser.add_argument(
         "--pages",
         choices=["lists", "all"],

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Min, Q, QuerySet
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, pgettext
@@ -303,11 +303,33 @@ def lead_card(*, user: User, lead_id: int, language: str) -> list[CardItem]:
     """The viewer's due nudges on one lead, as the one block its page shows (most important
     rule first), in one query."""
     now = timezone.now()
+    return _lead_items(_due(user, now).filter(lead_id=lead_id), language, now)
+
+
+def lead_card_and_count(*, user: User, lead_id: int, language: str) -> tuple[int, list[CardItem]]:
+    """The bell's count (open_card_count) and the lead's block (lead_card) in one query, for
+    the lead's page: the lead's due nudges and the first due nudge of each of the viewer's
+    rules; the rules among those are the open cards."""
+    now = timezone.now()
+    first_of_each_rule = (
+        Nudge.objects.filter(due_q(now), recipient=user)
+        .order_by()
+        .values("rule_id")
+        .annotate(first=Min("pk"))
+        .values("first")
+    )
+    nudges = list(_due(user, now).filter(Q(lead_id=lead_id) | Q(pk__in=first_of_each_rule)))
+    count = len({n.rule_id for n in nudges})
+    return count, _lead_items([n for n in nudges if n.lead_id == lead_id], language, now)
+
+
+def _lead_items(nudges: Iterable[Nudge], language: str, now: dt.datetime) -> list[CardItem]:
     rulebook = playbook.rules()
     clock = {"today": timezone.localdate(now), "now": now}
-    nudges = _due(user, now).filter(lead_id=lead_id)
+    # By id first, so that nudges ranked alike keep one order whichever query read them.
+    ordered = sorted(nudges, key=lambda n: n.pk)
     with translation.override(language):
-        items = [_item(n, rulebook.get(n.rule_id), language, **clock) for n in nudges]
+        items = [_item(n, rulebook.get(n.rule_id), language, **clock) for n in ordered]
     items.sort(key=lambda i: (-i.nudge.priority, i.rank))
     return items
 

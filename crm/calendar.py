@@ -38,7 +38,7 @@ from urllib.parse import urlsplit
 import icalendar
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -48,7 +48,6 @@ from crm.labels import choice_labels
 from crm.models import Lead, Report, ReportKind, ReportState, Role, Team, User
 from crm.pipeline import OPEN_STAGES, Stage
 from crm.reporting import report_due_days
-from crm.selectors.reports import last_report_on_lead
 
 DAYS_BACK = 30
 DAYS_AHEAD = 180
@@ -177,7 +176,8 @@ def _leads(user: User, start: dt.date, end: dt.date) -> QuerySet[Lead, dict[str,
         ]
     found = [
         Lead.objects.filter(part, stage__in=OPEN_STAGES)
-        .annotate(last_report_at=last_report_on_lead())
+        # The lead keeps its latest report's time (crm.services.reports), as the coach reads it.
+        .annotate(last_report_at=F("last_reported_at"))
         .order_by()
         .values(*LEAD_FIELDS, "last_report_at")
         for part in parts

@@ -120,17 +120,29 @@ class ActivityForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
     )
 
-    def __init__(self, *args: object, lead: Lead | None = None, **kwargs: object) -> None:
+    def __init__(
+        self,
+        *args: object,
+        lead: Lead | None = None,
+        people: list[Contact] | None = None,
+        **kwargs: object,
+    ) -> None:
+        """`people`: the people on the lead when the page has read them already (the lead page
+        does, for its "People on this deal"), so the form asks the database nothing."""
         if lead is not None and not args and "initial" not in kwargs:
             kwargs["initial"] = {"next_step": lead.next_step, "next_step_due": lead.next_step_due}
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         # The people on the lead (crm.models.companies); with none, the question is not asked.
-        people = Contact.objects.filter(lead_roles__lead=lead) if lead is not None else None
-        if people is not None and people.exists():
-            field = self.fields["contacts"]
-            field.queryset = people.order_by("name", "id")  # type: ignore[attr-defined]
-        else:
+        on_lead = Contact.objects.filter(lead_roles__lead=lead) if lead is not None else None
+        if on_lead is None or not (on_lead.exists() if people is None else people):
             del self.fields["contacts"]
+            return
+        field = self.fields["contacts"]
+        field.queryset = on_lead.order_by("name", "id")  # type: ignore[attr-defined]
+        if people is not None:  # the checkboxes the queryset would give, from the list
+            choice = field.iterator(field).choice  # type: ignore[attr-defined]
+            people = sorted(people, key=lambda c: (c.name, c.pk))
+            field.choices = [choice(c) for c in people]  # type: ignore[attr-defined]
 
 
 class StageForm(forms.Form):

@@ -1,25 +1,32 @@
-"""The cockpit's lead figures from one grouped query: a team's (or several teams') leads
-counted once by team, owner, stage and currency, with every count the pages show — open,
-chicken-rib, stalled, handed down and won or lost in the period, wins thanked, value, and how
-many existed a week ago. The rep rows, the team row and the pipeline are sums over these few
-hundred rows (teams × reps × stages × currencies), so a page scans the team's leads once
-however many parts it shows, and the number of rows read back does not grow with the leads.
+"""The cockpit's lead figures as a few hundred rows: a team's (or several teams') leads counted
+by team, owner, stage and currency, with every count the pages show — open, chicken-rib,
+stalled, handed down and won or lost in the period, wins thanked, value, and how many existed a
+week ago. The rep rows, the team row and the pipeline are sums over these rows (teams × reps ×
+stages × currencies).
+
+Given the teams (`lead_cube(..., teams=ids)`, as the pages do), the counts that do not depend on
+the clock — how many, their value, chicken-rib — come from the lead tally (crm.tally, kept by
+every write), and those that do from index ranges that grow with the period's activity, not
+with the team: the leads created since a week ago (lead_team_created), the stalled ones
+(lead_team_idle, idle since before the threshold) and those closed in the period
+(lead_team_closed). Without the teams (any other set of leads), one grouped query over the leads.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Sum, Value
 
 from coaching.models import Thanks, ThanksKind
 from crm.models import Lead
 from crm.pipeline import OPEN_STAGES, Stage
-from crm.selectors import stalled_q
+from crm.selectors import stalled_q, stalled_since, with_idle_since
+from crm.tally import lead_tally
 
 # "Change since last week" compares today's pipeline with the one this many days ago.
 CHANGE_DAYS = 7
@@ -90,12 +97,106 @@ class LeadCube:
         return out
 
 
-def lead_cube(leads: QuerySet[Lead], *, days: int, now: dt.datetime) -> LeadCube:
+def lead_cube(
+    leads: QuerySet[Lead],
+    *,
+    days: int,
+    now: dt.datetime,
+    teams: Sequence[int] | None = None,
+) -> LeadCube:
     """Count `leads` once, grouped by team, owner, stage and currency, for a period of `days`
     ending `now`. The conversion counts the leads handed down that closed in the period, and
-    the thanks those of them won followed by a thank-you from their owner."""
+    the thanks those of them won followed by a thank-you from their owner. `teams`: `leads` are
+    exactly these teams' leads, counted from the tally and index ranges (`tally_rows`)."""
+    if teams is not None:
+        return LeadCube(rows=tally_rows(teams, days=days, now=now), days=days, now=now)
     rows = cube_rows(leads, days=days, now=now)
     return LeadCube(rows=[dict(row) for row in rows], days=days, now=now)
+
+
+GROUP = ("team", "owner", "stage", "currency")
+CLOCK_COUNTS = ("stalled", "handed_won", "handed_lost", "wins_thanked")
+
+
+def tally_rows(teams: Sequence[int], *, days: int, now: dt.datetime) -> list[dict[str, Any]]:
+    """The cube's rows for every lead of `teams`, as `cube_rows` counts them: two queries
+    whose rows read do not grow with the teams' leads — the tally's groups, then three index
+    ranges for what depends on the clock."""
+    ids = list(teams)
+    rows: dict[tuple[Any, ...], dict[str, Any]] = {}
+
+    def row(key: tuple[Any, ...]) -> dict[str, Any]:
+        found = rows.get(key)
+        if found is None:
+            found = rows[key] = dict(zip(GROUP, key, strict=True)) | {
+                "n": 0,
+                "total": Decimal(0),
+                "before": 0,
+                "rib": 0,
+            }
+            found |= dict.fromkeys(CLOCK_COUNTS, 0)
+        return found
+
+    for group in lead_tally(teams=ids):
+        into = row((group.team, group.owner, group.stage, group.currency))
+        into["n"], into["total"], into["rib"], into["before"] = (
+            group.n,
+            group.value,
+            group.rib,
+            group.n,
+        )
+    for key, counts in _clock_counts(ids, days=days, now=now):
+        into = row(key)
+        into["before"] -= counts.pop("new", 0)
+        for name, n in counts.items():
+            into[name] += n
+    return list(rows.values())
+
+
+def clock_query(teams: list[int], *, days: int, now: dt.datetime) -> QuerySet[Any, Any]:
+    """Per group, the counts that depend on the clock, in one query of three parts (UNION ALL),
+    each an index range: the leads created after `CHANGE_DAYS` ago ("new"), the stalled ones,
+    and those handed down that closed in the period (won, lost, won and thanked)."""
+    since = now - dt.timedelta(days=days)
+    cutoff = now - dt.timedelta(days=CHANGE_DAYS)
+    leads = Lead.objects.filter(team_id__in=teams).order_by()
+    zero = Value(0, output_field=IntegerField())
+
+    def counted(part: QuerySet[Lead], **counts: Any) -> QuerySet[Any, Any]:
+        return part.values(*GROUP).annotate(**{name: counts.get(name, zero) for name in COUNTS})
+
+    created = counted(leads.filter(created_at__gt=cutoff), new=Count("pk"))
+    # stalled_q as it is, plus its idle rule as a range of lead_team_idle's key (open leads,
+    # by team and idle since): the count reads the stalled leads' entries, not the team's.
+    stalled = counted(
+        with_idle_since(leads).filter(
+            stalled_q(now), Q(idle_since__lt=stalled_since(now)), closed_at__isnull=True
+        ),
+        stalled=Count("pk"),
+    )
+    thanked = Exists(
+        Thanks.objects.filter(lead=OuterRef("pk"), kind=ThanksKind.WIN, author=OuterRef("owner"))
+    )
+    won = Q(stage=Stage.WON)
+    closed = counted(
+        leads.filter(closed_at__gte=since, handed_by__isnull=False),
+        handed_won=Count("pk", filter=won),
+        handed_lost=Count("pk", filter=Q(stage=Stage.LOST)),
+        wins_thanked=Count("pk", filter=won & Q(thanked)),
+    )
+    return created.union(stalled, closed, all=True).order_by()
+
+
+def _clock_counts(
+    teams: list[int], *, days: int, now: dt.datetime
+) -> Iterable[tuple[tuple[Any, ...], dict[str, int]]]:
+    for group in clock_query(teams, days=days, now=now):
+        key = tuple(group.pop(name) for name in GROUP)
+        yield key, group
+
+
+# The clock's counts, in the order of each part's columns.
+COUNTS = ("new", *CLOCK_COUNTS)
 
 
 def cube_rows(leads: QuerySet[Lead], *, days: int, now: dt.datetime) -> QuerySet[Any, Any]:

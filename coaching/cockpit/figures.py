@@ -247,8 +247,8 @@ def _rep_figures(
     since = now - dt.timedelta(days=days)
     ids = [rep.pk for rep in reps]
     if cube is None:
-        leads = Lead.objects.filter(team_id__in=team_ids, owner_id__in=ids)
-        cube = lead_cube(leads, days=days, now=now)
+        leads = Lead.objects.filter(team_id__in=team_ids)
+        cube = lead_cube(leads, days=days, now=now, teams=team_ids)
     cube.check(days=days, now=now)
     lead_rows = cube.counts("owner", owners=ids)
     values = cube.open_values("owner", owners=ids)
@@ -356,7 +356,7 @@ def team_rows(
     )
     ids = [team.pk for team in listed]
     leads = Lead.objects.filter(team_id__in=ids)
-    cube = (cube or lead_cube(leads, days=days, now=now)).check(days=days, now=now)
+    cube = (cube or lead_cube(leads, days=days, now=now, teams=ids)).check(days=days, now=now)
     lead_rows = cube.counts("team")
     values = cube.open_values("team")
     report_rows = _report_figures(Report.objects.filter(team_id__in=ids), "team", since=since)

@@ -77,7 +77,8 @@ def team_page(request: HtmxHttpRequest, team_id: int | None = None) -> HttpRespo
     days = cockpit.period_from(request.GET.get("days"))
     now = timezone.now()
     leads = Lead.objects.filter(team=team)
-    cube = cockpit.lead_cube(leads, days=days, now=now)  # the team's leads, counted once
+    # The team's leads counted from the lead tally and index ranges (coaching.cockpit.cube).
+    cube = cockpit.lead_cube(leads, days=days, now=now, teams=[team.pk])
     rows = cockpit.rep_rows(team=team, days=days, now=now, cube=cube)
     asking = {ask.rep_id: ask for ask in next_lead.open_asks([team.pk])}
     for row in rows:
@@ -163,7 +164,7 @@ def director_page(request: HtmxHttpRequest) -> HttpResponse:
     team_ids = list(visible_teams(user).order_by().values_list("pk", flat=True))
     teams = Team.objects.filter(pk__in=team_ids)
     leads = Lead.objects.filter(team_id__in=team_ids)
-    cube = cockpit.lead_cube(leads, days=days, now=now)  # their teams' leads, counted once
+    cube = cockpit.lead_cube(leads, days=days, now=now, teams=team_ids)  # tally + index ranges
     rows = cockpit.team_rows(teams=teams, days=days, now=now, cube=cube)
     reps = ranking.ranked(cockpit.reps_across(teams=team_ids, days=days, now=now, cube=cube), sort)
     pipes = cockpit.pipelines(leads=leads, key="team", now=now, cube=cube)

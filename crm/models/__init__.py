@@ -33,6 +33,7 @@ from crm.models.reports import (
     ReportReply,
     ReportState,
 )
+from crm.models.tally import LeadTally, lead_tally_rebuild
 
 __all__ = [
     "Activity",
@@ -56,6 +57,7 @@ __all__ = [
     "LeadContact",
     "LeadEvent",
     "LeadEventKind",
+    "LeadTally",
     "Outcome",
     "PlanDecision",
     "Report",
@@ -68,4 +70,5 @@ __all__ = [
     "TeamMembership",
     "User",
     "company_name_key",
+    "lead_tally_rebuild",
 ]

@@ -4,17 +4,20 @@ crm.history)."""
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable
 from decimal import Decimal
+from typing import Any, cast
 
 from django.conf import settings
 from django.core.validators import MinValueValidator
-from django.db import models
+from django.db import models, router, transaction
 from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from crm.models import tally
 from crm.models.people import Team
 from crm.pipeline import OPEN_STAGES, Stage
 
@@ -42,6 +45,75 @@ class ChickenRibReason(models.TextChoices):
     NO_BUDGET = "no_budget", _("No purchasing power")
     WILL_BUY_FOREVER = "will_buy_forever", _("“Will buy” for a long time")
     OTHER = "other", _("Other")
+
+
+def _attname(name: str) -> str:
+    """A Lead field's column attribute ("owner" → "owner_id")."""
+    return cast("models.Field[Any, Any]", Lead._meta.get_field(name)).attname
+
+
+class LeadQuerySet(models.QuerySet["Lead"]):
+    """Leads, whose bulk writes keep the lead tally (crm.models.tally) in their transaction:
+    one grouped difference per statement, or a recount of the teams touched when an update's
+    new values are expressions."""
+
+    def bulk_create(  # type: ignore[override]
+        self, objs: Iterable[Lead], *args: Any, **kwargs: Any
+    ) -> list[Lead]:
+        if tally.is_suspended():
+            return cast("list[Lead]", super().bulk_create(objs, *args, **kwargs))  # type: ignore[arg-type]
+        with transaction.atomic(using=self.db, savepoint=False):
+            made = cast("list[Lead]", super().bulk_create(objs, *args, **kwargs))  # type: ignore[arg-type]
+            if kwargs.get("ignore_conflicts") or kwargs.get("update_conflicts"):
+                # Which rows went in is unknown: recount their teams.
+                tally.lead_tally_rebuild({lead.team_id for lead in made}, using=self.db)
+            else:
+                tally.apply(tally.leads_deltas(made), using=self.db)
+        return made
+
+    def update(self, **kwargs: Any) -> int:
+        change = {_attname(name): value for name, value in kwargs.items()}
+        counted = change.keys() & set(tally.COUNTED_ATTNAMES)
+        if not counted or tally.is_suspended():
+            return super().update(**kwargs)
+        change = {
+            name: value.pk if isinstance(value, models.Model) else value
+            for name, value in change.items()
+            if name in counted
+        }
+        with transaction.atomic(using=self.db, savepoint=False):
+            if any(hasattr(value, "resolve_expression") for value in change.values()):
+                teams = set(self.order_by().values_list("team_id", flat=True).distinct())
+                updated = super().update(**kwargs)
+                if isinstance(change.get("team_id"), int):
+                    teams.add(change["team_id"])
+                elif "team_id" in change:
+                    teams = None  # type: ignore[assignment]  # moved to teams unknown: all
+                tally.lead_tally_rebuild(teams, using=self.db)
+                return updated
+            groups = list(tally.tally_groups(self))
+            updated = super().update(**kwargs)
+            tally.apply(
+                tally.merged(
+                    tally.groups_deltas(groups, -1), tally.groups_deltas(groups, 1, change)
+                ),
+                using=self.db,
+            )
+            return updated
+
+    update.alters_data = True  # type: ignore[attr-defined]
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        if tally.is_suspended():
+            return super().delete()
+        with transaction.atomic(using=self.db, savepoint=False):
+            groups = list(tally.tally_groups(self))
+            deleted = super().delete()
+            tally.apply(tally.groups_deltas(groups, -1), using=self.db)
+            return deleted
+
+    delete.alters_data = True  # type: ignore[attr-defined]
+    delete.queryset_only = True  # type: ignore[attr-defined]
 
 
 class Lead(models.Model):
@@ -119,6 +191,13 @@ class Lead(models.Model):
     # rather than a look into its reports, for every open lead a scan reads.
     last_reported_at = models.DateTimeField(_("last report"), null=True, blank=True)
 
+    objects = LeadQuerySet.as_manager()
+
+    # The counted columns as the database has them (crm.models.tally): the row as loaded, then
+    # the columns as saved or refreshed; a column missing (deferred) is read again before a save.
+    _tally_row: tuple[Collection[str], Collection[Any]]
+    _tally_seen: dict[str, Any]
+
     class Meta:
         ordering = ["-updated_at", "-id"]
         verbose_name = _("lead")
@@ -140,6 +219,15 @@ class Lead(models.Model):
                 condition=Q(closed_at__isnull=True),
             ),
             models.Index(fields=["owner", "next_step_due"], name="lead_owner_due"),
+            # The cockpit's clock-dependent counts beside the lead tally (crm.models.tally): the
+            # team's leads created since a week ago, and those closed in the period, read as
+            # index ranges rather than the team's leads (issue 22).
+            models.Index(fields=["team", "created_at"], name="lead_team_created"),
+            models.Index(
+                fields=["team", "closed_at"],
+                name="lead_team_closed",
+                condition=Q(closed_at__isnull=False),
+            ),
             models.Index(fields=["stage", "last_activity_at"], name="lead_stage_activity"),
             # Open leads idle the longest first (crm.selectors.with_idle_since), per team and per
             # rep: the cockpit's stalled list and oldest stalled lead read a few index entries
@@ -169,8 +257,92 @@ class Lead(models.Model):
     def __str__(self) -> str:
         return self.company
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        using = kwargs.get("using") or router.db_for_write(type(self), instance=self)
+        if tally.is_suspended():
+            super().save(*args, **kwargs)
+            return
+        with transaction.atomic(using=using, savepoint=False):
+            before = None if self.pk is None else self._tally_before(using)
+            super().save(*args, **kwargs)
+            update_fields = kwargs.get("update_fields")
+            written = (
+                tally.COUNTED_ATTNAMES
+                if update_fields is None or before is None
+                else {_attname(name) for name in update_fields}
+            )
+            after = {
+                name: getattr(self, name) if name in written or before is None else before[name]
+                for name in tally.COUNTED_ATTNAMES
+            }
+            if before != after:
+                parts = [tally.leads_deltas([_Counted(after)])]
+                if before is not None:
+                    parts.append(tally.leads_deltas([_Counted(before)], -1))
+                tally.apply(tally.merged(*parts), using=using)
+            self._tally_seen = after
+
     def get_absolute_url(self) -> str:
         return reverse("lead-detail", args=[self.pk])
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        using = kwargs.get("using") or router.db_for_write(type(self), instance=self)
+        if tally.is_suspended():
+            return super().delete(*args, **kwargs)
+        with transaction.atomic(using=using, savepoint=False):
+            before = self._tally_before(using)
+            deleted = super().delete(*args, **kwargs)
+            if before is not None:
+                tally.apply(tally.leads_deltas([_Counted(before)], -1), using=using)
+            return deleted
+
+    @classmethod
+    def from_db(
+        cls, db: str | None, field_names: Collection[str], values: Collection[Any], **kwargs: Any
+    ) -> Lead:
+        lead = super().from_db(db, field_names, values, **kwargs)
+        # The row as read, kept as it came (a list of 100,000 leads pays one attribute each);
+        # the counted columns are picked from it only if the lead is saved.
+        lead._tally_row = (field_names, values)
+        return lead
+
+    def refresh_from_db(self, *args: Any, **kwargs: Any) -> None:
+        super().refresh_from_db(*args, **kwargs)
+        fields = kwargs.get("fields")
+        if fields is None and len(args) > 1:
+            fields = args[1]
+        seen = self._tally_state() or {}
+        attnames = tally.COUNTED_ATTNAMES if fields is None else [_attname(name) for name in fields]
+        for name in attnames:
+            if name in tally.COUNTED_ATTNAMES and name in self.__dict__:
+                seen[name] = self.__dict__[name]
+        self._tally_seen = seen
+
+    def _tally_state(self) -> dict[str, Any] | None:
+        """The counted columns last read from or written to the database (those known)."""
+        seen = self.__dict__.get("_tally_seen")
+        if seen is not None:
+            return dict(seen)
+        row = self.__dict__.get("_tally_row")
+        if row is None:
+            return None
+        return {
+            name: value for name, value in zip(*row, strict=True) if name in tally.COUNTED_ATTNAMES
+        }
+
+    def _tally_before(self, using: str) -> dict[str, Any] | None:
+        """The counted columns of this lead in the database before a save (None: new)."""
+        seen = self._tally_state()
+        if seen is not None and len(seen) == len(tally.COUNTED_ATTNAMES):
+            return seen
+        found = (
+            type(self)
+            ._base_manager.using(using)
+            .filter(pk=self.pk)
+            .values(*tally.COUNTED_ATTNAMES)
+            .first()
+        )
+        return found
 
     @property
     def is_open(self) -> bool:
@@ -179,6 +351,13 @@ class Lead(models.Model):
     def chicken_rib_reason_labels(self) -> list[str]:
         labels = dict(ChickenRibReason.choices)
         return [str(labels.get(code, code)) for code in self.chicken_rib_reasons]
+
+
+class _Counted:
+    """A lead's counted columns as attributes, for tally.leads_deltas."""
+
+    def __init__(self, columns: dict[str, Any]) -> None:
+        self.__dict__.update(columns)
 
 
 class ActivityKind(models.TextChoices):

@@ -13,18 +13,19 @@ from itertools import chain
 from typing import Any
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import (
+    BooleanField,
     Case,
     Count,
     F,
-    Prefetch,
     Q,
     QuerySet,
-    Sum,
     Value,
     When,
     Window,
 )
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce, RowNumber
 from django.utils import timezone
 
@@ -36,10 +37,12 @@ from crm.models import (
     LeadEventKind,
     Report,
     ReportState,
+    Role,
     User,
 )
-from crm.permissions import lead_scope, visible_leads, visible_reports
+from crm.permissions import lead_scope, visible_leads, visible_reports, visible_teams
 from crm.pipeline import OPEN_STAGES, Stage, idle_level
+from crm.tally import TallyRow, lead_tally
 
 # Sorting is allow-listed: the query string picks a key, never a column name.
 SORTS: dict[str, str] = {
@@ -156,14 +159,17 @@ def my_day(*, user: User, limit: int = 15) -> dict[str, Any]:
     """What needs the user today: next steps due, stalled leads, new hand-offs."""
     now = timezone.now()
     today = timezone.localdate(now)
-    mine = with_idle_since(visible_leads(user)).filter(stage__in=OPEN_STAGES)
-    due = (
-        mine.filter(next_step_due__lte=today)
-        .select_related("owner")
-        .order_by("next_step_due", "-value")
+    since = stalled_since(now)
+    # Open leads as the partial indexes over them see them (closed_at IS NULL: the stage
+    # service clears it on every open stage): a team's due leads are then a range of
+    # lead_team_due, its stalled ones a range of lead_team_idle (a rep's: lead_owner_due,
+    # lead_owner_idle), not all of its open leads read three times (issue 22).
+    mine = with_idle_since(visible_leads(user)).filter(
+        stage__in=OPEN_STAGES, closed_at__isnull=True
     )
-    stalled = mine.filter(stalled_q(now)).select_related("owner").order_by(F("idle_since").asc())
-    since = now - dt.timedelta(days=7)
+    due = mine.filter(next_step_due__lte=today)
+    # idle_since < since is stalled_q's own rule, said on the indexes' expression.
+    stalled = mine.filter(stalled_q(now), Q(idle_since__lt=since))
     # The week's hand-offs read from the history's (kind, created_at), their leads' teams
     # checked on the way: not the history of each of a team's 5,000 leads (issue 22).
     handoffs = (
@@ -172,20 +178,37 @@ def my_day(*, user: User, limit: int = 15) -> dict[str, Any]:
             if user.is_active
             else Q(pk__in=[]),
             kind__in=[LeadEventKind.HANDED_DOWN, LeadEventKind.REASSIGNED],
-            created_at__gte=since,
+            created_at__gte=now - dt.timedelta(days=7),
         )
         .select_related("lead", "actor", "to_user")
         .order_by("-created_at")
     )
-    counts = mine.aggregate(
-        due=Count("pk", filter=Q(next_step_due__lte=today)),
-        stalled=Count("pk", filter=stalled_q(now)),
-        open=Count("pk"),
-        unassigned=Count("pk", filter=Q(owner__isnull=True)),
+    # Ties (a date and a value) by the newest lead first, as on the board: before, in whatever
+    # order the plan read them, so a +2's list changed with the index read.
+    # Each list counts its own range as it reads it (COUNT(*) OVER (): the due leads are all
+    # read to be sorted anyway, the stalled ones once rather than twice); the open and the
+    # unassigned leads are counted by the lead tally (crm.tally), not read.
+    total = Window(Count("pk"))
+    due_shown = list(
+        due.annotate(found=total)
+        .select_related("owner")
+        .order_by("next_step_due", "-value", "-id")[:limit]
     )
+    stalled_shown = list(
+        stalled.annotate(found=total)
+        .select_related("owner")
+        .order_by(F("idle_since").asc(), "pk")[:limit]
+    )
+    tally = [row for row in _tally(user) if row.stage in OPEN_STAGES]
+    counts = {
+        "due": due_shown[0].found if due_shown else 0,  # type: ignore[attr-defined]
+        "stalled": stalled_shown[0].found if stalled_shown else 0,  # type: ignore[attr-defined]
+        "open": sum(row.n for row in tally),
+        "unassigned": sum(row.n for row in tally if row.owner is None),
+    }
     return {
-        "due": list(due[:limit]),
-        "stalled": list(stalled[:limit]),
+        "due": due_shown,
+        "stalled": stalled_shown,
         "handoffs": list(handoffs[:limit]),
         "counts": counts,
         "today": today,
@@ -201,29 +224,61 @@ class BoardColumn:
     leads: Sequence[Lead]
 
 
+def _sees_whole_teams(user: User) -> bool:
+    """A manager, a +2 or an admin: whose visible leads are whole teams' (crm.permissions)."""
+    return user.is_active and (user.is_admin_role or user.role in (Role.MANAGER, Role.DIRECTOR))
+
+
+def _tally(user: User) -> list[TallyRow]:
+    """The lead tally's groups of the leads `user` may see (crm.permissions.visible_leads):
+    their teams' (all for an admin), or a rep's own leads in any team; none for an inactive
+    user. One query, two for a manager or a +2 (their teams' ids)."""
+    if not user.is_authenticated or not user.is_active:
+        return []
+    if user.is_admin_role:
+        return lead_tally()
+    if _sees_whole_teams(user):
+        return lead_tally(teams=visible_teams(user).values_list("pk", flat=True))
+    return lead_tally(owner=user)
+
+
+# A manager's or +2's board reads each column's biggest leads by the (team, stage, -value, -id)
+# index, one (team, stage) at a time in one statement; past this many (team, stage) pairs (an
+# admin of many teams; SQLite allows 500 arms in a compound SELECT) it numbers every visible lead.
+BOARD_WALKS = 200
+
+
 def pipeline_board(*, user: User, per_column: int = 20) -> list[BoardColumn]:
     """The visible leads by stage: count and value per currency, and the biggest leads, each
     marked `rotting` when it is stalled (stalled_q: a parked lead is not)."""
     leads = visible_leads(user)
     rotting = Case(When(stalled_q(), then=Value(True)), default=Value(False))
-    rows = leads.values("stage", "currency").annotate(n=Count("pk"), total=Sum("value"))
+    # Counts and totals from the lead tally (crm.tally), not from the leads; for whole teams
+    # (a manager, a +2, an admin) each (team, stage) that has leads is walked for its cards.
+    by_team = _sees_whole_teams(user)
     counts: dict[str, int] = {}
-    totals: dict[str, list[tuple[str, Decimal]]] = {}
-    for row in rows.order_by("stage", "currency"):
-        counts[row["stage"]] = counts.get(row["stage"], 0) + row["n"]
-        totals.setdefault(row["stage"], []).append((row["currency"], row["total"] or Decimal(0)))
-    # Every column's biggest leads in two queries, not one per column (issue 22): the visible
-    # leads numbered within their stage by value (narrow rows: stage, value, id), the first
-    # `per_column` of each kept; then only those read whole, by id.
-    biggest = Window(
-        RowNumber(), partition_by=[F("stage")], order_by=[F("value").desc(), F("id").desc()]
-    )
-    top_ids = list(
-        leads.annotate(nth=biggest).filter(nth__lte=per_column).order_by().values_list("pk")
-    )
+    sums: dict[str, dict[str, Decimal]] = {}
+    pairs: set[tuple[int, str]] = set()
+    for row in _tally(user):
+        counts[row.stage] = counts.get(row.stage, 0) + row.n
+        by_currency = sums.setdefault(row.stage, {})
+        by_currency[row.currency] = by_currency.get(row.currency, Decimal(0)) + row.value
+        pairs.add((row.team, row.stage))
+    totals = {stage: sorted(by_currency.items()) for stage, by_currency in sums.items()}
+    if by_team and len(pairs) <= BOARD_WALKS:
+        top = _biggest_walked(sorted(pairs), per_column)
+    else:
+        # The visible leads numbered within their stage by value (narrow rows: stage, value,
+        # id), the first `per_column` of each kept: a rep's few hundred leads.
+        biggest = Window(
+            RowNumber(), partition_by=[F("stage")], order_by=[F("value").desc(), F("id").desc()]
+        )
+        numbered = leads.annotate(nth=biggest).filter(nth__lte=per_column).order_by()
+        sql, params = numbered.values("pk").query.sql_with_params()
+        top = sql, list(params)
     cards: dict[str, list[Lead]] = {}
     for card in (
-        with_idle_since(Lead.objects.filter(pk__in=[pk for (pk,) in top_ids]))
+        with_idle_since(Lead.objects.filter(_id_among(*top)))
         .select_related("owner")
         .annotate(rotting=rotting)
         .order_by("-value", "-id")
@@ -232,8 +287,8 @@ def pipeline_board(*, user: User, per_column: int = 20) -> list[BoardColumn]:
     columns = []
     now = timezone.now()
     for stage, label in Stage.choices:
-        top = cards.get(stage, [])
-        for lead in top:  # days idle and their colour (crm.pipeline.IDLE_DAYS)
+        shown = cards.get(stage, [])
+        for lead in shown:  # days idle and their colour (crm.pipeline.IDLE_DAYS)
             lead.idle_days = (now - lead.idle_since).days  # type: ignore[attr-defined]
             lead.idle_level = idle_level(stage, lead.idle_days)  # type: ignore[attr-defined]
         columns.append(
@@ -242,10 +297,60 @@ def pipeline_board(*, user: User, per_column: int = 20) -> list[BoardColumn]:
                 label=str(label),
                 count=counts.get(stage, 0),
                 totals=totals.get(stage, []),
-                leads=top,
+                leads=shown,
             )
         )
     return columns
+
+
+def _id_among(ids_sql: str, params: Sequence[Any]) -> RawSQL:
+    """The lead's id is one of those the query `ids_sql` selects. On PostgreSQL as `= ANY
+    (ARRAY(…))`: the ids read first, once, then each lead by its key; as `IN (…)` PostgreSQL
+    guessed the subquery's rows from before its numbering was cut (1,400 for a +2's 140 cards)
+    and hashed a scan of every lead against them."""
+    among = "= ANY(ARRAY({}))" if connection.vendor == "postgresql" else "IN ({})"
+    return RawSQL(f'"crm_lead"."id" {among.format(ids_sql)}', params, BooleanField())
+
+
+def _biggest_walked(pairs: Sequence[tuple[int, str]], per_column: int) -> tuple[str, list[Any]]:
+    """The query (SQL, parameters) of the ids of each stage's `per_column` biggest leads (by
+    value, then the newest id) among the given teams' leads: each (team, stage) read by
+    lead_team_stage_value and stopped at `per_column` entries (issue 22: not a numbering of a
+    team's 5,000 leads or a +2's 50,000), then the few hundred rows so read numbered per stage.
+
+    PostgreSQL walks the pairs with one LATERAL subquery, planned once (a UNION ALL of a +2's
+    70 arms took 45 ms to plan); SQLite, which has no LATERAL and plans quickly, reads a UNION
+    ALL with each ordered and limited arm inside a subselect, as it wants them."""
+    params: list[Any] = []
+    if connection.vendor == "postgresql":
+        pairs_sql = ", ".join("(%s, %s)" for _pair in pairs) or "(NULL::bigint, NULL::text)"
+        for team_id, stage in pairs:
+            params += [team_id, stage]
+        walked = (
+            f"(VALUES {pairs_sql}) AS pair (team_id, stage) CROSS JOIN LATERAL ("
+            'SELECT "crm_lead"."id", "crm_lead"."stage", "crm_lead"."value" FROM "crm_lead"'
+            ' WHERE "crm_lead"."team_id" = pair.team_id AND "crm_lead"."stage" = pair.stage'
+            ' ORDER BY "crm_lead"."value" DESC, "crm_lead"."id" DESC LIMIT %s) AS walked'
+        )
+        params.append(per_column)
+    else:
+        arms: list[str] = []
+        for team_id, stage in pairs:
+            sql, arm_params = (
+                Lead.objects.filter(team_id=team_id, stage=stage)
+                .order_by("-value", "-id")
+                .values_list("id", "stage", "value")[:per_column]
+                .query.sql_with_params()
+            )
+            arms.append(f"SELECT * FROM ({sql}) AS arm{len(arms)}")
+            params.extend(arm_params)
+        union = " UNION ALL ".join(arms) or "SELECT NULL AS id, NULL AS stage, NULL AS value"
+        walked = f"({union}) AS walked"
+    numbered = (
+        "SELECT walked.id, ROW_NUMBER() OVER (PARTITION BY walked.stage"
+        f" ORDER BY walked.value DESC, walked.id DESC) AS nth FROM {walked}"
+    )
+    return f"SELECT id FROM ({numbered}) AS top WHERE top.nth <= %s", [*params, per_column]
 
 
 @dataclass(frozen=True)
@@ -258,18 +363,44 @@ class TimelineEntry:
 def lead_timeline(*, lead: Lead, viewer: User, limit: int = 200) -> list[TimelineEntry]:
     """One timeline of activities, hand-offs, stage changes and the reports the viewer may
     read, newest first."""
-    # Whom each activity was with: names and titles only (crm.models.companies.Contact).
-    people = Prefetch("contacts", queryset=Contact.objects.only("id", "name", "title"))
-    activities = (
-        Activity.objects.filter(lead=lead).select_related("author").prefetch_related(people)
-    )[:limit]
+
+    # Only what the entries show (crm.views.timeline_entries), and of a person their name
+    # (User.__str__): the page reads, and makes into objects, a third of the columns.
+    def names(*persons: str) -> list[str]:
+        shown = ("display_name", "first_name", "last_name", "username")
+        return [f"{person}__{name}" for person in persons for name in shown]
+
+    activities = list(
+        Activity.objects.filter(lead=lead)
+        .select_related("author")
+        .only("lead", "kind", "outcome", "happened_at", "note", "author", *names("author"))[:limit]
+    )
+    # Whom each activity was with (`with_whom`): name and title (Contact.__str__), in the
+    # people's own order (name, id), in one query; a prefetch read each through a manager.
+    with_whom: dict[int, list[Contact]] = {activity.pk: [] for activity in activities}
+    links = Activity.contacts.through.objects.filter(activity_id__in=list(with_whom))
+    for activity_id, pk, name, title in links.order_by("contact__name", "contact_id").values_list(
+        "activity_id", "contact_id", "contact__name", "contact__title"
+    ):
+        with_whom[activity_id].append(Contact(pk=pk, name=name, title=title))
+    for activity in activities:
+        activity.with_whom = with_whom[activity.pk]  # type: ignore[attr-defined]
     history = list(
-        LeadEvent.objects.filter(lead=lead).select_related("actor", "from_user", "to_user")[:limit]
+        LeadEvent.objects.filter(lead=lead)
+        .select_related("actor", "from_user", "to_user")
+        .only(
+            *("lead", "kind", "from_stage", "to_stage", "note", "changes", "created_at"),
+            *("actor", "from_user", "to_user", *names("actor", "from_user", "to_user")),
+        )[:limit]
     )
     reports = (
         visible_reports(viewer)
         .filter(lead=lead, state=ReportState.SUBMITTED)
         .select_related("author")
+        .only(
+            *("lead", "kind", "state", "status_now", "ask", "quality_score", "acknowledged_at"),
+            *("submitted_at", "author", *names("author")),
+        )
         .order_by("-submitted_at")[:limit]
     )
     entries = chain(

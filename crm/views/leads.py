@@ -33,7 +33,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from crm import selectors, services
 from crm.forms import ActivityForm, HandOffForm, LeadFilterForm, LeadForm, StageForm
-from crm.models import ActivityKind, Lead, Team, User
+from crm.models import ActivityKind, Contact, Lead, Team, User
 from crm.permissions import (
     can_create_leads,
     can_hand_off,
@@ -148,13 +148,16 @@ def _detail_context(
     activity_form: ActivityForm | None = None,
     stage_form: StageForm | None = None,
 ) -> dict[str, Any]:
+    contacts = lead_contacts_context(request, lead)
+    # The activity form's "with whom" checkboxes are the people on the deal just read.
+    people = [link.contact for link in contacts["lead_contacts"]]
     return {
         "lead": lead,
         "today": timezone.localdate(),
         **_timeline(request, lead),
-        "activity_form": activity_form or _activity_form(request, lead),
+        "activity_form": activity_form or _activity_form(request, lead, people),
         "stage_form": stage_form or StageForm(lead=lead),
-        **lead_contacts_context(request, lead),
+        **contacts,
     }
 
 
@@ -164,9 +167,10 @@ def _client_key(request: HttpRequest) -> str:
     return key if re.fullmatch(r"[A-Za-z0-9-]{8,64}", key) else ""
 
 
-def _activity_form(request: HttpRequest, lead: Lead) -> ActivityForm:
-    """The lead page's activity form; the quick-log bar's links (?log=call) choose its kind."""
-    form = ActivityForm(lead=lead)
+def _activity_form(request: HttpRequest, lead: Lead, people: list[Contact]) -> ActivityForm:
+    """The lead page's activity form, `people` on its checkboxes; the quick-log bar's links
+    (?log=call) choose its kind."""
+    form = ActivityForm(lead=lead, people=people)
     if request.GET.get("log") in ActivityKind.values:
         form.fields["kind"].initial = request.GET["log"]
     return form

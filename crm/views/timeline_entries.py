@@ -83,7 +83,7 @@ def _report(report: Report, url: str, labels: Labels) -> str:
 
 
 def _activity(activity: Activity, labels: Labels) -> str:
-    people = activity.contacts.all()
+    people = activity.with_whom  # type: ignore[attr-defined]
     whom = ""
     if people:
         names = escape(join_words(people))

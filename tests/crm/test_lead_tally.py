@@ -1,0 +1,365 @@
+"""The lead tally (crm.models.tally) stays equal to a recount of the leads whatever writes them:
+each write path on its own, then random sequences of the real services."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection
+from django.db.models import F
+
+from crm import services
+from crm.models import Currency, Lead, LeadTally, Role, Source, Team, User, lead_tally_rebuild
+from crm.pipeline import TRANSITIONS, Stage
+from crm.tally import lead_tally, lead_tally_drift
+from tests.crm.test_import import csv_bytes, rows, run
+from tests.factories import bulk_leads, make_user
+
+if TYPE_CHECKING:
+    from tests.conftest import Company
+
+pytestmark = pytest.mark.django_db
+
+
+def recount() -> dict[tuple[int, int | None, str, str], tuple[int, Decimal, int]]:
+    """The leads counted in Python, one lead at a time (not the tally's own GROUP BY)."""
+    out: dict[tuple[int, int | None, str, str], list[Any]] = {}
+    for lead in Lead.objects.all():
+        cell = out.setdefault(
+            (lead.team_id, lead.owner_id, lead.stage, lead.currency), [0, Decimal(0), 0]
+        )
+        cell[0] += 1
+        cell[1] += lead.value
+        cell[2] += int(lead.is_chicken_rib)
+    return {key: (n, value.quantize(Decimal("0.01")), rib) for key, (n, value, rib) in out.items()}
+
+
+def tallied() -> dict[tuple[int, int | None, str, str], tuple[int, Decimal, int]]:
+    return {
+        (row.team, row.owner, row.stage, row.currency): (
+            row.n,
+            Decimal(row.value).quantize(Decimal("0.01")),
+            row.rib,
+        )
+        for row in lead_tally()
+    }
+
+
+def assert_right() -> None:
+    assert tallied() == recount()
+    assert lead_tally_drift() == {}
+
+
+def counts(team: Team) -> Counter[str]:
+    """Leads per stage of `team`, as the tally says."""
+    out: Counter[str] = Counter()
+    for row in lead_tally(teams=team):
+        out[row.stage] += row.n
+    return out
+
+
+# --- One path at a time -----------------------------------------------------------------------
+
+
+def test_the_fixture_company_is_counted(company: Company) -> None:
+    assert_right()
+    assert counts(company.team_a) == {Stage.NEW: 3}
+    rows_a1 = lead_tally(owner=company.rep_a1)
+    assert [(r.team, r.stage, r.currency, r.n, r.value) for r in rows_a1] == [
+        (company.team_a.pk, Stage.NEW, Currency.CNY, 1, Decimal("1000.00"))
+    ]
+    assert [r.owner for r in lead_tally(teams=[company.team_a]) if r.owner is None] == [None]
+
+
+def test_create_by_a_rep_and_a_manager(company: Company) -> None:
+    services.lead_create(
+        actor=company.rep_a1, data={"company": "X", "source": Source.BRAND, "value": 5}
+    )
+    services.lead_create(
+        actor=company.manager_a,
+        data={"company": "Y", "source": Source.BRAND, "value": 7, "currency": Currency.USD},
+    )
+    assert_right()
+    assert counts(company.team_a) == {Stage.NEW: 5}
+
+
+def test_edit_value_currency_and_rib(company: Company) -> None:
+    lead = company.lead_a1
+    services.lead_update(actor=company.rep_a1, lead=lead, data={"value": Decimal("2500.50")})
+    assert_right()
+    services.lead_update(actor=company.rep_a1, lead=lead, data={"currency": Currency.EUR})
+    assert_right()
+    services.lead_update(
+        actor=company.rep_a1,
+        lead=lead,
+        data={"is_chicken_rib": True, "chicken_rib_reasons": ["competitor"]},
+    )
+    assert_right()
+    [row] = lead_tally(owner=company.rep_a1)
+    assert (row.currency, row.value, row.rib) == (Currency.EUR, Decimal("2500.50"), 1)
+
+
+def test_stage_moves_won_lost_and_reopen(company: Company) -> None:
+    lead = company.lead_a1
+    services.lead_change_stage(actor=company.rep_a1, lead=lead, to_stage=Stage.CONTACTED)
+    assert_right()
+    services.lead_change_stage(actor=company.rep_a1, lead=lead, to_stage=Stage.LOST, reason="no")
+    assert_right()
+    services.lead_change_stage(actor=company.rep_a1, lead=lead, to_stage=Stage.CONTACTED)
+    services.lead_change_stage(actor=company.rep_a2, lead=company.lead_a2, to_stage=Stage.WON)
+    assert_right()
+    assert counts(company.team_a) == {Stage.NEW: 1, Stage.CONTACTED: 1, Stage.WON: 1}
+
+
+def test_hand_off_one_and_many(company: Company) -> None:
+    services.lead_hand_off(
+        actor=company.manager_a, lead_ids=[company.lead_a_pool.pk], to_user=company.rep_a1
+    )
+    assert_right()
+    services.lead_hand_off(
+        actor=company.manager_a,
+        lead_ids=[company.lead_a1.pk, company.lead_a_pool.pk],
+        to_user=company.rep_a2,
+    )
+    assert_right()
+    assert [r.n for r in lead_tally(owner=company.rep_a2)] == [3]
+    assert lead_tally(owner=company.rep_a1) == []
+
+
+def test_return_to_pool(company: Company) -> None:
+    services.lead_return_to_pool(actor=company.manager_a, lead=company.lead_a1)
+    assert_right()
+    assert [r.n for r in lead_tally(teams=company.team_a) if r.owner is None] == [2]
+
+
+def test_a_rep_moving_team_leaves_their_leads_in_the_pool(company: Company) -> None:
+    services.rep_move_team(actor=company.admin, user=company.rep_a1, team=company.team_b)
+    assert_right()
+    assert lead_tally(owner=company.rep_a1) == []
+
+
+def test_a_deleted_user_s_leads_count_as_the_pool_s(company: Company) -> None:
+    lead = company.lead_a1
+    Lead.objects.filter(pk=lead.pk).update(owner=company.rep_a2)  # keeps the tally itself
+    assert_right()
+    gone = make_user(username="gone", role=Role.REP)
+    services.rep_join_team(user=gone, team=company.team_a)
+    Lead.objects.filter(pk=lead.pk).update(owner=gone)
+    gone.delete()  # the collector nulls the owner without the lead's hooks
+    assert_right()
+
+
+def test_import_small_and_through_copy(company: Company) -> None:
+    """An import of 3 rows (bulk_create) and one of 150 (COPY on PostgreSQL, crm.inserts)."""
+    run(company.manager_a, csv_bytes(rows(3)))
+    assert_right()
+    run(company.manager_a, csv_bytes(rows(150, start=10)))
+    assert_right()
+    assert counts(company.team_a)[Stage.NEW] == 3 + 3 + 150
+
+
+def test_import_updating_duplicates(company: Company) -> None:
+    run(company.manager_a, csv_bytes(rows(4)))
+    table = rows(4)
+    for row in table:
+        row[5] = "9999"
+    run(company.manager_a, csv_bytes(table), on_duplicate="update")
+    assert_right()
+
+
+def test_lead_bulk_create(company: Company) -> None:
+    services.lead_bulk_create(
+        actor=company.manager_b,
+        rows=[{"company": f"B{i}", "source": Source.BRAND, "value": i} for i in range(30)],
+        batch_size=7,
+    )
+    assert_right()
+    assert counts(company.team_b) == {Stage.NEW: 31}
+
+
+def test_delete_one_and_many(company: Company) -> None:
+    company.lead_a1.delete()
+    assert_right()
+    Lead.objects.filter(team=company.team_a).delete()
+    assert_right()
+    assert counts(company.team_a) == {}
+
+
+def test_admin_like_save_and_a_stale_or_partial_instance(company: Company) -> None:
+    lead = Lead.objects.get(pk=company.lead_a1.pk)
+    lead.stage = Stage.PROPOSAL
+    lead.value = Decimal("123.45")
+    lead.owner = company.rep_a2
+    lead.save()
+    assert_right()
+    # Saved through a partial instance: the columns it did not load are read before the save.
+    partial = Lead.objects.only("pk", "stage").get(pk=lead.pk)
+    partial.stage = Stage.NEGOTIATION
+    partial.save(update_fields=["stage"])
+    assert_right()
+    # Built with a pk, not loaded: the row as it was is read first.
+    row = Lead.objects.values().get(pk=lead.pk)
+    rebuilt = Lead(**{k: v for k, v in row.items()})
+    rebuilt.currency = Currency.USD
+    rebuilt.save()
+    assert_right()
+    # update_fields leaves the columns it does not name as they are in the database.
+    lead.refresh_from_db()
+    lead.stage = Stage.WON
+    lead.value = Decimal("1")
+    lead.save(update_fields=["value"])
+    assert_right()
+
+
+def test_queryset_update_with_constants_and_expressions(company: Company) -> None:
+    Lead.objects.filter(team=company.team_a).update(stage=Stage.QUALIFIED, currency=Currency.USD)
+    assert_right()
+    Lead.objects.filter(team=company.team_a).update(value=F("value") * 2)
+    assert_right()
+    Lead.objects.filter(team=company.team_a).update(is_chicken_rib=True)
+    assert_right()
+    Lead.objects.filter(pk=company.lead_b1.pk).update(team=company.team_a, owner=None)
+    assert_right()
+    assert counts(company.team_b) == {}
+
+
+def test_bulk_leads_and_ignore_conflicts(company: Company) -> None:
+    bulk_leads(40, team=company.team_b, company="Z", source=Source.BRAND, value=3)
+    assert_right()
+    Lead.objects.bulk_create(
+        [Lead(team=company.team_b, company="W", source=Source.BRAND)], ignore_conflicts=True
+    )
+    assert_right()
+
+
+def test_rebuild_and_the_check_command(
+    company: Company, capsys: pytest.CaptureFixture[str]
+) -> None:
+    call_command("check_lead_tally")
+    assert "matches" in capsys.readouterr().out
+    # Drift made on purpose, round the hooks.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE crm_lead SET stage = %s WHERE id = %s", [Stage.WON, company.lead_b1.pk]
+        )
+    assert list(lead_tally_drift()) == [company.team_b.pk]
+    with pytest.raises(CommandError) as failed:
+        call_command("check_lead_tally")
+    assert failed.value.returncode == 1
+    out = capsys.readouterr().out
+    assert f"team {company.team_b.pk}: 2 group(s) differ" in out
+    with pytest.raises(CommandError):
+        call_command("check_lead_tally", "--fix")
+    assert "recounted 1 team(s)" in capsys.readouterr().out
+    call_command("check_lead_tally")
+    assert_right()
+    LeadTally.objects.all().delete()
+    lead_tally_rebuild()
+    assert_right()
+
+
+# --- Random sequences of the services ---------------------------------------------------------
+
+
+def _step(rng: random.Random, company: Company, made: list[int]) -> str:
+    managers = {company.team_a.pk: company.manager_a, company.team_b.pk: company.manager_b}
+    leads = list(Lead.objects.order_by("pk"))
+    choice = rng.choice(
+        [
+            "create",
+            "edit",
+            "stage",
+            "stage",
+            "hand",
+            "bulk_hand",
+            "pool",
+            "import",
+            "delete",
+            "save",
+            "move_rep",
+            "bulk_create",
+        ]
+    )
+    if choice == "create" or not leads:
+        actor = rng.choice([company.manager_a, company.manager_b, company.rep_a1, company.rep_b1])
+        new: dict[str, Any] = {
+            "company": f"R{rng.randrange(10**6)}",
+            "source": Source.BRAND,
+            "value": Decimal(rng.randrange(0, 10**6)) / 100,
+            "currency": rng.choice(Currency.values),
+        }
+        made.append(services.lead_create(actor=actor, data=new).pk)
+        return choice
+    lead = rng.choice(leads)
+    manager = managers[lead.team_id]
+    if choice == "edit":
+        rib = rng.random() < 0.5
+        data: dict[str, Any] = {
+            "value": Decimal(rng.randrange(0, 10**7)) / 100,
+            "currency": rng.choice(Currency.values),
+            "is_chicken_rib": rib,
+            "chicken_rib_reasons": ["no_budget"] if rib else [],
+        }
+        services.lead_update(actor=manager, lead=lead, data=data)
+    elif choice == "stage":
+        moves = sorted(TRANSITIONS[lead.stage])
+        if moves:
+            to = rng.choice(moves)
+            services.lead_change_stage(actor=manager, lead=lead, to_stage=to, reason="price")
+    elif choice in ("hand", "bulk_hand"):
+        reps = [
+            rep
+            for rep in (company.rep_a1, company.rep_a2, company.rep_b1)
+            if User.objects.get(pk=rep.pk).team_id == lead.team_id
+        ]
+        open_ids = [x.pk for x in leads if x.team_id == lead.team_id and x.is_open]
+        if reps and open_ids:
+            ids = rng.sample(open_ids, min(len(open_ids), 1 if choice == "hand" else 4))
+            services.lead_hand_off(actor=manager, lead_ids=ids, to_user=rng.choice(reps))
+    elif choice == "pool":
+        services.lead_return_to_pool(actor=manager, lead=lead)
+    elif choice == "import":
+        start = rng.randrange(10**6)
+        run(manager, csv_bytes(rows(rng.randint(1, 3), start=start)))
+    elif choice == "delete":
+        lead.delete()
+    elif choice == "save":  # as the admin's change form does
+        lead.stage = rng.choice(Stage.values)
+        lead.lost_reason = "price" if lead.stage == Stage.LOST else ""
+        lead.value = Decimal(rng.randrange(0, 10**5))
+        lead.save()
+    elif choice == "move_rep":
+        rep = rng.choice([company.rep_a1, company.rep_a2, company.rep_b1])
+        rep.refresh_from_db()
+        team = company.team_b if rep.team_id == company.team_a.pk else company.team_a
+        services.rep_move_team(actor=company.admin, user=rep, team=team)
+    elif choice == "bulk_create":
+        bulk_leads(
+            rng.randint(1, 5),
+            team=rng.choice([company.team_a, company.team_b]),
+            company="bulk",
+            source=Source.BRAND,
+            created_by=company.manager_a,
+            stage=rng.choice(Stage.values),
+            lost_reason="price",
+            value=lambda i: Decimal(i * 3),
+        )
+    return choice
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_random_sequences_of_the_services(company: Company, seed: int) -> None:
+    rng = random.Random(seed)
+    made: list[int] = []
+    done: Counter[str] = Counter()
+    for _ in range(45):
+        done[_step(rng, company, made)] += 1
+        assert tallied() == recount(), done
+    assert_right()
+    assert len(done) >= 8, done  # the sequence went through most paths
