@@ -11,8 +11,8 @@ real build:
 - the clock is a time-machine traveller whose kind (standing or running) is unknown;
 - at recording, a date (not a datetime) is set, or a timestamp is not the build's own clock
   (standing: all equal to it; running: within the build), so moving them would be wrong;
-- at recording, an instance holds in-memory state other than its fields and relations cached
-  between the company's own objects.
+- at recording, an instance holds in-memory state other than its fields, relations cached
+  between the company's own objects, and plain data (copied, its timestamps moved too).
 A test (tests/crm/test_company_fixture.py) compares a replay with a build, row by row.
 """
 
@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import decimal
+import enum
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, fields
@@ -48,7 +50,7 @@ class Instance:
     model: type[models.Model]
     values: list[Any]  # concrete fields' values, in _meta.concrete_fields order
     related: dict[str, str]  # a cached relation's name -> the company attribute it holds
-    extra: list[str]  # instance attributes holding an empty dict (e.g. a prefetch cache)
+    extra: dict[str, Any]  # other instance attributes (plain data, e.g. a prefetch cache)
 
 
 @dataclass
@@ -137,15 +139,42 @@ def _record(build: Callable[[], Any], standing: bool) -> Recording:
             if not holder:
                 raise Unreplayable(f"{name}.{cache_name} caches an object outside the company")
             related[cache_name] = holder[0]
-        extra = []
+        extra = {}
         for key, value in vars(obj).items():
             if key == "_state" or key in {f.attname for f in cols}:
                 continue
-            if value != {}:
-                raise Unreplayable(f"{name}.{key} holds in-memory state")
-            extra.append(key)
+            if not _plain(value, started, ended):
+                raise Unreplayable(f"{name}.{key} holds in-memory state other than plain data")
+            extra[key] = copy.deepcopy(value)
         instances[name] = Instance(model=type(obj), values=values, related=related, extra=extra)
     return Recording(tables=tables, instances=instances, ended=ended)
+
+
+PLAIN = (str, int, float, bool, decimal.Decimal, type(None), enum.Enum)
+
+
+def _plain(value: Any, started: dt.datetime, ended: dt.datetime) -> bool:
+    """Data a replay can copy: containers of plain values, timestamps only of the build's."""
+    if isinstance(value, dt.datetime):
+        return started <= value <= ended
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return all(_plain(v, started, ended) for v in value)
+    if isinstance(value, dict):
+        return all(
+            _plain(k, started, ended) and _plain(v, started, ended) for k, v in value.items()
+        )
+    return isinstance(value, PLAIN) and not isinstance(value, dt.date)
+
+
+def _moved_deep(value: Any, shift: dt.timedelta) -> Any:
+    """A copy of plain data (see _plain) with each timestamp moved by `shift`."""
+    if isinstance(value, dt.datetime):
+        return value + shift
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return type(value)(_moved_deep(v, shift) for v in value)
+    if isinstance(value, dict):
+        return {_moved_deep(k, shift): _moved_deep(v, shift) for k, v in value.items()}
+    return value
 
 
 def record(build: Callable[[], Any]) -> None:
@@ -224,8 +253,13 @@ def replay(request: pytest.FixtureRequest) -> dict[str, models.Model] | None:
         cols = inst.model._meta.concrete_fields
         dated = [i for i, f in enumerate(cols) if isinstance(f, models.DateTimeField)]
         obj = inst.model.from_db("default", [f.attname for f in cols], moved(inst.values, dated))
-        for key in inst.extra:
-            setattr(obj, key, {})
+        # The instance's own attributes as the build left them: none that from_db adds and the
+        # build's objects lack (e.g. a loaded row a model keeps), each the build had.
+        attnames = {f.attname for f in cols}
+        for key in [k for k in vars(obj) if k != "_state" and k not in attnames]:
+            delattr(obj, key)
+        for key, value in inst.extra.items():
+            setattr(obj, key, _moved_deep(value, shift))
         objects[name] = obj
     for name, inst in recording.instances.items():
         for cache_name, holder in inst.related.items():
