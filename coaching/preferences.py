@@ -45,10 +45,13 @@ def preference_update(*, user: User, **values: Any) -> NotificationPreference:
     return pref
 
 
-def threshold_groups(rule: playbook.Rule) -> list[ThresholdGroup]:
+def threshold_groups(
+    rule: playbook.Rule, settings: list[RuleSetting] | None = None
+) -> list[ThresholdGroup]:
     """Teams that share the rule's thresholds, as (team ids or None for "all others",
-    excluded team ids, thresholds). One query however many leads; one group per override."""
-    overrides = list(RuleSetting.objects.filter(rule_id=rule.id))
+    excluded team ids, thresholds). One query however many leads (none when the rule's
+    `settings` are given, as the scan reads every rule's at once); one group per override."""
+    overrides = list(RuleSetting.objects.filter(rule_id=rule.id)) if settings is None else settings
     special = [s.team_id for s in overrides]
     groups: list[ThresholdGroup] = [(None, special, dict(rule.thresholds))]
     for setting in overrides:

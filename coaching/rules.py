@@ -8,6 +8,7 @@ rows needing a nudge, so a scan's number of queries never depends on the number 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +26,7 @@ from django.db.models import (
     Q,
     QuerySet,
     RowRange,
+    Subquery,
     Sum,
     Value,
     When,
@@ -338,77 +340,150 @@ def latest_of(first: Any, prefix: str = "") -> Greatest:
     )
 
 
-def _batch_offsets(leads: QuerySet[Lead], now: dt.datetime) -> dict[tuple[int, ...], list[Any]]:
+# A large recent hand-off: one owner's leads handed down at one moment (one transaction), more
+# than BATCH_SIZE of them; `n` all of them, `n_<team>` those in each of a few named teams.
+Batch = dict[str, Any]
+
+
+def recent_batches(leads: QuerySet[Lead], now: dt.datetime, teams: Collection[int]) -> list[Batch]:
+    """The large recent hand-offs among `leads`, with how many of each one's leads are in each
+    of `teams`: one small query, which the scan runs once for report_due and stalled, each
+    then telling its own threshold groups' batches apart (_batch_offsets)."""
+    recent = now - dt.timedelta(days=SPREAD_DAYS * 2 + 31)
+    per_team = {f"n_{team}": Count("pk", filter=Q(team_id=team)) for team in sorted(teams)}
+    rows: Any = (  # plain rows: the type checker knows no `n_<team>`
+        leads.filter(handed_at__gte=recent)
+        .values("owner_id", "handed_at")
+        .annotate(n=Count("pk"), **per_team)
+        .filter(n__gt=BATCH_SIZE)
+    )
+    return list(rows)
+
+
+def _batch_offsets(
+    leads: QuerySet[Lead],
+    now: dt.datetime,
+    teams: Collection[int] = (),
+    *,
+    batches: list[Batch] | None = None,
+    left_out: Collection[int] = (),
+) -> dict[int | None, dict[tuple[int, ...], list[Any]]]:
     """Large recent hand-offs, grouped by their spread: for each list of calendar-day offsets
     (what 0..SPREAD_DAYS-1 working days after the hand-off come to, which depends only on the
-    weekday), the hand-off moments that have it. One small query.
+    weekday), the hand-off moments that have it.
 
     A batch is told apart by its moment alone: one hand-off of many leads shares one timestamp
     (one transaction), so no owner is needed and the scan's CASE stays a handful of branches
-    however many batches there are."""
-    recent = now - dt.timedelta(days=SPREAD_DAYS * 2 + 31)
-    batches = (
-        leads.filter(handed_at__gte=recent)
-        .values("owner_id", "handed_at")
-        .annotate(n=Count("pk"))
-        .filter(n__gt=BATCH_SIZE)
-        .values_list("handed_at", flat=True)
-    )
-    groups: dict[tuple[int, ...], list[Any]] = {}
-    for handed_at in set(batches):
+    however many batches there are.
+
+    Keyed by threshold group: each of `teams` (the teams with their own thresholds) counts its
+    own batches, as its own query did before the groups were folded into one statement, and
+    None holds the other teams'. `batches`: recent_batches over all open owned leads, when the
+    scan has read them already (counted per team for `teams` and `left_out`, the teams that
+    switched the rule off, which are not among `leads`); otherwise one query over `leads`."""
+    if batches is None:
+        batches, left_out = recent_batches(leads, now, teams), ()
+    groups: dict[int | None, dict[tuple[int, ...], list[Any]]] = {}
+    seen: set[tuple[int | None, Any]] = set()
+    for batch in batches:
+        handed_at = batch["handed_at"]
         if handed_at is None:
             continue
-        start = handed_at.date()
-        pattern = tuple((add_working_days(start, n) - start).days for n in range(SPREAD_DAYS))
-        groups.setdefault(pattern, []).append(handed_at)
+        counts: dict[int | None, int] = {team: batch[f"n_{team}"] for team in teams}
+        counts[None] = batch["n"] - sum(batch[f"n_{team}"] for team in {*teams, *left_out})
+        for team, n in counts.items():
+            if n <= BATCH_SIZE or (team, handed_at) in seen:
+                continue
+            seen.add((team, handed_at))
+            start = handed_at.date()
+            pattern = tuple((add_working_days(start, d) - start).days for d in range(SPREAD_DAYS))
+            groups.setdefault(team, {}).setdefault(pattern, []).append(handed_at)
     return groups
 
 
 def _spread(
-    leads: QuerySet[Lead], offsets: dict[tuple[int, ...], list[Any]], reference: str
+    leads: QuerySet[Lead],
+    offsets: dict[int | None, dict[tuple[int, ...], list[Any]]],
+    reference: str,
+    teams: Collection[int] = (),
 ) -> tuple[QuerySet[Any, Any], set[int]]:
     """`leads` with `spread`: the days a lead's first finding waits because it came in a large
-    batch (`offsets`, from _batch_offsets; 0 for the rest, and for a lead worked on since its
-    hand-off); and the values used."""
+    batch of its threshold group (`offsets`, from _batch_offsets; 0 for the rest, and for a
+    lead worked on since its hand-off); and the values used. `teams` are the teams with their
+    own thresholds: their batches apply to them only, the others' (None) to the rest."""
     if not offsets:
         return leads.annotate(spread=Value(0, output_field=IntegerField())), {0}
+
+    def in_group(team: int | None) -> Q:
+        if team is not None:
+            return Q(team_id=team)
+        return ~Q(team_id__in=list(teams)) if teams else Q()
+
     whens = [
         When(
-            Q(handed_at__in=moments, spread_slot=slot) & Q(**{reference: F("handed_at")}),
+            in_group(team)
+            & Q(handed_at__in=moments, spread_slot=slot)
+            & Q(**{reference: F("handed_at")}),
             then=Value(days),
         )
-        for pattern, moments in offsets.items()
+        for team, patterns in offsets.items()
+        for pattern, moments in patterns.items()
         for slot, days in enumerate(pattern)
         if days
     ]
-    used = {0} | {days for pattern in offsets for days in pattern}
+    used = {0} | {days for patterns in offsets.values() for pattern in patterns for days in pattern}
+    if not whens:
+        return leads.annotate(spread=Value(0, output_field=IntegerField())), used
     annotated = leads.annotate(spread_slot=Mod("pk", Value(SPREAD_DAYS))).annotate(
         spread=Case(*whens, default=Value(0), output_field=IntegerField())
     )
     return annotated, used
 
 
+def _groups(
+    t: dict[str, int], team_t: Mapping[int, dict[str, int]] | None
+) -> list[tuple[Q, dict[str, int]]]:
+    """A folded scan's threshold groups, for CASE branches: each team with its own thresholds
+    (its branches first, on its team id), then everyone else's (the rule's or the default
+    group's thresholds) with no condition, as the CASE's later branches."""
+    return [(Q(team_id=team), own) for team, own in (team_t or {}).items()] + [(Q(), t)]
+
+
 def report_due(
-    leads: QuerySet[Lead], *, now: dt.datetime, today: dt.date, t: dict[str, int]
+    leads: QuerySet[Lead],
+    *,
+    now: dt.datetime,
+    today: dt.date,
+    t: dict[str, int],
+    team_t: Mapping[int, dict[str, int]] | None = None,
+    batches: list[Batch] | None = None,
+    left_out: Collection[int] = (),
 ) -> Rows:
     """Open leads without a progress report for `days` (fewer when a deadline is near),
     counted from the latest of the last report, the hand-off and creation; a large batch's
-    first finding spread over working days."""
-    window_end = today + dt.timedelta(days=t.get("deadline_window_days", 14))
-    near = Q(tender_date__range=(today, window_end)) | Q(expected_close__range=(today, window_end))
-    cut_near = now - dt.timedelta(days=t.get("days_near_deadline", 3))
-    cut = now - dt.timedelta(days=t.get("days", 7))
-    offsets = _batch_offsets(leads, now)
+    first finding spread over working days. `team_t`: teams with their own thresholds, judged
+    in the same statement (a CASE on the team) rather than one read of the leads per group."""
+    teams = list(team_t or {})
+    offsets = _batch_offsets(leads, now, teams, batches=batches, left_out=left_out)
     leads, used = _spread(
-        leads.annotate(reference=latest_of("last_reported_at")), offsets, "reference"
+        leads.annotate(reference=latest_of("last_reported_at")), offsets, "reference", teams
     )
     # Late: the reference before the lead's cut, which is the near-deadline one or the usual
     # one, moved back by the lead's spread. One CASE, so the reference is compared once per
     # lead rather than once per spread and branch. The last report is the lead's own column
     # (crm keeps it as reports are sent), not a look into each lead's reports.
-    cuts = [
-        When(Q(spread=d) & near, then=Value(cut_near - dt.timedelta(days=d))) for d in sorted(used)
-    ] + [When(spread=d, then=Value(cut - dt.timedelta(days=d))) for d in sorted(used)]
+    cuts: list[When] = []
+    for team, g in _groups(t, team_t):
+        window_end = today + dt.timedelta(days=g.get("deadline_window_days", 14))
+        near = Q(tender_date__range=(today, window_end)) | Q(
+            expected_close__range=(today, window_end)
+        )
+        cut_near = now - dt.timedelta(days=g.get("days_near_deadline", 3))
+        cut = now - dt.timedelta(days=g.get("days", 7))
+        cuts += [
+            When(team & Q(spread=d) & near, then=Value(cut_near - dt.timedelta(days=d)))
+            for d in sorted(used)
+        ] + [When(team & Q(spread=d), then=Value(cut - dt.timedelta(days=d))) for d in sorted(used)]
     annotated: Any = leads  # annotated rows: the type checker knows no `reference`
     found = annotated.annotate(
         cut=Case(*cuts, default=Value(None), output_field=DateTimeField())
@@ -416,27 +491,46 @@ def report_due(
     return found.values("pk", "owner_id", "company", "reference")
 
 
-def stalled(leads: QuerySet[Lead], *, now: dt.datetime, today: dt.date, t: dict[str, int]) -> Rows:
+def stalled(
+    leads: QuerySet[Lead],
+    *,
+    now: dt.datetime,
+    today: dt.date,
+    t: dict[str, int],
+    team_t: Mapping[int, dict[str, int]] | None = None,
+    batches: list[Batch] | None = None,
+    left_out: Collection[int] = (),
+) -> Rows:
     """Open leads idle past their stage's threshold (a chicken-rib lead sooner), unless a
     next step is planned for today or later. Idle counts from the latest of the last
-    activity, the hand-off and creation; a large batch's first finding is spread out."""
-    days = t.get("days", 14)
+    activity, the hand-off and creation; a large batch's first finding is spread out.
+    `team_t`: teams with their own thresholds, judged in the same statement."""
+
+    def before(n: int, extra: int) -> Value:
+        return Value(now - dt.timedelta(days=n + extra))
 
     def idle_cut(extra: int) -> Case:
-        def before(n: int) -> dt.datetime:
-            return now - dt.timedelta(days=n + extra)
-
+        branches: list[When] = []
+        for team, g in _groups(t, team_t):
+            days = g.get("days", 14)
+            branches += [
+                When(team & Q(stage=Stage.NEW), then=before(g.get("days_new", days), extra)),
+                When(
+                    team & Q(stage=Stage.NEGOTIATION),
+                    then=before(g.get("days_negotiation", days), extra),
+                ),
+                When(team & Q(is_chicken_rib=True), then=before(g.get("days_new", days), extra)),
+            ]
+            if team:  # a team's own: its other leads; the rest fall to the CASE's default
+                branches.append(When(team, then=before(days, extra)))
         return Case(
-            When(stage=Stage.NEW, then=Value(before(t.get("days_new", days)))),
-            When(stage=Stage.NEGOTIATION, then=Value(before(t.get("days_negotiation", days)))),
-            When(is_chicken_rib=True, then=Value(before(t.get("days_new", days)))),
-            default=Value(before(days)),
-            output_field=DateTimeField(),
+            *branches, default=before(t.get("days", 14), extra), output_field=DateTimeField()
         )
 
-    offsets = _batch_offsets(leads, now)
+    teams = list(team_t or {})
+    offsets = _batch_offsets(leads, now, teams, batches=batches, left_out=left_out)
     leads, used = _spread(
-        leads.annotate(idle_since=latest_of("last_activity_at")), offsets, "idle_since"
+        leads.annotate(idle_since=latest_of("last_activity_at")), offsets, "idle_since", teams
     )
     idle = Q()
     for d in sorted(used):
@@ -572,19 +666,27 @@ def unacknowledged(
 def reliable_rep(
     reps: QuerySet[User], *, now: dt.datetime, today: dt.date, t: dict[str, int]
 ) -> Rows:
-    """Reps who report on time on chicken-rib leads: candidates for a better lead."""
+    """Reps who report on time on chicken-rib leads: candidates for a better lead.
+
+    Each rep's two counts are subqueries on their recent sent reports (the report_author
+    index), each report's lead looked up by its key: a Count over the reps' reports joined
+    every report and every lead before filtering (on PostgreSQL, 100 ms of the scan at 100k
+    leads). A rep without such reports counts 0, as the outer join's Count did."""
     since = now - dt.timedelta(days=t.get("days", 30))
-    on_rib = Q(
-        reports__state=ReportState.SUBMITTED,
-        reports__submitted_at__gte=since,
-        reports__lead__is_chicken_rib=True,
-    )
+    on_rib = Report.objects.filter(
+        author=OuterRef("pk"),
+        state=ReportState.SUBMITTED,
+        submitted_at__gte=since,
+        lead__is_chicken_rib=True,
+    ).order_by()
+
+    def count(reports: QuerySet[Report]) -> Coalesce:
+        counted = reports.values("author").annotate(n=Count("pk")).values("n")
+        return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
+
     share = t.get("on_time_share_percent", 80)
     return (
-        reps.annotate(
-            rib_reports=Count("reports", filter=on_rib),
-            rib_on_time=Count("reports", filter=on_rib & Q(reports__on_time=True)),
-        )
+        reps.annotate(rib_reports=count(on_rib), rib_on_time=count(on_rib.filter(on_time=True)))
         .filter(rib_reports__gte=t.get("min_reports", 3))
         .filter(rib_on_time__gte=F("rib_reports") * share / 100.0)
         .values("pk", "team__manager_id", "display_name", "username", "rib_on_time")

@@ -37,7 +37,7 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 
 from coaching import playbook, rules
-from coaching.models import Nudge, NudgeState
+from coaching.models import Nudge, NudgeState, RuleSetting
 from coaching.nudges import create_nudges_counted, wake_snoozed
 from coaching.preferences import threshold_groups
 from coaching.rules import NudgeSpec
@@ -58,11 +58,22 @@ class ScanInput:
     today: dt.date
     team_ids: list[int] | None = None
     exclude: list[int] | None = None
+    # A folded rule's (FOLDED) teams with their own thresholds; `t` holds the other teams'.
+    team_t: dict[int, dict[str, int]] | None = None
+    # A FOLDED rule's large recent hand-offs, read once for all of them (rules.recent_batches),
+    # and the teams that switched the rule off (counted there, but not among `leads`).
+    batches: list[rules.Batch] | None = None
+    left_out: list[int] | None = None
 
     @property
     def clock(self) -> dict[str, Any]:
         """The keyword arguments of coaching.rules' scan queries."""
         return {"now": self.now, "today": self.today, "t": self.t}
+
+    @property
+    def folded(self) -> dict[str, Any]:
+        """The keyword arguments of a FOLDED rule's query besides the clock."""
+        return {"team_t": self.team_t, "batches": self.batches, "left_out": self.left_out or ()}
 
     def in_teams(self, queryset: QuerySet[M], team_field: str) -> QuerySet[M]:
         """`queryset` narrowed to this group's teams, through `team_field`."""
@@ -148,7 +159,9 @@ def report_due(s: ScanInput) -> list[NudgeSpec]:
             lead_id=r["pk"],
             context={"company": r["company"], "days": (s.now - r["reference"]).days},
         )
-        for r in _not_yet(rules.report_due(s.leads, **s.clock), s, _utc_day("reference"))
+        for r in _not_yet(
+            rules.report_due(s.leads, **s.clock, **s.folded), s, _utc_day("reference")
+        )
     ]
 
 
@@ -166,7 +179,7 @@ def stalled(s: ScanInput) -> list[NudgeSpec]:
                 "chicken_rib": r["is_chicken_rib"],
             },
         )
-        for r in _not_yet(rules.stalled(s.leads, **s.clock), s, _utc_day("idle_since"))
+        for r in _not_yet(rules.stalled(s.leads, **s.clock, **s.folded), s, _utc_day("idle_since"))
     ]
 
 
@@ -536,8 +549,35 @@ def director_silent_reps(s: ScanInput) -> list[NudgeSpec]:
 # --- Running them ------------------------------------------------------------------------------
 
 
-def _inputs(rule: playbook.Rule, *, now: dt.datetime, today: dt.date) -> list[ScanInput]:
-    """One input per group of teams sharing the rule's thresholds."""
+# Scans that judge every team in one statement, each team with its thresholds (a CASE on the
+# team), instead of one statement per group of teams sharing them: each statement reads all
+# the open leads, so a team's own thresholds would otherwise cost a second read of them.
+FOLDED = {"report_due", "stalled"}
+
+
+def _inputs(
+    rule: playbook.Rule,
+    *,
+    now: dt.datetime,
+    today: dt.date,
+    settings: list[RuleSetting] | None = None,
+    batches: list[rules.Batch] | None = None,
+) -> list[ScanInput]:
+    """One input per group of teams sharing the rule's thresholds; one in all for a FOLDED
+    scan, leaving out only the teams that switched the rule off. `settings`: the rule's team
+    settings, when read already (run_scans reads every rule's in one query); `batches`: the
+    FOLDED rules' large recent hand-offs, when read already (rules.recent_batches, counted
+    for every team that has a setting of one of them)."""
+    groups = threshold_groups(rule, settings)
+    if rule.scan in FOLDED and len(groups) > 1:
+        _everyone, special, t = groups[0]
+        team_t = {team_ids[0]: own for team_ids, _exclude, own in groups[1:] if team_ids}
+        off = [team for team in special if team not in team_t]
+        groups = [(None, off, t)]
+    else:
+        team_t = None
+    if rule.scan not in FOLDED:
+        batches = None
     return [
         ScanInput(
             rule=rule,
@@ -548,8 +588,11 @@ def _inputs(rule: playbook.Rule, *, now: dt.datetime, today: dt.date) -> list[Sc
             today=today,
             team_ids=team_ids,
             exclude=exclude,
+            team_t=team_t,
+            batches=batches,
+            left_out=exclude if batches is not None else None,
         )
-        for team_ids, exclude, t in threshold_groups(rule)
+        for team_ids, exclude, t in groups
     ]
 
 
@@ -561,11 +604,22 @@ def run_scans(*, now: dt.datetime | None = None) -> dict[str, int]:
     wake_snoozed(now=now)
     specs: list[NudgeSpec] = []
     made: dict[str, int] = {}
+    settings: dict[str, list[RuleSetting]] = defaultdict(list)
+    for setting in RuleSetting.objects.all():  # every rule's team settings, one query
+        settings[setting.rule_id].append(setting)
+    # report_due and stalled both spread large hand-offs: one read of them for both, counted
+    # for each team that has its own setting of either.
+    folded = [rule.id for rule in playbook.rules().values() if rule.scan in FOLDED]
+    named = {setting.team_id for rule_id in folded for setting in settings.get(rule_id, [])}
+    batches = rules.recent_batches(rules.open_owned_leads(None, []), now, named) if folded else None
     for rule in playbook.rules().values():
         if not rule.scan:
             continue
         made[rule.id] = 0
-        for found in _inputs(rule, now=now, today=today):
+        inputs = _inputs(
+            rule, now=now, today=today, settings=settings.get(rule.id, []), batches=batches
+        )
+        for found in inputs:
             specs.extend(SCANS[rule.scan](found))
     # One batch, so the daily push budget goes to the most important nudges across all rules.
     for rule_id, count in create_nudges_counted(specs, now=now).items():

@@ -211,13 +211,12 @@ def _user_leaving(sender: Any, instance: Any, using: str, **_kwargs: Any) -> Non
 
 
 def tally_groups(leads: models.QuerySet[Any]) -> models.QuerySet[Any, dict[str, Any]]:
-    """`leads` counted as the tally counts them, one row per group."""
-    return (
-        leads.order_by()
-        .values("team_id", "owner_id", "stage", "currency")
-        .annotate(
-            n=models.Count("pk"),
-            total=models.Sum("value"),
-            rib=models.Count("pk", filter=models.Q(is_chicken_rib=True)),
-        )
+    """`leads` counted as the tally counts them, one row per group (without a FOR UPDATE the
+    queryset may carry: PostgreSQL refuses one beside an aggregate)."""
+    leads = leads.order_by()
+    leads.query.select_for_update = False
+    return leads.values("team_id", "owner_id", "stage", "currency").annotate(
+        n=models.Count("pk"),
+        total=models.Sum("value"),
+        rib=models.Count("pk", filter=models.Q(is_chicken_rib=True)),
     )

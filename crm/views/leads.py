@@ -151,14 +151,27 @@ def _detail_context(
     contacts = lead_contacts_context(request, lead)
     # The activity form's "with whom" checkboxes are the people on the deal just read.
     people = [link.contact for link in contacts["lead_contacts"]]
+    key = None
+    if activity_form is None:
+        activity_form = _activity_form(request, lead, people)
+        key = _activity_form_key(activity_form, lead, people)
     return {
         "lead": lead,
         "today": timezone.localdate(),
         **_timeline(request, lead),
-        "activity_form": activity_form or _activity_form(request, lead, people),
+        "activity_form": activity_form,
+        "activity_form_key": key,
         "stage_form": stage_form or StageForm(lead=lead),
         **contacts,
     }
+
+
+def _activity_form_key(form: ActivityForm, lead: Lead, people: list[Contact]) -> tuple[Any, ...]:
+    """All an unbound activity form's fields show besides the language (the page renders them
+    once per process for each: lead_detail.html): the kind chosen, the lead's next step and
+    its date, and the people on the deal."""
+    kind = form.fields["kind"].initial
+    return ("activity", kind, lead.next_step, lead.next_step_due, *((c.pk, str(c)) for c in people))
 
 
 def _client_key(request: HttpRequest) -> str:

@@ -52,9 +52,9 @@ def test_the_board_pays_a_fixed_number_of_queries(
     company: Company, client_for, django_assert_max_num_queries
 ) -> None:
     client = client_for(company.manager_a)
-    # session, user, the team's id, its lead tally (counts and totals), the cards (each
-    # column's biggest found by a subquery walking lead_team_stage_value, issue 22), the bell
-    with django_assert_max_num_queries(6):
+    # session, user, the team's lead tally (counts and totals), the cards (each column's
+    # biggest found by a subquery walking lead_team_stage_value, issue 22), the bell
+    with django_assert_max_num_queries(5):
         assert client.get("/leads/board/").status_code == 200
 
 

@@ -177,14 +177,9 @@ def test_the_board_reads_the_same_queries_for_one_team_or_several_of_any_size(
             with CaptureQueriesContext(connection) as queries:
                 client.get("/leads/board/")
             counts[(person.username, tag)] = len(queries)
-    # session, user, the lead tally's counts and totals (after a manager's or +2's team ids),
-    # the cards (their ids a subquery), the bell
-    assert {who: n for (who, _tag), n in counts.items()} == {
-        "manager_a": 6,
-        "director": 6,
-        "rep_a1": 5,
-    }, counts
-    assert counts[("director", "Small")] == counts[("director", "Large")]
+    # session, user, the lead tally's counts and totals (the teams a subquery), the cards
+    # (their ids a subquery), the bell
+    assert set(counts.values()) == {5}, counts
 
 
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's plan")

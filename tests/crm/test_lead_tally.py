@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import F
 
 from crm import services
@@ -225,6 +225,10 @@ def test_queryset_update_with_constants_and_expressions(company: Company) -> Non
     Lead.objects.filter(team=company.team_a).update(is_chicken_rib=True)
     assert_right()
     Lead.objects.filter(pk=company.lead_b1.pk).update(team=company.team_a, owner=None)
+    assert_right()
+    with transaction.atomic():  # a locked queryset's update (PostgreSQL: no FOR UPDATE + GROUP BY)
+        Lead.objects.select_for_update().filter(team=company.team_a).update(stage=Stage.NEW)
+        Lead.objects.select_for_update().filter(team=company.team_a).delete()
     assert_right()
     assert counts(company.team_b) == {}
 

@@ -45,13 +45,13 @@ PINNED = {
     "lead-list director": 7,
     "my-day rep": 7,
     # +1 (issue 22): the manager's team id, so that the week's hand-offs are read from the
-    # history's (kind, created_at) and not from each of the team's leads' histories. +1 (issue
-    # 22, later): the open and unassigned counts from the lead tally, after the team's id again;
-    # the due and stalled lists count themselves (no aggregate over the team's open leads).
-    "my-day manager": 9,
-    # Issue 22: the team's id, its lead tally (counts and totals), the cards with each column's
+    # history's (kind, created_at) and not from each of the team's leads' histories. Later in
+    # issue 22: the open and unassigned counts from the lead tally, the due and stalled lists
+    # count themselves (no aggregate over the team's open leads): still 8.
+    "my-day manager": 8,
+    # Issue 22: the team's lead tally (counts and totals), the cards with each column's
     # biggest found by a subquery walking lead_team_stage_value per team and stage.
-    "lead-board": 6,
+    "lead-board": 5,
     "lead-handoff": 6,
     # +1 since issue 15: the coach's nudges block on the lead page; +3 since issue 19: the
     # people on the deal, "with whom" on the activity form, each activity's people in the
