@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from django.test import Client, override_settings
 from django.utils import timezone, translation
+from pytest_django import DjangoDbBlocker
 
 from crm import services
 from crm.models import Lead, Role, Team, User
+from tests import company_replay
 from tests.factories import hand_off, lead_new, make_user
 
 # Settings every test runs with, set once for the session (a test may still change them with
@@ -82,8 +85,8 @@ class Company:
         }
 
 
-@pytest.fixture
-def company(db: None) -> Company:
+def build_company() -> Company:
+    """The company built through the services, as every test once did for itself."""
     admin = make_user(username="admin", role=Role.ADMIN, is_staff=True, is_superuser=True)
     director = make_user(username="director", role=Role.DIRECTOR)
     other_director = make_user(username="other_director", role=Role.DIRECTOR)
@@ -122,6 +125,24 @@ def company(db: None) -> Company:
     )
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: DjangoDbBlocker) -> None:
+    """The test database as pytest-django makes it, plus the company's recordings (see
+    tests/company_replay.py): built twice through the services and rolled back."""
+    with django_db_blocker.unblock():
+        company_replay.record(build_company)
+
+
+@pytest.fixture
+def company(request: pytest.FixtureRequest, db: None) -> Company:
+    """The company, fresh for this test: its recorded rows written back in one INSERT per table
+    when that gives exactly what `build_company()` would write now, else built for real."""
+    replayed = company_replay.replay(request)
+    if replayed is not None:
+        return Company(**replayed)  # type: ignore[arg-type]
+    return build_company()
+
+
 @pytest.fixture
 def client_for(client: Client):  # type: ignore[no-untyped-def]
     """A logged-in test client for a user, in English unless asked otherwise."""
@@ -135,3 +156,8 @@ def client_for(client: Client):  # type: ignore[no-untyped-def]
         return fresh
 
     return login
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if os.environ.get("KAOPU_COMPANY_STATS"):
+        terminalreporter.write_line(f"company fixture: {company_replay.STATS}")
