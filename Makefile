@@ -13,7 +13,7 @@ REDIS_TEST_URL ?= redis://127.0.0.1:6379
 STAMP := $(VENV)/.installed
 
 .PHONY: install run test test-sqlite test-postgres test-sqlite-rest test-sqlite-live \
-	test-postgres-rest test-postgres-live lint format messages makemessages bench clean
+	test-postgres-rest test-postgres-live test-sqlite-e2e lint format messages makemessages bench clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Kaopu needs Python 3.12 or newer (python3.12/python3.13 on PATH)."; exit 1; }
@@ -49,19 +49,22 @@ format: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-# `make test`: lint and the two database passes side by side, each pass in two processes. The
-# "live" half (tests/integration: Celery worker and beat, SMTP servers, Redis, on production
-# timings; and, in the SQLite pass, the browser tests of tests/e2e) spends most of its minutes
-# waiting on those timers and on the browser, so the rest of the pass runs on the CPU meanwhile
-# instead of after it. Each process's output is buffered and printed whole when it ends. The
+# `make test`: lint and the two database passes side by side, each pass in two processes (three
+# on SQLite). The "live" half (tests/integration: Celery worker and beat, SMTP servers, Redis, on
+# production timings) and, in the SQLite pass, the browser tests of tests/e2e spend most of their
+# minutes waiting on those timers and on the browser, so the rest of the pass runs on the CPU
+# meanwhile instead of after them. Each process's output is buffered and printed whole when it ends. The
 # passes' Celery tests get a Redis database number each, and PostgreSQL's live half a test
 # database of its own (PG_LIVE_TEST_URL).
 test: messages
-	$(MAKE) --no-print-directory -j5 --output-sync=target lint \
+	$(MAKE) --no-print-directory -j6 --output-sync=target lint test-sqlite-e2e \
 		test-sqlite-live test-postgres-live test-sqlite-rest test-postgres-rest
 
 PYTEST := $(VENV)/bin/pytest
-SQLITE_LIVE := tests/integration tests/e2e
+SQLITE_LIVE := tests/integration
+# The browser tests wait on the browser as the live half waits on its timers: a process of their
+# own, so the two waits overlap (they use no Redis; each process has its own SQLite file).
+SQLITE_E2E := tests/e2e
 POSTGRES_LIVE := tests/integration
 # Succeeds when the PostgreSQL server behind PG_TEST_URL answers.
 PG_UP := $(PY) -c "import psycopg; psycopg.connect('$(PG_TEST_URL)'.rsplit('/', 1)[0] + '/postgres', connect_timeout=3).close()" 2>/dev/null
@@ -72,10 +75,13 @@ test-sqlite: messages
 	KAOPU_TEST_REDIS_URL=$(REDIS_TEST_URL)/9 $(PYTEST)
 
 test-sqlite-rest: messages
-	$(PYTEST) $(addprefix --ignore=,$(SQLITE_LIVE))
+	$(PYTEST) $(addprefix --ignore=,$(SQLITE_LIVE) $(SQLITE_E2E))
 
 test-sqlite-live: messages
 	KAOPU_TEST_REDIS_URL=$(REDIS_TEST_URL)/9 $(PYTEST) $(SQLITE_LIVE)
+
+test-sqlite-e2e: messages
+	$(PYTEST) $(SQLITE_E2E)
 
 # PostgreSQL: CI must have it; on a laptop without one the run says so and skips it.
 # The browser tests run once, in the SQLite pass: what they check does not depend on the
