@@ -30,6 +30,7 @@ from crm.labels import choice_labels
 from crm.models import Lead
 from crm.pipeline import Stage
 from crm.templatetags.kaopu_text import duration
+from crm.web import url_around_id
 
 
 def _(message: str) -> str:
@@ -42,15 +43,10 @@ def ngettext(singular: str, plural: str, number: int) -> str:
     return escape(_ngettext(singular, plural, number))
 
 
-# Reversed once per page, with this id in place of each row's.
-_MARK = 987654321
 _ONE = Decimal(1)
 
 
-def _link(name: str) -> tuple[str, str]:
-    """The escaped URL of `name` for an id, split around the id."""
-    head, tail = escape(reverse(name, args=[_MARK])).split(str(_MARK))
-    return head, tail
+_link = url_around_id  # reversed once per page, each row's id put between the halves
 
 
 def _whole(value: Decimal | int) -> str:

@@ -16,7 +16,6 @@ from collections.abc import Iterable
 from html import escape
 
 from django.template.defaultfilters import floatformat
-from django.urls import reverse
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _gettext
 from django.utils.translation import ngettext as _ngettext
@@ -24,6 +23,7 @@ from django.utils.translation import ngettext as _ngettext
 from crm.models import Lead
 from crm.pipeline import Stage
 from crm.selectors import BoardColumn
+from crm.web import url_around_id
 
 
 def gettext(message: str) -> str:
@@ -51,13 +51,7 @@ DATES = """<div class="small card-dates">
           <span class="idle{idle_class}">{idle}</span>
           {next_due}
         </div>"""
-# Reversed once per board, with this id in place of each lead's.
-_MARK = 987654321
-
-
-def _url(name: str) -> tuple[str, str]:
-    head, tail = escape(reverse(name, args=[_MARK])).split(str(_MARK))
-    return head, tail
+_url = url_around_id  # reversed once per board, each lead's id put between the halves
 
 
 def board_cards(

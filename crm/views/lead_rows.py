@@ -15,7 +15,6 @@ from collections.abc import Iterable
 from html import escape
 
 from django.template.defaultfilters import floatformat
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString
 from django.utils.text import Truncator
@@ -24,6 +23,7 @@ from django.utils.translation import gettext as _
 from crm.labels import choice_labels
 from crm.models import Lead, Source
 from crm.pipeline import Stage
+from crm.web import url_around_id
 
 ROW = """<tr>
   <td><a href="{url}">{company}</a>{rib}<div class="muted small">{contact}</div></td>
@@ -35,15 +35,13 @@ ROW = """<tr>
   <td class="small">{updated}</td>
 </tr>
 """
-# Reversed once per page, with this id in place of each lead's.
-_MARK = 987654321
 
 
 def lead_rows(leads: Iterable[Lead]) -> SafeString:
     """The `<tr>`s of the leads, in the active language and time zone. Reads the leads' own
     columns and their owner (select it with the leads), nothing else."""
     stages, sources = choice_labels(Stage.choices), choice_labels(Source.choices)
-    url_head, url_tail = escape(reverse("lead-detail", args=[_MARK])).split(str(_MARK))
+    url_head, url_tail = url_around_id("lead-detail")
     rib = (
         f' <span class="tag rib" title="{escape(_("Chicken-rib lead"))}">'
         f"{escape(_('Chicken rib'))}</span>"

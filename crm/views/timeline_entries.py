@@ -16,7 +16,6 @@ from collections.abc import Iterable, Mapping
 from html import escape
 from typing import Any
 
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import localize
 from django.utils.safestring import SafeString
@@ -27,6 +26,7 @@ from crm.labels import choice_labels
 from crm.models import Activity, LeadEvent, Report
 from crm.selectors import TimelineEntry
 from crm.templatetags.kaopu_text import join_words
+from crm.web import url_around_id
 
 ENTRY = """
   <li class="tl-{kind}{extra}">
@@ -35,8 +35,6 @@ ENTRY = """
   </li>
   """
 _MISSING = object()
-# Reversed once per page, with this id in place of each report's.
-_MARK = 987654321
 
 
 Labels = dict[str, dict[Any, str]]
@@ -187,7 +185,7 @@ def timeline_entries(entries: Iterable[TimelineEntry]) -> SafeString:
         "report": choice_labels(Report._meta.get_field("kind").flatchoices),
         "stage": choice_labels(LeadEvent._meta.get_field("to_stage").flatchoices),
     }
-    url_head, url_tail = escape(reverse("report-detail", args=[_MARK])).split(str(_MARK))
+    url_head, url_tail = url_around_id("report-detail")
     html = []
     for entry in entries:
         item = entry.item
