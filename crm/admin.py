@@ -1,8 +1,11 @@
 from collections.abc import Iterable
+from typing import Any
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from crm.models import (
@@ -20,7 +23,9 @@ from crm.models import (
     TeamMembership,
     User,
     company_name_key,
+    tally,
 )
+from crm.pipeline import Stage
 from crm.services.reports import lead_last_report_refresh
 
 
@@ -92,6 +97,27 @@ class LeadAdmin(admin.ModelAdmin):
     # a report was sent must not write the older time back.
     readonly_fields = ("last_reported_at",)
     inlines = [ActivityInline]
+
+    def save_model(self, request: HttpRequest, obj: Lead, form: Any, change: bool) -> None:
+        # Open ⇔ closed_at empty, as the stage service keeps it (My day, the cockpit and the
+        # idle indexes rely on it).
+        if obj.stage in (Stage.WON, Stage.LOST):
+            if obj.closed_at is None:
+                obj.closed_at = timezone.now()
+        else:
+            obj.closed_at = None
+        if change and obj.pk is not None:
+            # The form may be stale (opened before a hand-off or a stage move): the lead
+            # tally's difference starts from the row as it is now, locked until the commit.
+            current = (
+                Lead.objects.select_for_update()
+                .filter(pk=obj.pk)
+                .values(*tally.COUNTED_ATTNAMES)
+                .first()
+            )
+            if current is not None:
+                obj._tally_seen = current
+        super().save_model(request, obj, form, change)
 
 
 @admin.register(Activity)

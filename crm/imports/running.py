@@ -10,6 +10,7 @@ re-run, or a run after a crash, never imports twice, and a 100,000-row file is n
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import logging
 from collections.abc import Mapping
@@ -44,6 +45,7 @@ from crm.models import (
     Source,
     Team,
     User,
+    tally,
 )
 from crm.permissions import can_import, managed_team
 from crm.services.leads import leads_insert
@@ -310,7 +312,10 @@ class _Writer:
         if self.pool is None:
             self._insert(leads, result.written)
         else:
-            self.writing = self.pool.submit(self._insert, leads, result.written)
+            # In a copy of this thread's context: the tally's suspension (a ContextVar) with it.
+            self.writing = self.pool.submit(
+                contextvars.copy_context().run, self._insert, leads, result.written
+            )
 
     def _insert(self, leads: list[Lead], written: int) -> None:
         """On the writer's thread: the batch saved, the count of saved rows put in the cache
@@ -441,7 +446,9 @@ def _run(job: ImportJob, actor: User) -> ImportJob:
             return job
         blocked = False
         try:
-            with transaction.atomic():
+            # The tally left alone while the rows are written (the pool's tally row would stay
+            # locked for the whole import, and hand-offs in the team wait): recounted below.
+            with tally.tally_suspended(), transaction.atomic():
                 result, created, updated = _check_and_write(job, actor, content, now)
         except _Undone as undone:
             result, created, updated, blocked = undone.result, 0, 0, True
@@ -468,6 +475,16 @@ def _run(job: ImportJob, actor: User) -> ImportJob:
         )
         job.content = b""  # the report is all that is needed now; don't keep a second copy
         job.save()
+        if created or updated:
+            # Last: the teams' tally rows are locked from here to the commit only.
+            teams = {job.team_id}
+            if updated:
+                teams.update(
+                    Lead.objects.filter(pk__in=list(result.updates))
+                    .values_list("team_id", flat=True)
+                    .distinct()
+                )
+            tally.lead_tally_rebuild(teams)
     cache.delete_many(counters)
     return job
 

@@ -199,6 +199,9 @@ class Lead(models.Model):
     _tally_seen: dict[str, Any]
 
     class Meta:
+        # Related managers' add()/remove() (user.owned_leads.add(lead)) update through the base
+        # manager: LeadQuerySet's update keeps the tally; a save's own UPDATE uses _update.
+        base_manager_name = "objects"
         ordering = ["-updated_at", "-id"]
         verbose_name = _("lead")
         verbose_name_plural = _("leads")
@@ -292,7 +295,8 @@ class Lead(models.Model):
         with transaction.atomic(using=using, savepoint=False):
             before = self._tally_before(using)
             deleted = super().delete(*args, **kwargs)
-            if before is not None:
+            # Not when the row was gone already (deleted twice from two loaded copies).
+            if before is not None and deleted[1].get(self._meta.label, 0):
                 tally.apply(tally.leads_deltas([_Counted(before)], -1), using=using)
             return deleted
 

@@ -4,10 +4,25 @@ shows counts reads a few hundred rows however many leads the team has (issue 22)
 
 Every way a lead is written keeps it (crm.models.leads): `Lead.save()` (the lead remembers its
 counted columns as loaded and applies the difference), `Lead.delete()`, and the lead queryset's
-`bulk_create`, `update` and `delete` (grouped differences, one statement per batch). A write that
-goes round them (raw SQL, `Collector` updates of another model's deletion) recounts the teams it
-touched with `lead_tally_rebuild`; a user's deletion moves their leads to "no owner" here
-(`_user_leaving`). `manage.py check_lead_tally` compares the table with a recount.
+`bulk_create`, `update` and `delete` (grouped differences, one statement per batch); related
+managers' `add()`/`remove()` and a user's deletion (its SET NULL of their leads' owner) too:
+Lead's base manager is `objects`. A write that goes round them (raw SQL, a batch insert under
+`tally_suspended`) recounts the teams it touched with `lead_tally_rebuild`.
+`manage.py check_lead_tally` compares the table with a recount.
+
+An import (crm.imports.running) runs in one long transaction: it leaves the tally alone
+(`tally_suspended`) and recounts the teams it touched as its last statement, so the tally rows
+it would otherwise hold locked for minutes stay free for hand-offs meanwhile.
+
+Known limits. `Lead.save()` trusts the counted columns the instance remembers (as loaded,
+refreshed or last saved): the services lock and re-read the lead before saving, and the admin
+re-reads them FOR UPDATE (LeadAdmin.save_model); another caller saving a stale instance applies
+a difference from what it remembers. A save inside a savepoint that is then rolled back leaves
+the instance remembering the rolled-back columns (Django has no rollback hook): reload the lead
+(`refresh_from_db`) before saving it again. The queryset's `update`/`delete` group their rows
+and then write them without locking them first: a concurrent change of the same leads between
+the two statements can leave drift, which `check_lead_tally` finds and `lead_tally_rebuild`
+mends.
 """
 
 from __future__ import annotations
@@ -18,10 +33,7 @@ from contextvars import ContextVar
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from django.conf import settings
 from django.db import connections, models, transaction
-from django.db.models.signals import pre_delete
-from django.dispatch import receiver
 
 from crm.models.people import Team
 
@@ -159,7 +171,10 @@ def apply(deltas: Mapping[TallyKey, TallyDelta], *, using: str = "default") -> N
             cursor.execute(
                 f"INSERT INTO {table} (team_id, owner_key, stage, currency, n, value, rib)"
                 f" VALUES {values} ON CONFLICT (team_id, owner_key, stage, currency) DO UPDATE"
-                f" SET n = {table}.n + excluded.n, value = {table}.value + excluded.value,"
+                # ROUND: SQLite adds decimals as REAL (0.1 + 0.2 = 0.30000000000000004); the
+                # tally's value stays in cents on both databases.
+                f" SET n = {table}.n + excluded.n,"
+                f" value = ROUND({table}.value + excluded.value, 2),"
                 f" rib = {table}.rib + excluded.rib",
                 [param for row in chunk for param in row],
             )
@@ -169,7 +184,7 @@ def apply(deltas: Mapping[TallyKey, TallyDelta], *, using: str = "default") -> N
 # the WHERE for its parser when an INSERT … SELECT could be followed by ON CONFLICT; harmless.
 RECOUNT = (
     "INSERT INTO crm_leadtally (team_id, owner_key, stage, currency, n, value, rib)"
-    " SELECT team_id, COALESCE(owner_id, 0), stage, currency, COUNT(*), SUM(value),"
+    " SELECT team_id, COALESCE(owner_id, 0), stage, currency, COUNT(*), ROUND(SUM(value), 2),"
     " SUM(CASE WHEN is_chicken_rib THEN 1 ELSE 0 END)"
     " FROM crm_lead WHERE {where} GROUP BY team_id, COALESCE(owner_id, 0), stage, currency"
 )
@@ -182,7 +197,8 @@ def lead_tally_rebuild(team_ids: Iterable[int] | None = None, *, using: str = "d
     ids = None if team_ids is None else sorted(set(team_ids))
     if ids == []:
         return
-    with transaction.atomic(using=using), connection.cursor() as cursor:
+    # No savepoint: the two statements of a team go or fail with the caller's transaction.
+    with transaction.atomic(using=using, savepoint=False), connection.cursor() as cursor:
         if ids is None:
             cursor.execute(f"DELETE FROM {_table(connection)}")
             cursor.execute(RECOUNT.format(where="1 = 1"))
@@ -192,22 +208,6 @@ def lead_tally_rebuild(team_ids: Iterable[int] | None = None, *, using: str = "d
             marks = ", ".join(["%s"] * len(chunk))
             cursor.execute(f"DELETE FROM {_table(connection)} WHERE team_id IN ({marks})", chunk)
             cursor.execute(RECOUNT.format(where=f"team_id IN ({marks})"), chunk)
-
-
-@receiver(pre_delete, sender=settings.AUTH_USER_MODEL, dispatch_uid="lead_tally_user_leaving")
-def _user_leaving(sender: Any, instance: Any, using: str, **_kwargs: Any) -> None:
-    """A user deleted: the deletion nulls their leads' owner without the lead's hooks (a
-    Collector update), so their groups move to "no owner" here, in the deletion's transaction."""
-    from crm.models.leads import Lead
-
-    if is_suspended():
-        return
-    groups = list(tally_groups(Lead._base_manager.using(using).filter(owner_id=instance.pk)))
-    if groups:
-        apply(
-            merged(groups_deltas(groups, -1), groups_deltas(groups, 1, {"owner_id": None})),
-            using=using,
-        )
 
 
 def tally_groups(leads: models.QuerySet[Any]) -> models.QuerySet[Any, dict[str, Any]]:

@@ -204,10 +204,14 @@ def leads_insert(*, actor: User, leads: list[Lead], now: dt.datetime) -> None:
         return
     leads_company_set(actor=actor, leads=leads)
     # COPY (PostgreSQL, large batches) goes round bulk_create's tally: the batch's difference,
-    # once, whichever way the rows went in.
-    with tally.tally_suspended():
+    # once, whichever way the rows went in; none when the caller suspended the tally (an
+    # import recounts its team at its end instead of holding the pool's tally row locked).
+    if tally.is_suspended():
         insert_many(leads)
-    tally.apply(tally.leads_deltas(leads))
+    else:
+        with tally.tally_suspended():
+            insert_many(leads)
+        tally.apply(tally.leads_deltas(leads))
     leads_contacts_link(actor=actor, leads=leads)
     history.write(history.created(lead=lead, actor=actor, at=now) for lead in leads)
     events.emit_many(
