@@ -10,7 +10,7 @@ from typing import Any, cast
 
 from django.conf import settings
 from django.core.validators import MinValueValidator
-from django.db import models, router, transaction
+from django.db import connections, models, router, transaction
 from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.urls import reverse
@@ -197,6 +197,7 @@ class Lead(models.Model):
     # the columns as saved or refreshed; a column missing (deferred) is read again before a save.
     _tally_row: tuple[Collection[str], Collection[Any]]
     _tally_seen: dict[str, Any]
+    _tally_saved: _Saved | None
 
     class Meta:
         # Related managers' add()/remove() (user.owned_leads.add(lead)) update through the base
@@ -284,6 +285,10 @@ class Lead(models.Model):
                     parts.append(tally.leads_deltas([_Counted(before)], -1))
                 tally.apply(tally.merged(*parts), using=using)
             self._tally_seen = after
+            # Known true only if this save is not rolled back (a savepoint's or the whole
+            # transaction's rollback drops the callback): see _tally_state.
+            self._tally_saved = _Saved(using)
+            transaction.on_commit(self._tally_saved, using=using)
 
     def get_absolute_url(self) -> str:
         return reverse("lead-detail", args=[self.pk])
@@ -316,6 +321,7 @@ class Lead(models.Model):
         if fields is None and len(args) > 1:
             fields = args[1]
         seen = self._tally_state() or {}
+        self._tally_saved = None
         attnames = tally.COUNTED_ATTNAMES if fields is None else [_attname(name) for name in fields]
         for name in attnames:
             if name in tally.COUNTED_ATTNAMES and name in self.__dict__:
@@ -325,6 +331,13 @@ class Lead(models.Model):
     def _tally_state(self) -> dict[str, Any] | None:
         """The counted columns last read from or written to the database (those known)."""
         seen = self.__dict__.get("_tally_seen")
+        saved = self.__dict__.get("_tally_saved")
+        if saved is not None and saved.rolled_back():
+            # The last save was rolled back: what the lead remembers is not the row any more.
+            self.__dict__.pop("_tally_row", None)
+            self.__dict__.pop("_tally_seen", None)
+            self._tally_saved = None
+            return None
         if seen is not None:
             return dict(seen)
         row = self.__dict__.get("_tally_row")
@@ -355,6 +368,25 @@ class Lead(models.Model):
     def chicken_rib_reason_labels(self) -> list[str]:
         labels = dict(ChickenRibReason.choices)
         return [str(labels.get(code, code)) for code in self.chicken_rib_reasons]
+
+
+class _Saved:
+    """Marks a lead's save in its transaction's on-commit callbacks: run at the commit, dropped
+    by Django when a savepoint around the save (or the transaction) is rolled back."""
+
+    __slots__ = ("committed", "using")
+
+    def __init__(self, using: str) -> None:
+        self.using, self.committed = using, False
+
+    def __call__(self) -> None:
+        self.committed = True
+
+    def rolled_back(self) -> bool:
+        if self.committed:
+            return False
+        pending = connections[self.using].run_on_commit
+        return not any(entry[1] is self for entry in reversed(pending))
 
 
 class _Counted:

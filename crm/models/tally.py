@@ -17,12 +17,12 @@ it would otherwise hold locked for minutes stay free for hand-offs meanwhile.
 Known limits. `Lead.save()` trusts the counted columns the instance remembers (as loaded,
 refreshed or last saved): the services lock and re-read the lead before saving, and the admin
 re-reads them FOR UPDATE (LeadAdmin.save_model); another caller saving a stale instance applies
-a difference from what it remembers. A save inside a savepoint that is then rolled back leaves
-the instance remembering the rolled-back columns (Django has no rollback hook): reload the lead
-(`refresh_from_db`) before saving it again. The queryset's `update`/`delete` group their rows
-and then write them without locking them first: a concurrent change of the same leads between
-the two statements can leave drift, which `check_lead_tally` finds and `lead_tally_rebuild`
-mends.
+a difference from what it remembers. A save whose savepoint (or transaction) is rolled back is
+noticed at the lead's next save (its on-commit mark is gone), which reads the row again. The
+queryset's `update`/`delete` group their rows and then write them without locking them first
+(the hand-off locks its leads beforehand): a concurrent change of the same leads
+between the two statements can leave drift, which `check_lead_tally` finds and
+`lead_tally_rebuild` mends.
 """
 
 from __future__ import annotations

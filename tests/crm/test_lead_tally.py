@@ -535,3 +535,27 @@ def test_an_open_import_does_not_hold_up_a_hand_off_in_its_team(company: Company
         worker.join()
     assert not failed
     assert_right()
+
+
+def test_a_lead_saved_again_after_its_savepoint_was_rolled_back(
+    company: Company, django_assert_max_num_queries: Any
+) -> None:
+    """The row (and the tally) went back to NEW with the savepoint; the instance still says
+    CONTACTED and is saved again: its difference starts from the row as it is."""
+    lead = Lead.objects.get(pk=company.lead_a1.pk)
+    assert lead.stage == Stage.NEW
+    with pytest.raises(RuntimeError), transaction.atomic():
+        lead.stage = Stage.CONTACTED
+        lead.save()
+        raise RuntimeError("refused after the save")
+    lead.save()
+    assert Lead.objects.get(pk=lead.pk).stage == Stage.CONTACTED
+    assert_right()
+    # A save kept (its savepoint released) is trusted: the next save reads nothing first.
+    with transaction.atomic():
+        lead.value = Decimal("5.00")
+        lead.save()
+    lead.stage = Stage.QUALIFIED
+    with django_assert_max_num_queries(2):  # the UPDATE and the tally's upsert
+        lead.save()
+    assert_right()
