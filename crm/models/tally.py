@@ -187,6 +187,11 @@ RECOUNT = (
     " SELECT team_id, COALESCE(owner_id, 0), stage, currency, COUNT(*), ROUND(SUM(value), 2),"
     " SUM(CASE WHEN is_chicken_rib THEN 1 ELSE 0 END)"
     " FROM crm_lead WHERE {where} GROUP BY team_id, COALESCE(owner_id, 0), stage, currency"
+    # A group another transaction created since this one deleted the team's rows (its first lead
+    # of that owner, stage and currency, committed meanwhile) is set to the recount rather than
+    # failing the import that recounts: the recount counts the leads this statement sees.
+    " ON CONFLICT (team_id, owner_key, stage, currency) DO UPDATE"
+    " SET n = excluded.n, value = excluded.value, rib = excluded.rib"
 )
 
 
