@@ -60,7 +60,11 @@ def test_api_answers_in_normal_time_while_redis_hangs(company, redis_cache, sett
     # not from timings that a busy machine can stretch).
     fell_back = [r for r in caplog.records if "counted in this process" in r.getMessage()]
     assert len(fell_back) == 1
-    assert max(hung) < 0.5
+    # The slowest call: that one timeout on top of a call as slow as the slowest with Redis up
+    # (the machine may be busy: the make test passes share two cores); waiting for Redis's
+    # own default of seconds, or twice, fails it.
+    timeout = settings.CACHES["default"]["OPTIONS"]["socket_timeout"]
+    assert max(hung) < timeout + max(normal) + 0.25
     assert statistics.median(hung) < statistics.median(normal) * 2 + 0.05
 
 
