@@ -25,7 +25,7 @@ from crm.models import (
     company_name_key,
     tally,
 )
-from crm.pipeline import Stage
+from crm.pipeline import CLOSED_STAGES
 from crm.services.reports import lead_last_report_refresh
 
 
@@ -101,7 +101,7 @@ class LeadAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: Lead, form: Any, change: bool) -> None:
         # Open ⇔ closed_at empty, as the stage service keeps it (My day, the cockpit and the
         # idle indexes rely on it).
-        if obj.stage in (Stage.WON, Stage.LOST):
+        if obj.stage in CLOSED_STAGES:
             if obj.closed_at is None:
                 obj.closed_at = timezone.now()
         else:

@@ -188,8 +188,6 @@ def my_day(*, user: User, limit: int = 15) -> dict[str, Any]:
         .select_related("lead", "actor", "to_user")
         .order_by("-created_at")
     )
-    # Ties (a date and a value) by the newest lead first, as on the board: before, in whatever
-    # order the plan read them, so a +2's list changed with the index read.
     # The counts in one statement: the due and the stalled leads each over their own index
     # range (not with the lists, which would join and carry every stalled lead's whole row to
     # count them, where the list stops at 15), the open and the unassigned ones from the lead
@@ -202,6 +200,8 @@ def my_day(*, user: User, limit: int = 15) -> dict[str, Any]:
         unassigned=("SUM(n)", tally.filter(owner_key=0)),
     )
     return {
+        # Ties (a date and a value) by the newest lead first, as on the board: before, in
+        # whatever order the plan read them, so a +2's list changed with the index read.
         "due": list(due.select_related("owner").order_by("next_step_due", "-value", "-id")[:limit]),
         "stalled": list(
             stalled.select_related("owner").order_by(F("idle_since").asc(), "pk")[:limit]
