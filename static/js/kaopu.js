@@ -445,7 +445,13 @@
         var input = form.querySelector('[name="' + field[0] + '"]');
         if (input && input.type !== "checkbox" && input.type !== "radio") input.value = field[1];
       });
-      if (window.htmx && navigator.onLine) window.htmx.trigger(form, "change");
+      // Saved once htmx listens on the form: it sets its triggers up at DOMContentLoaded, after
+      // this deferred script has run, so a change sent now could go unheard; "load" comes after.
+      var saveRestored = function () {
+        if (window.htmx && navigator.onLine) window.htmx.trigger(form, "change");
+      };
+      if (document.readyState === "complete") saveRestored();
+      else window.addEventListener("load", saveRestored, { once: true });
     }
     function keep() {
       window.localStorage.setItem(draftKey(), JSON.stringify({ at: Date.now(), fields: formFields(form) }));
