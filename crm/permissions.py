@@ -12,7 +12,18 @@ from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.db.models.lookups import In
 from django.shortcuts import get_object_or_404
 
-from crm.models import Company, Contact, Lead, LeadContact, Report, ReportState, Role, Team, User
+from crm.models import (
+    Company,
+    Contact,
+    Lead,
+    LeadContact,
+    LeadTally,
+    Report,
+    ReportState,
+    Role,
+    Team,
+    User,
+)
 
 # --- Roles: who may do what ------------------------------------------------------------------
 
@@ -129,6 +140,30 @@ def visible_leads(
     if not user.is_authenticated or not user.is_active:
         return Lead.objects.none()
     return Lead.objects.filter(lead_scope(user, teams_by_id=teams_by_id, walking=walking))
+
+
+def sees_whole_teams(user: User) -> bool:
+    """Whether the leads `user` may see are whole teams' (lead_scope): a manager's, a +2's, an
+    admin's (every team); a rep sees their own leads in any team; an inactive user none."""
+    return (
+        user.is_authenticated
+        and user.is_active
+        and (user.is_admin_role or user.role in (Role.MANAGER, Role.DIRECTOR))
+    )
+
+
+def visible_tally(user: User) -> QuerySet[LeadTally]:
+    """The lead tally's groups (crm.models.tally) of the leads `user` may see, as visible_leads
+    counts them: their teams' (every team for an admin; the teams a subquery), a rep's own
+    leads in any team, none for an inactive user. Empty groups left out."""
+    if not user.is_authenticated or not user.is_active:
+        return LeadTally.objects.none()
+    groups = LeadTally.objects.filter(n__gt=0)
+    if user.is_admin_role:
+        return groups
+    if sees_whole_teams(user):
+        return groups.filter(team__in=visible_teams(user).values("pk"))
+    return groups.filter(owner_key=user.pk)
 
 
 def visible_companies(user: User) -> QuerySet[Company]:

@@ -2,6 +2,7 @@
 reports). Visibility always starts from crm.permissions. Everything is re-exported here, so
 `from crm import selectors; selectors.lead_list(...)` keeps working."""
 
+from crm.selectors.board import BoardColumn, pipeline_board
 from crm.selectors.companies import (
     CompanyFilters,
     ContactFilters,
@@ -15,18 +16,16 @@ from crm.selectors.leads import (
     DEFAULT_SORT,
     NULLABLE_SORTS,
     SORTS,
-    BoardColumn,
     LeadFilters,
     TimelineEntry,
     handoff_candidates,
     lead_list,
     lead_timeline,
-    my_day,
-    pipeline_board,
     stalled_q,
     stalled_since,
     with_idle_since,
 )
+from crm.selectors.my_day import my_day
 from crm.selectors.people import rep_load
 from crm.selectors.reports import lead_report_facts, my_manager, rep_report_stats, report_inbox
 

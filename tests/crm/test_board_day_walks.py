@@ -20,7 +20,7 @@ from django.utils import timezone
 from crm import selectors
 from crm.models import Lead, Source, Team, User
 from crm.pipeline import OPEN_STAGES, Stage
-from crm.selectors import leads as lead_selectors
+from crm.selectors import board as board_selectors
 from crm.selectors import stalled_q
 from tests.conftest import Company
 from tests.factories import bulk_leads, make_user
@@ -155,7 +155,7 @@ def test_an_admin_of_many_teams_gets_the_same_board_by_numbering(
     assert walked == expected_board(Lead.objects.all())
     # Past BOARD_WALKS (team, stage) pairs the board numbers every visible lead instead: the
     # same board.
-    monkeypatch.setattr(lead_selectors, "BOARD_WALKS", 3)
+    monkeypatch.setattr(board_selectors, "BOARD_WALKS", 3)
     with CaptureQueriesContext(connection) as queries:
         numbered = board_of(client)
     assert numbered == walked
