@@ -82,17 +82,18 @@ class LeadQuerySet(models.QuerySet["Lead"]):
             if name in counted
         }
         with transaction.atomic(using=self.db, savepoint=False):
+            leads = self._locked()
             if any(hasattr(value, "resolve_expression") for value in change.values()):
-                teams = set(self.order_by().values_list("team_id", flat=True).distinct())
-                updated = super().update(**kwargs)
+                teams = set(leads.order_by().values_list("team_id", flat=True).distinct())
+                updated = super(LeadQuerySet, leads).update(**kwargs)
                 if isinstance(change.get("team_id"), int):
                     teams.add(change["team_id"])
                 elif "team_id" in change:
                     teams = None  # type: ignore[assignment]  # moved to teams unknown: all
                 tally.lead_tally_rebuild(teams, using=self.db)
                 return updated
-            groups = list(tally.tally_groups(self))
-            updated = super().update(**kwargs)
+            groups = list(tally.tally_groups(leads))
+            updated = super(LeadQuerySet, leads).update(**kwargs)
             tally.apply(
                 tally.merged(
                     tally.groups_deltas(groups, -1), tally.groups_deltas(groups, 1, change)
@@ -107,13 +108,28 @@ class LeadQuerySet(models.QuerySet["Lead"]):
         if tally.is_suspended():
             return super().delete()
         with transaction.atomic(using=self.db, savepoint=False):
-            groups = list(tally.tally_groups(self))
-            deleted = super().delete()
+            leads = self._locked()
+            groups = list(tally.tally_groups(leads))
+            deleted = super(LeadQuerySet, leads).delete()
             tally.apply(tally.groups_deltas(groups, -1), using=self.db)
             return deleted
 
     delete.alters_data = True  # type: ignore[attr-defined]
     delete.queryset_only = True  # type: ignore[attr-defined]
+
+    def _locked(self) -> LeadQuerySet:
+        """These leads, their rows locked first (FOR UPDATE, in id order, so that two bulk
+        writes over the same leads queue rather than deadlock) and named by id, where the
+        database locks rows: the grouped read that follows then counts each lead as the write
+        will find it (not as it was before a concurrent save committed), and the write touches
+        no lead that came to match meanwhile, uncounted. SQLite has one writer at a time: a
+        concurrent write there fails the transaction instead, so these leads as they are."""
+        if not connections[self.db].features.has_select_for_update:
+            return self
+        locked = self.order_by("pk").select_for_update(of=("self",))
+        return type(self)(self.model, using=self.db).filter(
+            pk__in=list(locked.values_list("pk", flat=True))
+        )
 
 
 class Lead(models.Model):
@@ -510,6 +526,14 @@ class LeadEvent(models.Model):
             models.Index(fields=["lead", "-created_at"], name="leadevent_lead_time"),
             models.Index(fields=["to_user", "kind", "-created_at"], name="leadevent_to_kind"),
             models.Index(fields=["kind", "created_at"], name="leadevent_kind_time"),
+            # The hand-offs alone in time order (My day's week of them): walked newest first,
+            # stopping at the page's 15; (kind, created_at) gives two kinds in no one order,
+            # and PostgreSQL read and sorted the week's every hand-off (issue 22).
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(kind__in=["handed_down", "reassigned"]),
+                name="leadevent_handoff_time",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -3,8 +3,10 @@ each write path on its own, then random sequences of the real services."""
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 import threading
+import time
 from collections import Counter
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -558,4 +560,73 @@ def test_a_lead_saved_again_after_its_savepoint_was_rolled_back(
     lead.stage = Stage.QUALIFIED
     with django_assert_max_num_queries(2):  # the UPDATE and the tally's upsert
         lead.save()
+    assert_right()
+
+
+def _waits_on_a_lock(timeout: float = 10.0) -> bool:
+    """Whether another session of this database waits on a lock (within `timeout`)."""
+    deadline = timezone.now() + dt.timedelta(seconds=timeout)
+    with connections["default"].cursor() as cursor:
+        while timezone.now() < deadline:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            if cursor.fetchone()[0]:
+                return True
+            time.sleep(0.05)
+    return False
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks")
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("write", ["update", "delete"])
+def test_a_bulk_write_counts_a_lead_saved_meanwhile_as_it_finds_it(
+    company: Company, write: str
+) -> None:
+    """A rep saves a new value on a lead while a bulk write (not through a service that locks
+    its leads first) waits for that lead's row: the write counts the lead as the rep left it,
+    so the tally still equals a recount."""
+    saved, release = threading.Event(), threading.Event()
+    failed: list[BaseException] = []
+    target = company.lead_a1.pk
+
+    def rep_saves() -> None:
+        try:
+            with transaction.atomic():
+                lead = Lead.objects.get(pk=target)
+                lead.value = Decimal("987654.32")
+                lead.save()
+                saved.set()
+                release.wait(10)
+        except BaseException as error:
+            failed.append(error)
+            saved.set()
+        finally:
+            connections.close_all()
+
+    def bulk_write() -> None:
+        try:
+            leads = Lead.objects.filter(team=company.team_a)
+            if write == "update":
+                leads.update(owner=company.rep_a2)
+            else:
+                leads.filter(pk=target).delete()
+        except BaseException as error:
+            failed.append(error)
+        finally:
+            connections.close_all()
+
+    rep = threading.Thread(target=rep_saves)
+    rep.start()
+    assert saved.wait(10)
+    bulk = threading.Thread(target=bulk_write)
+    bulk.start()
+    try:
+        assert _waits_on_a_lock(), "the bulk write should wait for the rep's row"
+    finally:
+        release.set()
+        rep.join()
+        bulk.join()
+    assert not failed
     assert_right()
