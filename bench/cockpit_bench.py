@@ -9,6 +9,13 @@ the SQL's share of the page and the rest (ORM compiling, Python, the template).
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/kaopu_bench_e python bench/cockpit_bench.py
     DATABASE_URL=sqlite:///$PWD/var/bench_e.sqlite3 python bench/cockpit_bench.py --rounds 15
     DATABASE_URL=… python bench/cockpit_bench.py --profile [--explain]
+    DATABASE_URL=… python bench/cockpit_bench.py --save DIR   # then, after a change: --check DIR
+
+`--save DIR` writes every page as it renders at a frozen instant (`--at`, default
+2026-12-07 20:00 UTC), in English and Chinese, whole and as the htmx region, for several
+periods (and sorts of the +2's ranking); `--check DIR` renders them again and compares byte for
+byte (the CSRF token and the CSP nonce aside), to show a faster page changed nothing a person
+would see. Both switch the signed-in people's language on the bench copy and put it back.
 
 On `generate.py --mixed` that is teams of 500, 5,000 and 50,000 leads and directors over
 10 × 500, 9 × 5,000 and 1 × 50,000 leads. See bench/README.md, "Issue 22: team, +2 and board
@@ -18,7 +25,9 @@ pages".
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
+import re
 import statistics
 import sys
 import time
@@ -125,12 +134,76 @@ def profiled(every: list[tuple[str, Any, str]], *, explain: bool) -> None:
                         print("   " + " | ".join(str(c) for c in row))
 
 
+# Per request, not per page: the CSRF token (masked anew each time) and the CSP nonce.
+SECRETS = re.compile(r'(csrfmiddlewaretoken" value="|"X-CSRFToken": "|nonce=")[^"]*"')
+TEAM_QUERIES = ("", "days=7", "days=90")
+PLUS2_QUERIES = ("", "days=7", "days=90&sort=-stalled", "sort=name", "sort=-open_leads")
+
+
+def snapshots(every: list[tuple[str, Any, str]], at: dt.datetime) -> dict[str, str]:
+    """Every page by name, rendered at `at`, in each language (the people's own put back)."""
+    from django.utils import timezone
+
+    from crm.models import User
+
+    frozen = timezone.now
+    timezone.now = lambda: at  # the pages' clock: "days since", "idle for", the periods
+    out: dict[str, str] = {}
+    try:
+        for name, client, url in every[1:]:
+            user = User.objects.get(pk=client.session["_auth_user_id"])
+            kept = user.language
+            queries = PLUS2_QUERIES if name.startswith("plus2") else TEAM_QUERIES
+            try:
+                for language in ("en", "zh-hans"):
+                    User.objects.filter(pk=user.pk).update(language=language)
+                    for query in queries:
+                        for region, headers in (("page", {}), ("htmx", {"HX-Request": "true"})):
+                            response = client.get(f"{url}?{query}", headers=headers)
+                            if response.status_code != 200:
+                                raise RuntimeError(f"{name} {query}: {response.status_code}")
+                            html = SECRETS.sub(r'\1…"', response.content.decode())
+                            key = query.replace("&", "-").replace("=", "") or "default"
+                            out[f"{name}-{language}-{region}-{key}.html"] = html
+            finally:
+                User.objects.filter(pk=user.pk).update(language=kept)
+    finally:
+        timezone.now = frozen
+    return out
+
+
+def save_or_check(folder: Path, pages: dict[str, str], *, check: bool) -> None:
+    if not check:
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, html in pages.items():
+            (folder / name).write_text(html)
+        print(f"saved {len(pages)} pages in {folder}")
+        return
+    differ = [name for name, html in pages.items() if (folder / name).read_text() != html]
+    for name in differ:
+        old, new = (folder / name).read_text(), pages[name]
+        at = next((i for i, (a, b) in enumerate(zip(old, new, strict=False)) if a != b), 0)
+        print(f"{name} differs at {at}:")
+        print(f"  was: …{old[at - 60 : at + 60]!r}\n  now: …{new[at - 60 : at + 60]!r}")
+    print(f"{len(pages) - len(differ)} of {len(pages)} pages byte-identical to {folder}")
+    if differ:
+        raise SystemExit(1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--profile", action="store_true", help="take one request of each apart")
     parser.add_argument("--explain", action="store_true", help="with --profile: the plans")
+    parser.add_argument("--save", type=Path, help="write the pages here (frozen clock) and stop")
+    parser.add_argument("--check", type=Path, help="compare the pages with these and stop")
+    parser.add_argument(
+        "--at",
+        type=dt.datetime.fromisoformat,
+        default=dt.datetime(2026, 12, 7, 20, 0, tzinfo=dt.UTC),
+        help="the frozen instant of --save/--check (ISO 8601, with its offset)",
+    )
     parser.add_argument("--only", default="", help="comma-separated page names (and the ceiling)")
     args = parser.parse_args()
     common.bootstrap(migrate=False)
@@ -142,7 +215,10 @@ def main() -> None:
     if args.only:
         keep = {"ceiling", *args.only.split(",")}
         every = [page for page in every if page[0] in keep]
-    if args.profile:
+    if args.save or args.check:
+        pages_now = snapshots(every, args.at)
+        save_or_check(args.save or args.check, pages_now, check=bool(args.check))
+    elif args.profile:
         profiled(every, explain=args.explain)
     else:
         timed(every, rounds=args.rounds, warmup=args.warmup)
