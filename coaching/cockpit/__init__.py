@@ -21,6 +21,7 @@ from coaching.cockpit.figures import (
     rep_rows,
     reps_across,
     team_rows,
+    team_total,
 )
 from coaching.cockpit.pipeline import (
     CHANGE_DAYS,
@@ -68,4 +69,5 @@ __all__ = [
     "reps_across",
     "stalled_leads",
     "team_rows",
+    "team_total",
 ]

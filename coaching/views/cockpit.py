@@ -83,12 +83,13 @@ def team_page(request: HtmxHttpRequest, team_id: int | None = None) -> HttpRespo
     asking = {ask.rep_id: ask for ask in next_lead.open_asks([team.pk])}
     for row in rows:
         row.next_lead_ask = asking.get(row.key)
-    teams = Team.objects.filter(pk=team.pk)
-    total = cockpit.team_rows(teams=teams, days=days, now=now, cube=cube)[0]
+    stalled = cockpit.stalled_leads(team=team, now=now)
+    # The whole team's row: its oldest stalled lead is the stalled list's first.
+    oldest = stalled[0] if stalled else None
+    total = cockpit.team_total(team=team, days=days, now=now, cube=cube, oldest_stalled=oldest)
     pipes = cockpit.pipelines(leads=leads, key="team", now=now, cube=cube)
     pipeline = pipes.get(team.pk) or cockpit.empty_pipeline()
     keep = {} if from_path or "team" not in request.GET else {"team": team.pk}
-    stalled = cockpit.stalled_leads(team=team, now=now)
     sees_all_reports = can_manage_team(user, team)
     context: dict[str, Any] = {
         "team": team,
@@ -166,7 +167,9 @@ def director_page(request: HtmxHttpRequest) -> HttpResponse:
     leads = Lead.objects.filter(team_id__in=team_ids)
     cube = cockpit.lead_cube(leads, days=days, now=now, teams=team_ids)  # tally + index ranges
     rows = cockpit.team_rows(teams=teams, days=days, now=now, cube=cube)
-    reps = ranking.ranked(cockpit.reps_across(teams=team_ids, days=days, now=now, cube=cube), sort)
+    reps = ranking.ranked(
+        cockpit.reps_across(teams=team_ids, days=days, now=now, cube=cube, ranking=True), sort
+    )
     pipes = cockpit.pipelines(leads=leads, key="team", now=now, cube=cube)
     combined = cockpit.combined_pipeline(pipes.values())
     context: dict[str, Any] = {
