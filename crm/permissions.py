@@ -105,7 +105,12 @@ class _LikelyIn(In):
 
 
 def lead_scope(
-    user: User, prefix: str = "", *, teams_by_id: bool = False, walking: bool = False
+    user: User,
+    prefix: str = "",
+    *,
+    teams_by_id: bool = False,
+    walking: bool = False,
+    team_ids: list[int] | None = None,
 ) -> Q:
     """The visibility rule as a Q object; `prefix` reaches the lead from a related model.
 
@@ -117,12 +122,14 @@ def lead_scope(
     own (the history's (kind, created_at)), and checks the teams on the way: the condition is
     then one for SQLite to check rather than to start from (_LikelyIn) — on the leads for
     several teams (one team has its own (team, …) index), from a related row for any.
+    `team_ids`: scope_team_ids(user) read already, for a page that scopes several queries.
     """
     if user.is_admin_role:
         return Q()
     if user.role in (Role.DIRECTOR, Role.MANAGER):
         if teams_by_id:
-            team_ids = list(visible_teams(user).order_by("pk").values_list("pk", flat=True))
+            if team_ids is None:
+                team_ids = scope_team_ids(user) or []
             if walking and (len(team_ids) > 1 or prefix):
                 return Q(_LikelyIn(F(f"{prefix}team_id"), team_ids))
             return Q(**{f"{prefix}team_id__in": team_ids})
@@ -132,14 +139,28 @@ def lead_scope(
     return Q(**{f"{prefix}owner": user})
 
 
+def scope_team_ids(user: User) -> list[int] | None:
+    """The teams lead_scope(teams_by_id=True) names by id for `user`, a manager's or a +2's
+    (one query); None for whom it names none (an admin sees every lead, a rep their own). For
+    a page that scopes several queries by them (`team_ids`): the teams read once."""
+    if user.is_admin_role or user.role not in (Role.DIRECTOR, Role.MANAGER):
+        return None
+    return list(visible_teams(user).order_by("pk").values_list("pk", flat=True))
+
+
 def visible_leads(
-    user: User, *, teams_by_id: bool = False, walking: bool = False
+    user: User,
+    *,
+    teams_by_id: bool = False,
+    walking: bool = False,
+    team_ids: list[int] | None = None,
 ) -> QuerySet[Lead]:
-    """All leads `user` may see (`teams_by_id`, `walking`: see lead_scope; one query more for
-    a manager or a +2, for the lists that stop at a page)."""
+    """All leads `user` may see (`teams_by_id`, `walking`, `team_ids`: see lead_scope; one
+    query more for a manager or a +2, for the lists that stop at a page)."""
     if not user.is_authenticated or not user.is_active:
         return Lead.objects.none()
-    return Lead.objects.filter(lead_scope(user, teams_by_id=teams_by_id, walking=walking))
+    scope = lead_scope(user, teams_by_id=teams_by_id, walking=walking, team_ids=team_ids)
+    return Lead.objects.filter(scope)
 
 
 def sees_whole_teams(user: User) -> bool:
