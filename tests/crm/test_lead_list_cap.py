@@ -79,3 +79,5 @@ def test_the_count_reads_at_most_the_cap(company: Company, client: Client) -> No
     ]
     assert f"LIMIT {lead_views.COUNT_CAP + 1}" in count, count
     assert "ORDER BY" not in count, count
+    # Neither the rows' owner names nor when they were last idle are read to count them.
+    assert "JOIN" not in count and "COALESCE" not in count, count

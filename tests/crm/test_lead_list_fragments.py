@@ -13,6 +13,7 @@ from django.template import engines
 from django.test import Client
 from django.urls import reverse
 from django.utils import translation
+from django.utils.html import escape
 from django.utils.translation import gettext as _
 
 if TYPE_CHECKING:
@@ -163,3 +164,23 @@ def test_the_nav_marks_the_page_one_is_on(
     ):
         marked = re.findall(r'aria-current="page">([^<]*)</a>', nav(page(manager, reverse(name))))
         assert marked == [label], name
+
+
+def test_the_owner_filter_names_each_rep_as_everywhere_else(
+    company: Company, client_for: Callable[..., Client]
+) -> None:
+    """The owner options carry each rep's name as the rest of the app writes it (User.__str__):
+    a display name first, else first and last name, else the user name, escaped."""
+    rep_a1, rep_a2 = company.rep_a1, company.rep_a2
+    rep_a1.display_name, rep_a1.first_name, rep_a1.last_name = "", "Ada", "<Lovelace>"
+    rep_a1.save(update_fields=["display_name", "first_name", "last_name"])
+    rep_a2.display_name, rep_a2.first_name, rep_a2.last_name = "", "", ""
+    rep_a2.save(update_fields=["display_name", "first_name", "last_name"])
+    company.rep_b1.display_name = "老王 & Co"
+    company.rep_b1.save(update_fields=["display_name"])
+    bar = filter_bar(page(client_for(company.director, "en"), reverse("lead-list")))
+    for rep in (rep_a1, rep_a2, company.rep_b1):
+        rep.refresh_from_db()
+        assert f'<option value="{rep.pk}">{escape(str(rep))}</option>' in bar, str(rep)
+    assert "Ada &lt;Lovelace&gt;" in bar and f">{rep_a2.username}</option>" in bar
+    assert "老王 &amp; Co" in bar

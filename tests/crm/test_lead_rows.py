@@ -16,7 +16,7 @@ from django.utils import timezone, translation
 from crm.models import Currency, Lead, Source
 from crm.pipeline import Stage
 from crm.views.lead_rows import lead_rows
-from crm.views.leads import ROW_COLUMNS
+from crm.views.leads import ROW_VALUES, listed_leads
 from tests.factories import bulk_leads
 
 if TYPE_CHECKING:
@@ -70,29 +70,33 @@ def test_rows_are_the_templates_byte_for_byte(
 ) -> None:
     company.rep_a1.display_name = "Wang <Wei> & Co"
     company.rep_a1.save(update_fields=["display_name"])
+    # No display name: first and last name (User.__str__).
+    rep_a2 = company.rep_a2
+    rep_a2.display_name, rep_a2.first_name, rep_a2.last_name = "", "Li", "<Na>"
+    rep_a2.save(update_fields=["display_name", "first_name", "last_name"])
     for i, fields in enumerate(AWKWARD):
         bulk_leads(
             1,
             team=company.team_a,
-            owner=None if i == 1 else company.rep_a1,
+            owner=None if i == 1 else rep_a2 if i == 2 else company.rep_a1,
             created_by=company.manager_a,
             updated_at=LATE,
             **{"source": Source.WEBSITE, "stage": Stage.CONTACTED} | fields,
         )
-    leads = list(
-        Lead.objects.filter(company__in=[f["company"] for f in AWKWARD])
-        .select_related("owner")
-        .only(*ROW_COLUMNS)
-        .order_by("pk")
-    )
+    awkward = Lead.objects.filter(company__in=[f["company"] for f in AWKWARD]).order_by("pk")
+    leads = list(awkward.select_related("owner"))
+    # As the list reads them: values, the owner's name made from its columns.
+    listed = listed_leads(awkward.values_list(*ROW_VALUES))
     with translation.override(language), timezone.override(zone):
         expected = Template(TEMPLATE_ROWS).render(Context({"leads": leads}))
         with django_assert_num_queries(0):
-            rows = lead_rows(leads)
+            rows = lead_rows(listed)
+            from_leads = lead_rows(leads)
 
-    assert rows == expected
+    assert rows == expected == from_leads
     assert rows.count("<tr>") == len(AWKWARD)
     assert "O&#x27;Brien &amp; &lt;Sons&gt; &quot;Ltd&quot;" in rows
+    assert "<td>Li &lt;Na&gt;</td>" in rows and "<td>Wang &lt;Wei&gt; &amp; Co</td>" in rows
     assert "Call back about the &quot;big&quot; order &amp; &lt;" in rows
     assert "in full detail" not in rows
     assert ("2026-03-02" if zone == "Asia/Shanghai" else "2026-03-01") in rows
