@@ -35,6 +35,7 @@ from crm.permissions import (
     visible_people,
 )
 from crm.reporting import is_big_deal
+from crm.views.inbox_items import INBOX_COLUMNS, inbox_items
 from crm.web import (
     HtmxHttpRequest,
     apply_errors,
@@ -286,15 +287,15 @@ def report_inbox(request: HtmxHttpRequest) -> HttpResponse:
         asks=Count("pk", filter=Q(ask_state=AskState.OPEN)),
         unacknowledged=Count("pk", filter=Q(acknowledged_at__isnull=True)),
     )
-    paginator = Paginator(
-        selectors.report_inbox(user=user, show=show, inbox=inbox), INBOX_PAGE_SIZE
-    )
+    shown = selectors.report_inbox(user=user, show=show, inbox=inbox).only(*INBOX_COLUMNS)
+    paginator = Paginator(shown, INBOX_PAGE_SIZE)
     # Each view's count is one of the counts above (the same filters): no second COUNT.
     paginator.count = counts[show]  # type: ignore[misc]
     page = paginator.get_page(request.GET.get("page"))
     reps = visible_people(user) if can_see_rep_figures(user) else User.objects.none()
     context = {
         "page": page,
+        "items": inbox_items(page.object_list),
         "show": show,
         "query": urlencode({"show": show}),
         "rep_stats": selectors.rep_report_stats(reps=reps),
