@@ -343,13 +343,19 @@ def uneven_distribution(s: ScanInput) -> list[NudgeSpec]:
     counts: dict[int, dict[int, int]] = defaultdict(dict)
     managers: dict[int, int] = {}
     names: dict[int, str] = {}
+    team_of: dict[int, int] = {}
     for person in s.reps.values("pk", "team_id", "team__manager_id", "display_name", "username"):
         counts[person["team_id"]][person["pk"]] = 0
         managers[person["team_id"]] = person["team__manager_id"]
         names[person["pk"]] = _person(person)
-    for load in s.leads.values("owner_id", "owner__team_id").annotate(n=Count("pk")):
-        if load["owner_id"] in counts.get(load["owner__team_id"], {}):
-            counts[load["owner__team_id"]][load["owner_id"]] = load["n"]
+        team_of[person["pk"]] = person["team_id"]
+    # Each rep's open leads, grouped by the owner alone (a rep has one team: the one above) and
+    # as +owner_id (rules.Unindexed): by the plain column SQLite walks lead_owner_due and
+    # fetches every lead, where it can read lead_team_cube through.
+    loads = s.leads.values(rep=rules.Unindexed("owner_id", output_field=IntegerField()))
+    for load in loads.annotate(n=Count("pk")):
+        if load["rep"] in team_of:
+            counts[team_of[load["rep"]]][load["rep"]] = load["n"]
     week = f"{s.today.isocalendar().year}-W{s.today.isocalendar().week:02d}"
     return [
         NudgeSpec(
@@ -512,7 +518,7 @@ def director_big_deal_stalled(s: ScanInput) -> list[NudgeSpec]:
     """Big deals stalled in a manager's team, for the +2: the count and the biggest."""
     groups: dict[int, dict[str, Any]] = {}
     directors: dict[int, int] = {}
-    biggest: dict[int, Any] = {}
+    biggest: dict[int, tuple[Any, float, int]] = {}
     for r in rules.big_deals_stalled(s.leads, **s.clock):
         manager_id = r["team__manager_id"]
         if manager_id is None:
@@ -520,8 +526,12 @@ def director_big_deal_stalled(s: ScanInput) -> list[NudgeSpec]:
         directors[manager_id] = r["team__director_id"]
         group = groups.setdefault(manager_id, {"count": 0, "team_id": r["team_id"]})
         group["count"] += 1
-        if manager_id not in biggest or r["value"] > biggest[manager_id]:
-            biggest[manager_id] = r["value"]
+        # The biggest; of equal values the one idle longest, then the first made: the rows
+        # come in no fixed order (the first seen won a tie before, so SQLite and PostgreSQL
+        # named different leads).
+        rank = (r["value"], -r["idle_since"].timestamp(), -r["pk"])
+        if manager_id not in biggest or rank > biggest[manager_id]:
+            biggest[manager_id] = rank
             group |= {
                 "company": r["company"],
                 "value": _amount(r["value"], r["currency"]),
