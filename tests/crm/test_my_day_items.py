@@ -10,7 +10,9 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from django.db import connection
 from django.template import Context, Template
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone, translation
 
 from crm import selectors
@@ -129,3 +131,27 @@ def test_my_day_reads_only_what_it_shows(company: Company) -> None:
     assert day["due"] and day["stalled"] and day["handoffs"]
     assert all("notes" in lead.get_deferred_fields() for lead in day["due"] + day["stalled"])
     assert all("notes" in event.lead.get_deferred_fields() for event in day["handoffs"])
+
+
+def test_a_managers_lists_name_the_team_by_id_read_once(company: Company) -> None:
+    """Each of a manager's My day queries names the team by id (read once), none joins
+    crm_team: the condition under which PostgreSQL walks lead_team_idle and the hand-offs'
+    index in the lists' order and stops at 15 (through the join it sorted every stalled lead)."""
+    c = company
+    bulk_leads(
+        20,
+        team=c.team_a,
+        owner=c.rep_a1,
+        created_by=c.manager_a,
+        created_at=timezone.now() - dt.timedelta(days=60),
+        next_step_due=timezone.localdate() - dt.timedelta(days=1),
+    )
+    with CaptureQueriesContext(connection) as queries:
+        day = selectors.my_day(user=c.manager_a)
+    assert len(day["due"]) == len(day["stalled"]) == 15
+    sqls = [q["sql"] for q in queries]
+    assert sum(sql.startswith('SELECT "crm_team"."id"') for sql in sqls) == 1, sqls
+    reading_leads = [sql for sql in sqls if '"crm_lead"' in sql]
+    assert len(reading_leads) == 4, sqls  # the counts, due, stalled, hand-offs
+    assert all('JOIN "crm_team"' not in sql for sql in reading_leads), reading_leads
+    assert all(f'team_id" IN ({c.team_a.pk})' in sql for sql in reading_leads), reading_leads
