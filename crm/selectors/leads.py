@@ -99,13 +99,21 @@ class LeadFilters:
             values["sort"] = DEFAULT_SORT
         return cls(**values)
 
+    @property
+    def narrows(self) -> bool:
+        """Whether a filter leaves some of the visible leads out (the sort never does)."""
+        return any((self.q, self.stage, self.owner, self.source, self.chicken_rib, self.view))
 
-def lead_list(*, user: User, filters: LeadFilters) -> QuerySet[Lead]:
-    """The leads `user` may see, searched, filtered and sorted as asked."""
+
+def lead_list(
+    *, user: User, filters: LeadFilters, team_ids: list[int] | None = None
+) -> QuerySet[Lead]:
+    """The leads `user` may see, searched, filtered and sorted as asked (`team_ids`: a manager's
+    or +2's teams read already, crm.permissions.scope_team_ids)."""
     # A manager's or +2's teams named by id: through the join to crm_team PostgreSQL walked
     # (updated_at) over every team's leads and SQLite sorted all of a +2's 50,000; by id, each
     # walks an ordered index and stops at the page (bench/README.md, issue 22).
-    visible = visible_leads(user, teams_by_id=True, walking=True)
+    visible = visible_leads(user, teams_by_id=True, walking=True, team_ids=team_ids)
     leads = with_idle_since(visible).select_related("owner", "team")
     if filters.q:
         term = filters.q.strip()

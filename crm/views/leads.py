@@ -18,7 +18,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Sum
 from django.http import (
     HttpRequest,
     HttpResponse,
@@ -35,12 +35,14 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from crm import selectors, services
 from crm.forms import ActivityForm, HandOffForm, LeadFilterForm, LeadForm, StageForm
-from crm.models import ActivityKind, Contact, Lead, Team, User
+from crm.models import ActivityKind, Contact, Lead, LeadTally, Team, User
 from crm.permissions import (
     can_create_leads,
     can_hand_off,
     hand_off_targets,
     lead_get_for,
+    scope_team_ids,
+    sees_whole_teams,
     visible_people,
 )
 from crm.views.board_cards import board_cards
@@ -74,15 +76,26 @@ class CappedPaginator(Paginator):
     """Counts at most COUNT_CAP + 1 of the rows of `counted` (the rows of `object_list` as a
     query of the leads alone) by their ids, in no order: an index answers it and stops. Without
     the owner's name (a join) or idle_since (on SQLite, a read of the table for each of a +2's
-    10,001 leads: 25 ms when a filter is set). Past COUNT_CAP, `capped` is true and the pages
-    end at COUNT_CAP rows."""
+    10,001 leads: 25 ms when a filter is set). Given the `tally` of the same leads (their lead
+    tally groups) it sums those instead and reads no lead. Past COUNT_CAP, `capped` is true and
+    the pages end at COUNT_CAP rows."""
 
-    def __init__(self, object_list: Any, per_page: int, *, counted: QuerySet[Any]) -> None:
+    def __init__(
+        self,
+        object_list: Any,
+        per_page: int,
+        *,
+        counted: QuerySet[Any],
+        tally: QuerySet[LeadTally] | None = None,
+    ) -> None:
         super().__init__(object_list, per_page)
-        self.counted = counted
+        self.counted, self.tally = counted, tally
 
     @cached_property
     def count(self) -> int:
+        if self.tally is not None:
+            counted = self.tally.aggregate(n=Sum("n"))["n"] or 0
+            return min(int(counted), COUNT_CAP + 1)
         return int(self.counted.values("pk").order_by()[: COUNT_CAP + 1].count())
 
     @cached_property
@@ -149,9 +162,15 @@ def lead_list(request: HtmxHttpRequest) -> HttpResponse:
     form = LeadFilterForm(request.GET or None, owners=owners)
     form.is_valid()
     filters = selectors.LeadFilters.from_params(getattr(form, "cleaned_data", {}))
-    leads = selectors.lead_list(user=user, filters=filters)
+    team_ids = scope_team_ids(user)  # a manager's or +2's teams; None for a rep, an admin
+    leads = selectors.lead_list(user=user, filters=filters, team_ids=team_ids)
     rows = leads.select_related(None).values_list(*ROW_VALUES)
-    paginator = CappedPaginator(rows, settings.KAOPU_PAGE_SIZE, counted=leads)
+    # Unfiltered, such a list is their teams' leads, and the lead tally has their number in a
+    # few hundred rows a team: 0.3-0.6 ms less than counting 10,001 of a +2's (issue 22).
+    tally = None
+    if team_ids is not None and sees_whole_teams(user) and not filters.narrows:
+        tally = LeadTally.objects.filter(team_id__in=team_ids)
+    paginator = CappedPaginator(rows, settings.KAOPU_PAGE_SIZE, counted=leads, tally=tally)
     page = paginator.get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)

@@ -73,7 +73,7 @@ def test_past_the_cap_the_list_says_so_and_pages_to_it(company: Company, client:
 def test_the_count_reads_at_most_the_cap(company: Company, client: Client) -> None:
     client.force_login(company.director)
     with CaptureQueriesContext(connection) as ctx:
-        listed(client)
+        listed(client, "?stage=open")  # unfiltered, the tally counts (below)
     (count,) = [
         q["sql"] for q in ctx.captured_queries if "COUNT(" in q["sql"] and "crm_lead" in q["sql"]
     ]
@@ -81,3 +81,36 @@ def test_the_count_reads_at_most_the_cap(company: Company, client: Client) -> No
     assert "ORDER BY" not in count, count
     # Neither the rows' owner names nor when they were last idle are read to count them.
     assert "JOIN" not in count and "COALESCE" not in count, count
+
+
+@pytest.mark.usefixtures("small_cap")
+def test_unfiltered_the_teams_list_counts_from_the_tally(company: Company, client: Client) -> None:
+    """A manager's or +2's list with no filter takes its number from the lead tally (no count
+    of leads): the same number as the rows, under and past the cap, and after a change."""
+    bulk_leads(2, company=lambda i: f"Cap Co {i:02d}", team=company.team_a, source="brand")
+    client.force_login(company.manager_a)
+    with CaptureQueriesContext(connection) as ctx:
+        page = listed(client, "?sort=company")  # a sort is no filter
+    counts = [q["sql"] for q in ctx.captured_queries if "COUNT(" in q["sql"]]
+    assert not [sql for sql in counts if "crm_lead" in sql], counts
+    assert any("crm_leadtally" in q["sql"] for q in ctx.captured_queries)
+    assert "5 leads" in page and "Page 1 of 3" in page
+    company.lead_a1.delete()
+    assert "4 leads" in listed(client) and "Page 2 of 2" in listed(client, "?page=2")
+    assert len(re.findall(r'<tr>\s*<td><a href="/leads/\d+/"', listed(client, "?page=2"))) == 2
+    bulk_leads(20, company=lambda i: f"Cap Co {i + 10:02d}", team=company.team_a, source="brand")
+    assert "6+ leads" in listed(client)
+    client.force_login(company.director)
+    assert "6+ leads" in listed(client)
+
+
+@pytest.mark.parametrize("who", ["rep_a1", "admin"])
+def test_a_rep_and_an_admin_count_the_leads(company: Company, client: Client, who: str) -> None:
+    """A rep's own leads may lie in several teams, an admin's are every team's: counted from the
+    leads, all of them."""
+    client.force_login(getattr(company, who))
+    with CaptureQueriesContext(connection) as ctx:
+        page = listed(client)
+    assert not any("crm_leadtally" in q["sql"] for q in ctx.captured_queries)
+    shown = len(re.findall(r'<tr>\s*<td><a href="/leads/\d+/"', page))
+    assert shown and f"{shown} lead" in page
