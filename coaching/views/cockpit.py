@@ -91,6 +91,7 @@ def team_page(request: HtmxHttpRequest, team_id: int | None = None) -> HttpRespo
     pipeline = pipes.get(team.pk) or cockpit.empty_pipeline()
     keep = {} if from_path or "team" not in request.GET else {"team": team.pk}
     sees_all_reports = can_manage_team(user, team)
+    debt = cockpit.my_debt(user=user, team=team, now=now)
     context: dict[str, Any] = {
         "team": team,
         "sees_all_reports": sees_all_reports,
@@ -102,7 +103,9 @@ def team_page(request: HtmxHttpRequest, team_id: int | None = None) -> HttpRespo
         "pipeline": pipeline,
         "stalled": stalled,
         "stalled_rows": cockpit_rows.stalled_rows(stalled, sees_all_reports=sees_all_reports),
-        "debt": cockpit.my_debt(user=user, team=team, now=now),
+        "debt": debt,
+        "debt_rows": cockpit_rows.debt_rows(debt),
+        "pipeline_rows": cockpit_rows.pipeline_rows(pipeline),
         "charts": [
             charts.funnel(pipeline),
             charts.freshness(rows),

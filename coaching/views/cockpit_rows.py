@@ -1,7 +1,8 @@
-"""The cockpit's table rows as HTML, written in Python (issue 22): the rep table and the stalled
-leads of the team page, and the team table, the reps' ranking and the pipeline by team of the +2
-page. As row templates they cost more than the pages' other Python together (a `{% translate %}`,
-a filter and a lookup per cell: 90 reps × 11 cells on a +2 page).
+"""The cockpit's table rows as HTML, written in Python (issue 22): the rep table, the pipeline,
+the stalled leads and the manager's debt lists of the team page, and the team table, the reps'
+ranking and the pipeline by team of the +2 page. As row templates they cost more than the
+pages' other Python together (a `{% translate %}`, a filter and a lookup per cell: 90 reps × 11
+cells on a +2 page).
 
 The HTML is what templates/coaching/team.html, director.html and _figure_cells.html wrote row by
 row until then, byte for byte (tests/coaching/test_cockpit_rows.py renders the old templates
@@ -16,8 +17,10 @@ import datetime as dt
 from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Decimal
 from html import escape
+from typing import Any
 
-from django.template.defaultfilters import floatformat
+from django.template.defaultfilters import date as date_filter
+from django.template.defaultfilters import floatformat, truncatechars
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import get_format
@@ -27,7 +30,7 @@ from django.utils.translation import ngettext as _ngettext
 
 from coaching.cockpit import Figures, StageRow
 from crm.labels import choice_labels
-from crm.models import Lead
+from crm.models import Lead, Report
 from crm.pipeline import Stage
 from crm.templatetags.kaopu_text import duration
 from crm.web import url_around_id
@@ -343,3 +346,59 @@ def stalled_rows(leads: Iterable[Lead], *, sees_all_reports: bool) -> SafeString
             "    </tr>"
         )
     return SafeString("".join(out))
+
+
+def pipeline_rows(pipeline: Iterable[StageRow]) -> SafeString:
+    """The team page's pipeline by stage: one `<tr>` per stage (inside `<tbody>`)."""
+    return SafeString(
+        "".join(
+            f'<tr data-stage="{escape(str(stage.stage))}">\n'
+            f'        <th scope="row"><span class="stage stage-{escape(str(stage.stage))}">'
+            f"{escape(str(stage.label))}</span></th>\n"
+            f'        <td class="num" data-figure="count">{stage.count}</td>\n'
+            f'        <td class="num" data-figure="value">{_money(stage.totals, "money") or "—"}'
+            "</td>\n"
+            f'        <td class="num change {_change_css(stage)}" data-figure="change">'
+            f"{escape(stage.change_text)}</td>\n"
+            "      </tr>"
+            for stage in pipeline
+        )
+    )
+
+
+def _waiting(report: Report) -> str:
+    days = report.waited.days  # type: ignore[attr-defined]
+    return ngettext("waiting %(counter)s day", "waiting %(counter)s days", days) % {"counter": days}
+
+
+def debt_rows(debt: dict[str, Any] | None) -> dict[str, SafeString]:
+    """The team page's debt lists (coaching.cockpit.my_debt): the reports not acknowledged
+    ("unacknowledged") and the asks not answered ("asks"), one `<li>` each (inside their
+    `<ul>`)."""
+    if not debt:
+        return {}
+    head, tail = _link("report-detail")
+    unacknowledged = []
+    for report in debt["unacknowledged"]:
+        lead = f" · {escape(str(report.lead.company))}" if report.lead else ""
+        unacknowledged.append(
+            f'<li><a href="{head}{report.pk}{tail}">{escape(str(report.author))} · '
+            f"{escape(str(report.get_kind_display()))}{lead}</a>\n"
+            f'          <div class="small muted">{_waiting(report)}</div></li>'
+        )
+    asks = []
+    for report in debt["asks"]:
+        due = (
+            " · " + _("needed by %(due)s") % {"due": escape(date_filter(report.ask_due, "Y-m-d"))}
+            if report.ask_due
+            else ""
+        )
+        asks.append(
+            f'<li><a href="{head}{report.pk}{tail}">{escape(str(report.author))}: '
+            f"{escape(truncatechars(report.ask, 90))}</a>\n"
+            f'          <div class="small muted">{_waiting(report)}{due}</div></li>'
+        )
+    return {
+        "unacknowledged": SafeString("".join(unacknowledged)),
+        "asks": SafeString("".join(asks)),
+    }

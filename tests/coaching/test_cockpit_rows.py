@@ -19,7 +19,7 @@ from django.utils import timezone, translation
 
 from coaching.cockpit import Figures, StageRow, empty_pipeline
 from coaching.views import cockpit_rows
-from crm.models import Lead, User
+from crm.models import Lead, Report, ReportKind, User
 from crm.pipeline import Stage
 
 # The templates the rows were written with until cockpit_rows.py (commit ff0bcdd), each with
@@ -260,6 +260,78 @@ def test_the_stalled_leads_are_the_templates(
         assert render(NEW_STALLED, {"stalled_rows": made}) == expected
     assert made.count("report-detail") == 0  # the link is the URL, not the route's name
     assert made.count("/reports/") == (2 if sees_all_reports else 1)
+
+
+# templates/coaching/team.html's pipeline and debt lists until cockpit_rows.pipeline_rows and
+# debt_rows.
+OLD_PIPELINE = """{% load i18n %}      <tbody>{% for stage in pipeline %}<tr data-stage="{{ stage.stage }}">
+        <th scope="row"><span class="stage stage-{{ stage.stage }}">{{ stage.label }}</span></th>
+        <td class="num" data-figure="count">{{ stage.count }}</td>
+        <td class="num" data-figure="value">{% for currency, value in stage.totals %}<span class="money">{{ currency }} {{ value|floatformat:"0g" }}</span>{% empty %}—{% endfor %}</td>
+        <td class="num change {% if stage.change > 0 %}up{% elif stage.change < 0 %}down{% endif %}" data-figure="change">{{ stage.change_text }}</td>
+      </tr>{% endfor %}</tbody>
+"""  # noqa: E501
+NEW_PIPELINE = "      <tbody>{{ pipeline_rows }}</tbody>\n"
+OLD_DEBT = """{% load i18n %}<ul class="plain" id="debt-unacknowledged">
+        {% for report in debt.unacknowledged %}<li><a href="{% url 'report-detail' report.pk %}">{{ report.author }} · {{ report.get_kind_display }}{% if report.lead %} · {{ report.lead.company }}{% endif %}</a>
+          <div class="small muted">{% blocktranslate count counter=report.waited.days %}waiting {{ counter }} day{% plural %}waiting {{ counter }} days{% endblocktranslate %}</div></li>{% endfor %}
+      </ul><ul class="plain" id="debt-asks">
+        {% for report in debt.asks %}<li><a href="{% url 'report-detail' report.pk %}">{{ report.author }}: {{ report.ask|truncatechars:90 }}</a>
+          <div class="small muted">{% blocktranslate count counter=report.waited.days %}waiting {{ counter }} day{% plural %}waiting {{ counter }} days{% endblocktranslate %}{% if report.ask_due %} · {% blocktranslate with due=report.ask_due|date:"Y-m-d" %}needed by {{ due }}{% endblocktranslate %}{% endif %}</div></li>{% endfor %}
+      </ul>"""  # noqa: E501
+NEW_DEBT = """<ul class="plain" id="debt-unacknowledged">
+        {{ debt_rows.unacknowledged }}
+      </ul><ul class="plain" id="debt-asks">
+        {{ debt_rows.asks }}
+      </ul>"""
+
+
+def debt() -> dict[str, list[Report]]:
+    """Reports as coaching.cockpit.my_debt lists them: with and without a lead, every kind,
+    waiting 0, 1 and 400 days, asks short and past 90 characters, with markup, with and
+    without a date they are needed by."""
+    author = User(pk=5, username="wang", display_name=TOM)
+    lead = Lead(pk=77, company="O'Brien & <Sons>")
+    reports = []
+    for pk, (kind, with_lead, waited, ask, due) in enumerate(
+        [
+            (ReportKind.PROGRESS, True, 0, "", None),
+            (ReportKind.QUESTION, False, 1, 'Can I offer <b>10%</b> & free "shipping"?', None),
+            (
+                ReportKind.ESCALATION,
+                True,
+                400,
+                "请帮忙联系客户的采购总监。" * 10,
+                dt.date(2026, 3, 2),
+            ),
+            (ReportKind.LOSS_REVIEW, False, 2, "x" * 90, dt.date(2027, 1, 31)),
+        ],
+        start=300,
+    ):
+        report = Report(pk=pk, kind=kind, ask=ask, ask_due=due)
+        report.author = author
+        report.lead = lead if with_lead else None
+        report.waited = dt.timedelta(days=waited, hours=23)  # type: ignore[attr-defined]
+        reports.append(report)
+    return {"unacknowledged": reports, "asks": reports[1:]}
+
+
+@LANGUAGES
+@ZONES
+def test_the_pipeline_and_the_debt_lists_are_the_templates(language: str, zone: str) -> None:
+    pipe = pipelines(figures())[0][1]
+    pipe[3].count_before = 2  # a stage down by two
+    lists = debt()
+    with translation.override(language), timezone.override(zone):
+        expected = render(OLD_PIPELINE, {"pipeline": pipe})
+        made = cockpit_rows.pipeline_rows(pipe)
+        assert render(NEW_PIPELINE, {"pipeline_rows": made}) == expected
+        assert expected.count('class="num change down"') == 2
+        expected = render(OLD_DEBT, {"debt": lists})
+        written = render(NEW_DEBT, {"debt_rows": cockpit_rows.debt_rows(lists)})
+        assert written == expected
+    assert written.count("<li>") == 7 and TOM not in written
+    assert cockpit_rows.debt_rows(None) == {}
 
 
 @LANGUAGES
