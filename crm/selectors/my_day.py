@@ -12,7 +12,13 @@ from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from crm.models import LeadEvent, LeadEventKind, User
-from crm.permissions import lead_scope, scope_team_ids, visible_leads, visible_tally
+from crm.permissions import (
+    _LikelyIn,
+    lead_scope,
+    scope_team_ids,
+    visible_leads,
+    visible_tally,
+)
 from crm.pipeline import OPEN_STAGES
 from crm.selectors.leads import stalled_q, with_idle_since
 
@@ -57,7 +63,9 @@ def my_day(*, user: User, limit: int = 15) -> dict[str, Any]:
             lead_scope(user, "lead__", teams_by_id=True, walking=True, team_ids=team_ids)
             if user.is_active
             else Q(pk__in=[]),
-            kind__in=[LeadEventKind.HANDED_DOWN, LeadEventKind.REASSIGNED],
+            # likely() for SQLite: the kinds are then the partial index's condition and not a
+            # range of (kind, created_at) to start from and sort (4 ms at 100k leads).
+            _LikelyIn(F("kind"), [LeadEventKind.HANDED_DOWN, LeadEventKind.REASSIGNED]),
             created_at__gte=now - dt.timedelta(days=7),
         )
         .select_related("lead", "actor", "to_user")

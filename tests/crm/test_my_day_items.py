@@ -155,3 +155,24 @@ def test_a_managers_lists_name_the_team_by_id_read_once(company: Company) -> Non
     assert len(reading_leads) == 4, sqls  # the counts, due, stalled, hand-offs
     assert all('JOIN "crm_team"' not in sql for sql in reading_leads), reading_leads
     assert all(f'team_id" IN ({c.team_a.pk})' in sql for sql in reading_leads), reading_leads
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's plan")
+@pytest.mark.parametrize("who", ["manager_a", "director"])
+def test_sqlite_walks_the_hand_offs_newest_first(company: Company, who: str) -> None:
+    """The week's hand-offs come from leadevent_handoff_time, newest first, with no sort: from
+    (kind, created_at) SQLite sorted every hand-off of the week (4 ms at 100k leads)."""
+    c = company
+    (lead,) = bulk_leads(1, team=c.team_a, owner=c.rep_a1, created_by=c.manager_a)
+    LeadEvent.objects.create(
+        lead=lead, kind=LeadEventKind.HANDED_DOWN, actor=c.manager_a, to_user=c.rep_a1
+    )
+    with CaptureQueriesContext(connection) as queries:
+        day = selectors.my_day(user=c.people[who])
+    assert day["handoffs"]
+    (sql,) = [q["sql"] for q in queries if '"crm_leadevent"' in q["sql"]]
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN QUERY PLAN {sql}")
+        plan = " / ".join(row[3] for row in cursor.fetchall())
+    assert "crm_leadevent USING INDEX leadevent_handoff_time (created_at>?)" in plan, plan
+    assert "TEMP B-TREE" not in plan, plan
