@@ -19,7 +19,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from django.db import connection
 from django.db.models import (
+    BooleanField,
     CharField,
     Count,
     Exists,
@@ -123,6 +125,35 @@ def _utc_day(field: str) -> Func:
     return _UtcDay(field)
 
 
+class _Unmade(Func):
+    """(lead, owner, period) NOT IN this rule's nudges' (lead, recipient, period), on SQLite.
+    SQLite reads the rule's nudges once into a temporary index and looks each row up there,
+    where NOT EXISTS probed the nudge table through the lead's index and read each of the
+    lead's nudges (55k probes in a steady scan's report_due: 350 -> 170 ms on the bench).
+    No column of the list is NULL (lead rules' nudges have a lead; recipient and period are
+    required), so NOT IN means "not among them"."""
+
+    conditional = True
+    output_field = BooleanField()
+
+    def __init__(self, *expressions: Any, rule_id: str) -> None:
+        super().__init__(*expressions)
+        self.rule_id = rule_id
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        row, params = self.as_sql(compiler, connection, template="(%(expressions)s)")
+        quote = connection.ops.quote_name
+        table, lead, recipient, period, rule = (
+            quote(name)
+            for name in (Nudge._meta.db_table, "lead_id", "recipient_id", "period", "rule_id")
+        )
+        made = (
+            f"SELECT {lead}, {recipient}, {period} FROM {table} "
+            f"WHERE {rule} = %s AND {lead} IS NOT NULL"
+        )
+        return f"{row} NOT IN ({made})", (*params, self.rule_id)
+
+
 def _not_yet(rows: rules.Rows, s: ScanInput, period: Any) -> rules.Rows:
     """The rows of a lead rule (`pk` the lead, `owner_id` the one told) whose nudge does not
     exist yet: NOT EXISTS a nudge of this rule on the lead, to the owner, for `period` (an
@@ -131,7 +162,12 @@ def _not_yet(rows: rules.Rows, s: ScanInput, period: Any) -> rules.Rows:
     finds exactly the keys that exist; it probes the nudge's (lead, state) index, or hashes
     this rule's nudges, instead of writing and hashing a key string per lead and per nudge. A
     steady scan then reads back only what is new, not every finding (55k report_due rows at
-    100k leads) for create_nudges to skip."""
+    100k leads) for create_nudges to skip. On SQLite the same test as a NOT IN of the rule's
+    nudges (_Unmade), which SQLite answers from one temporary index."""
+    if connection.vendor == "sqlite":
+        return rows.alias(nudge_period=period).filter(
+            _Unmade(F("pk"), F("owner_id"), F("nudge_period"), rule_id=s.rule.id)
+        )
     # The recipient as `recipient_id + 0`, which no index serves: SQLite otherwise probes the
     # recipient's index and reads all of that person's nudges (hundreds) for every lead,
     # instead of the lead's few through (lead, state).

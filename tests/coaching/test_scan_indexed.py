@@ -280,3 +280,42 @@ def test_sqlite_reads_the_big_deals_by_index_and_the_rest_through_the_table(
     for rows in (report_due, loads):
         assert "lead_stage_activity" not in plan(rows)
         assert "lead_owner" not in plan(rows)
+
+
+def test_sqlite_skips_the_nudges_made_as_not_exists_did(
+    company: Company, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lead rules' look-up of the nudges made (NOT IN on SQLite, NOT EXISTS elsewhere)
+    finds the same rows after a scan, with some nudges deleted, some leads handed to another
+    rep (their nudge is someone else's) and the clock moved on (new periods)."""
+    clock.move_to(at(days=60))
+    _leads(company)
+    scan()
+    made = Nudge.objects.filter(rule_id__in=["report_due", "stalled_lead", "deadline_near"])
+    Nudge.objects.filter(
+        pk__in=list(made.order_by("pk").values_list("pk", flat=True))[::3]
+    ).delete()
+    moved = Lead.objects.filter(owner=company.rep_a1, stage__in=OPEN_STAGES).order_by("pk")
+    Lead.objects.filter(pk__in=[lead.pk for lead in moved[::2]]).update(owner=company.rep_a2)
+    clock.move_to(at(days=63))
+    now = timezone.now()
+    rulebook = playbook.rules()
+    lead_scans = {"report_due", "stalled", "deadline_near", "big_deal", "no_decision_maker"}
+
+    def found(rule: playbook.Rule) -> list[tuple[str, Any]]:
+        inputs = scans._inputs(rule, now=now, today=timezone.localdate(now))
+        return sorted(
+            (spec.key, spec.context) for s in inputs for spec in scans.SCANS[rule.scan](s)
+        )
+
+    for rule in rulebook.values():
+        if rule.scan not in lead_scans:
+            continue
+        new = found(rule)  # NOT IN on SQLite
+        monkeypatch.setattr(scans, "connection", type("Other", (), {"vendor": "other"})())
+        old = found(rule)
+        monkeypatch.undo()
+        assert new == old, rule.id
+    everything = Nudge.objects.filter(rule_id="report_due").count()
+    report_due = found(rulebook["report_due"])
+    assert 0 < len(report_due) < everything
