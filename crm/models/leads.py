@@ -122,14 +122,21 @@ class LeadQuerySet(models.QuerySet["Lead"]):
         writes over the same leads queue rather than deadlock) and named by id, where the
         database locks rows: the grouped read that follows then counts each lead as the write
         will find it (not as it was before a concurrent save committed), and the write touches
-        no lead that came to match meanwhile, uncounted. SQLite has one writer at a time: a
-        concurrent write there fails the transaction instead, so these leads as they are."""
-        if not connections[self.db].features.has_select_for_update:
+        no lead that came to match meanwhile, uncounted. Locked through `pk IN (these)`, so
+        that a DISTINCT of theirs (PostgreSQL refuses FOR UPDATE beside one) stays inside. On
+        SQLite one writer at a time (BEGIN IMMEDIATE): these leads as they are; a sliced or a
+        values() queryset as it is too, for Django to refuse a slice's write and a values()'
+        delete as it does."""
+        if (
+            not connections[self.db].features.has_select_for_update
+            or self.query.is_sliced
+            or self._fields is not None  # type: ignore[attr-defined]
+        ):
             return self
-        locked = self.order_by("pk").select_for_update(of=("self",))
-        return type(self)(self.model, using=self.db).filter(
-            pk__in=list(locked.values_list("pk", flat=True))
-        )
+        fresh = type(self)(self.model, using=self.db)
+        locked = fresh.filter(pk__in=self.values("pk")).order_by("pk")
+        ids = locked.select_for_update(of=("self",)).values_list("pk", flat=True)
+        return fresh.filter(pk__in=list(ids))
 
 
 class Lead(models.Model):

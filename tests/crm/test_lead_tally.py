@@ -630,3 +630,15 @@ def test_a_bulk_write_counts_a_lead_saved_meanwhile_as_it_finds_it(
         bulk.join()
     assert not failed
     assert_right()
+
+
+def test_a_distinct_bulk_write_keeps_the_tally(company: Company) -> None:
+    """A DISTINCT queryset (a join that repeats leads) updated and deleted in bulk: its rows are
+    locked through their ids on PostgreSQL, which refuses FOR UPDATE beside a DISTINCT."""
+    team_leads = Lead.objects.filter(team=company.team_a).distinct()
+    assert team_leads.update(stage=Stage.QUALIFIED, is_chicken_rib=True) > 0
+    assert_right()
+    team_leads.filter(pk=company.lead_a1.pk).delete()
+    assert_right()
+    with pytest.raises(TypeError):
+        Lead.objects.values("pk").delete()
