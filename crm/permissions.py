@@ -93,11 +93,11 @@ def reports_to_a_manager(user: User) -> bool:
 # --- Visibility ------------------------------------------------------------------------------
 
 
-class _LikelyIn(In):
-    """`team_id IN (…)` marked as mostly true for SQLite's planner (`likely(…)`), as it is
-    elsewhere. Its index still answers a count, but a page in (updated_at) order walks
-    lead_updated and stops at its rows instead of reading each team's leads and sorting them
-    all (issue 22)."""
+class LikelyIn(In):
+    """`column IN (…)` marked as mostly true for SQLite's planner (`likely(…)`), as it is
+    elsewhere (a lead's team; My day's hand-off kinds, crm.selectors.my_day). Its index still
+    answers a count, but a page in (updated_at) order walks lead_updated and stops at its rows
+    instead of reading each team's leads and sorting them all (issue 22)."""
 
     def as_sqlite(self, compiler: Any, connection: Any) -> tuple[str, Any]:
         sql, params = self.as_sql(compiler, connection)
@@ -119,9 +119,10 @@ def lead_scope(
     page that walks an ordered index, (team, updated_at) or (updated_at), can stop at its 50
     rows; through the join SQLite sorted all 50,000 of a +2's leads (issue 22). `walking` (with
     it) says the query walks another ordered index, the leads' (updated_at) or a related row's
-    own (the history's (kind, created_at)), and checks the teams on the way: the condition is
-    then one for SQLite to check rather than to start from (_LikelyIn) — on the leads for
-    several teams (one team has its own (team, …) index), from a related row for any.
+    own (the history's hand-offs by time, leadevent_handoff_time), and checks the teams on the
+    way: the condition is then one for SQLite to check rather than to start from (LikelyIn) —
+    on the leads for several teams (one team has its own (team, …) index), from a related row
+    for any.
     `team_ids`: scope_team_ids(user) read already, for a page that scopes several queries.
     """
     if user.is_admin_role:
@@ -131,7 +132,7 @@ def lead_scope(
             if team_ids is None:
                 team_ids = scope_team_ids(user) or []
             if walking and (len(team_ids) > 1 or prefix):
-                return Q(_LikelyIn(F(f"{prefix}team_id"), team_ids))
+                return Q(LikelyIn(F(f"{prefix}team_id"), team_ids))
             return Q(**{f"{prefix}team_id__in": team_ids})
         if user.role == Role.DIRECTOR:
             return Q(**{f"{prefix}team__director": user})

@@ -19,10 +19,10 @@ refreshed or last saved): the services lock and re-read the lead before saving, 
 re-reads them FOR UPDATE (LeadAdmin.save_model); another caller saving a stale instance applies
 a difference from what it remembers. A save whose savepoint (or transaction) is rolled back is
 noticed at the lead's next save (its on-commit mark is gone), which reads the row again. The
-queryset's `update`/`delete` group their rows and then write them without locking them first
-(the hand-off locks its leads beforehand): a concurrent change of the same leads
-between the two statements can leave drift, which `check_lead_tally` finds and
-`lead_tally_rebuild` mends.
+queryset's `update`/`delete` lock their rows first on PostgreSQL and write only the leads they
+counted (LeadQuerySet._locked). Raw SQL round these hooks leaves drift, which
+`check_lead_tally` finds and `lead_tally_rebuild` mends; the pages that take a number from the
+tally (the board, My day, a manager's unfiltered lead list) show it until then.
 """
 
 from __future__ import annotations

@@ -4,10 +4,10 @@ crm/views/lead_rows.py).
 
 The HTML is what templates/crm/report_inbox.html wrote report by report until then, byte for
 byte (the manager's and the +2's inbox, each tab, page 2, whole page and htmx region, in both
-languages, compared before and after): texts and values escaped, translations as
-`{% translate %}` (escaped) and `{% blocktranslate %}` (its text as it is around escaped values)
-write them, the same `truncatechars:140`, times in the reader's zone. A change to an item's look
-is made here, in ITEM.
+languages, compared before and after): texts and values escaped, translations
+escaped too (`{% translate %}` wrote them as they are: the same bytes while no translation
+holds & < > " '), the same `truncatechars:140`, times in the reader's zone. A change to an
+item's look is made here, in ITEM.
 """
 
 from __future__ import annotations

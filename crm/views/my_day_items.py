@@ -4,8 +4,8 @@ engine were a third of a manager's My day on PostgreSQL, as the lead list's rows
 
 The HTML is what templates/crm/my_day.html wrote item by item until then, byte for byte (`python
 bench/lead_lists.py --check` compares the three people's My days in both languages): texts and
-values escaped, translations as `{% translate %}` and `{% blocktranslate %}` write them (the
-first escaped, the second's text as it is around escaped values), dates in the reader's zone.
+values escaped, translations escaped too (`{% translate %}` wrote them as they are: the same
+bytes while no translation holds & < > " '), dates in the reader's zone.
 The template calls them through `{% my_day_items %}` (crm/templatetags/kaopu_my_day.py); a
 change to an item's look is made here.
 """
