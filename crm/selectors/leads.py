@@ -106,14 +106,20 @@ class LeadFilters:
 
 
 def lead_list(
-    *, user: User, filters: LeadFilters, team_ids: list[int] | None = None
+    *,
+    user: User,
+    filters: LeadFilters,
+    team_ids: list[int] | None = None,
+    walking: bool = True,
 ) -> QuerySet[Lead]:
     """The leads `user` may see, searched, filtered and sorted as asked (`team_ids`: a manager's
-    or +2's teams read already, crm.permissions.scope_team_ids)."""
+    or +2's teams read already, crm.permissions.scope_team_ids; `walking`: see below)."""
     # A manager's or +2's teams named by id: through the join to crm_team PostgreSQL walked
     # (updated_at) over every team's leads and SQLite sorted all of a +2's 50,000; by id, each
-    # walks an ordered index and stops at the page (bench/README.md, issue 22).
-    visible = visible_leads(user, teams_by_id=True, walking=True, team_ids=team_ids)
+    # walks an ordered index and stops at the page (bench/README.md, issue 22). `walking=False`
+    # (crm.permissions.lead_scope) for a query that starts from each team's index range instead:
+    # a count of the attention views (the view's own).
+    visible = visible_leads(user, teams_by_id=True, walking=walking, team_ids=team_ids)
     leads = with_idle_since(visible).select_related("owner", "team")
     if filters.q:
         term = filters.q.strip()

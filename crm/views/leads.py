@@ -170,7 +170,14 @@ def lead_list(request: HtmxHttpRequest) -> HttpResponse:
     tally = None
     if team_ids is not None and sees_whole_teams(user) and not filters.narrows:
         tally = LeadTally.objects.filter(team_id__in=team_ids)
-    paginator = CappedPaginator(rows, settings.KAOPU_PAGE_SIZE, counted=leads, tally=tally)
+    counted = leads
+    if filters.view:
+        # Due and Stalled counted from each team's own index range (SQLite: lead_team_idle, the
+        # covering lead_team_cube for Due) instead of as the rows walk: a +2's stalled leads
+        # 56 -> 43 ms, due 92 -> 18 ms. Other filters count best as the rows are read (by
+        # source: 60 ms, not 200). The same statement on PostgreSQL.
+        counted = selectors.lead_list(user=user, filters=filters, team_ids=team_ids, walking=False)
+    paginator = CappedPaginator(rows, settings.KAOPU_PAGE_SIZE, counted=counted, tally=tally)
     page = paginator.get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -59,3 +60,21 @@ def test_a_directors_stalled_list_reads_the_teams_idle_ranges(company: Company) 
         cursor.execute(f"EXPLAIN QUERY PLAN {sql}")
         plan = " / ".join(row[3] for row in cursor.fetchall())
     assert "lead_team_idle" in plan and "lead_stage_activity" not in plan, plan
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's plan")
+def test_a_directors_stalled_count_reads_the_teams_idle_ranges(
+    company: Company, client: Client
+) -> None:
+    c = company
+    spread(c, c.team_a, [c.rep_a1, None], 6, "Alpha")
+    client.force_login(c.director)
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get("/leads/?view=stalled").status_code == 200
+    (count,) = [
+        q["sql"] for q in ctx.captured_queries if "COUNT(" in q["sql"] and "crm_lead" in q["sql"]
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN QUERY PLAN {count}")
+        plan = " / ".join(row[3] for row in cursor.fetchall())
+    assert "lead_team_idle" in plan, plan
