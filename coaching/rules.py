@@ -12,6 +12,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db import connection
 from django.db.models import (
     Case,
     CharField,
@@ -27,14 +28,12 @@ from django.db.models import (
     OuterRef,
     Q,
     QuerySet,
-    RowRange,
     Subquery,
-    Sum,
     Value,
     When,
-    Window,
 )
-from django.db.models.functions import Coalesce, FirstValue, Greatest, Mod, RowNumber
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Coalesce, Greatest, Mod
 
 from crm.models import (
     ContactRole,
@@ -667,10 +666,15 @@ def low_contact(
     )
 
 
-def only_help(reps: QuerySet[User], *, now: dt.datetime, today: dt.date, t: dict[str, int]) -> Rows:
+def only_help(
+    reps: QuerySet[User], *, now: dt.datetime, today: dt.date, t: dict[str, int]
+) -> list[dict[str, int]]:
     """Reps whose last `last` messages to the manager were all asks for help or problems,
-    never a plan. One pass over the reps' submitted reports, newest first per rep: the row
-    numbered `last` carries how many plans came up to it (reps with fewer reports have none)."""
+    never a plan: {"pk": the rep, "latest": their newest report}. Reps with fewer reports have
+    none. Each rep's last `last` submitted reports are read through report_author (author,
+    state, newest first) and stop there: a LATERAL per rep on PostgreSQL, a list per rep on
+    SQLite (its correlated IN); the whole table's submitted reports numbered in one window cost
+    a scan of crm_report whatever the number of reps."""
     last_n = max(t.get("last", 3), 1)
     # A plan that hands the work back ("can you call them?") is an ask for help, not a plan.
     planned = (
@@ -678,24 +682,39 @@ def only_help(reps: QuerySet[User], *, now: dt.datetime, today: dt.date, t: dict
         & ~Q(kind=ReportKind.QUESTION)
         & ~Q(quality_issues__icontains=f'"{HANDS_WORK_BACK}"')
     )
-    rep = [F("author_id")]
-    newest_first = [F("submitted_at").desc(), F("id").desc()]
-    return (
-        Report.objects.filter(author__in=reps.values("pk"), state=ReportState.SUBMITTED)
-        .order_by()
-        .annotate(
-            nth=Window(RowNumber(), partition_by=rep, order_by=newest_first),
-            latest=Window(FirstValue("id"), partition_by=rep, order_by=newest_first),
-            plans=Window(
-                Sum(Case(When(planned, then=1), default=0)),
-                partition_by=rep,
-                order_by=newest_first,
-                frame=RowRange(start=None, end=0),
-            ),
-        )
-        .filter(nth=last_n, plans=0)
-        .values("latest", pk=F("author_id"))
+    newest_first = ["-submitted_at", "-id"]
+    # Each rep's last `last_n` ids, the rep being "rep"."pk" of the query around it.
+    last_ids = (
+        Report.objects.filter(author_id=RawSQL('"rep"."pk"', []), state=ReportState.SUBMITTED)
+        .order_by(*newest_first)
+        .values("id")[:last_n]
     )
+    ids_sql, ids_params = last_ids.query.sql_with_params()
+    reps_sql, reps_params = reps.order_by().values("pk").query.sql_with_params()
+    if connection.vendor == "postgresql":
+        mine = f'SELECT "last"."id" FROM ({reps_sql}) "rep" CROSS JOIN LATERAL ({ids_sql}) "last"'
+    else:
+        mine = (
+            f'SELECT "last"."id" FROM ({reps_sql}) "rep"'
+            f' JOIN crm_report "last" ON "last"."id" IN ({ids_sql})'
+        )
+    rows = (
+        Report.objects.filter(id__in=RawSQL(mine, (*reps_params, *ids_params)))
+        .order_by("author_id", *newest_first)
+        .values_list("author_id", "id", Case(When(planned, then=1), default=0))
+    )
+    found: dict[int, list[int]] = {}  # rep -> [latest, reports read, plans]
+    for author, report, plan in rows:
+        if author in found:
+            found[author][1] += 1
+            found[author][2] += plan
+        else:
+            found[author] = [report, 1, plan]
+    return [
+        {"pk": author, "latest": latest}
+        for author, (latest, count, plans) in found.items()
+        if count == last_n and not plans
+    ]
 
 
 def unacknowledged(

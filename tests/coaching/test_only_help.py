@@ -13,7 +13,21 @@ import random
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from django.db.models import Count, DateTimeField, F, IntegerField, OuterRef, Q, Subquery
+from django.db.models import (
+    Case,
+    Count,
+    DateTimeField,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    RowRange,
+    Subquery,
+    Sum,
+    When,
+    Window,
+)
+from django.db.models.functions import FirstValue, RowNumber
 
 from coaching import rules
 from crm.models import Report, ReportKind, ReportState, Role, User
@@ -47,6 +61,36 @@ def _help_only_before(reps: Any, last_n: int) -> dict[int, int]:
         .annotate(planned=Count("reports", filter=recent & planned))
         .filter(planned=0)
         .values("pk", "latest")
+    )
+    return {row["pk"]: row["latest"] for row in rows}
+
+
+def _help_only_window(reps: Any, last_n: int) -> dict[int, int]:
+    """The rule as one window over the reps' submitted reports (commit 344527a and before),
+    kept to compare answers: it numbered every report of theirs, where the rule now reads each
+    rep's last `last_n` through report_author."""
+    planned = (
+        ~Q(next_step="")
+        & ~Q(kind=ReportKind.QUESTION)
+        & ~Q(quality_issues__icontains=f'"{rules.HANDS_WORK_BACK}"')
+    )
+    rep = [F("author_id")]
+    newest_first = [F("submitted_at").desc(), F("id").desc()]
+    rows = (
+        Report.objects.filter(author__in=reps.values("pk"), state=ReportState.SUBMITTED)
+        .order_by()
+        .annotate(
+            nth=Window(RowNumber(), partition_by=rep, order_by=newest_first),
+            latest=Window(FirstValue("id"), partition_by=rep, order_by=newest_first),
+            plans=Window(
+                Sum(Case(When(planned, then=1), default=0)),
+                partition_by=rep,
+                order_by=newest_first,
+                frame=RowRange(start=None, end=0),
+            ),
+        )
+        .filter(nth=last_n, plans=0)
+        .values("latest", pk=F("author_id"))
     )
     return {row["pk"]: row["latest"] for row in rows}
 
@@ -172,3 +216,34 @@ def test_one_query_whatever_the_number_of_reps(
     everyone = User.objects.filter(pk__in=[rep.pk for rep in reps])
     with django_assert_max_num_queries(1):
         list(rules.only_help(everyone, now=NOW, today=TODAY, t={"last": 3}))
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_each_reps_last_reports_answer_as_the_window_over_all_of_them(
+    company: Company, seed: int
+) -> None:
+    """The rule reads each rep's last `last` reports (a LATERAL per rep on PostgreSQL, a list
+    per rep on SQLite) where it numbered all of them in one window: the same reps and the same
+    latest report, for any `last`, for a part of the reps (the others' reports are not theirs),
+    with ties at every instant and reps with no report, only drafts or a weakness of another
+    kind."""
+    reps = [make_user(username=f"window-rep-{i}", role=Role.REP) for i in range(36)]
+    reports = _varied_reports(company, reps, seed=100 + seed)
+    chance = random.Random(seed)
+    other_weakness = [r for r in reports if r.next_step and chance.random() < 0.2]
+    for report in other_weakness:
+        report.quality_issues = ["vague_ask"]
+    Report.objects.bulk_update(other_weakness, ["quality_issues"])
+    some = User.objects.filter(pk__in=[rep.pk for rep in reps[::2]])
+    for reps_here in (User.objects.filter(pk__in=[rep.pk for rep in reps]), some):
+        for last_n in (1, 2, 3, 4, 7, 8):
+            new = {
+                row["pk"]: row["latest"]
+                for row in rules.only_help(reps_here, now=NOW, today=TODAY, t={"last": last_n})
+            }
+            assert new == _help_only_window(reps_here, last_n)
+            assert new == {
+                k: v
+                for k, v in _help_only_by_hand(reports, last_n).items()
+                if k in set(reps_here.values_list("pk", flat=True))
+            }
