@@ -144,9 +144,10 @@ class _Unmade(Lookup):
         return f"{key} NOT IN (SELECT {column} FROM {table})", params
 
 
-def _sql_key(rule_id: str, period: str) -> Func:
-    """NudgeSpec.key of a lead rule's row (`pk` the lead, `owner_id` the one told), in SQL."""
-    parts = [Value(f"{rule_id}|lead:"), F("pk"), Value("|"), F("owner_id"), Value("|"), F(period)]
+def _sql_key(prefix: str, recipient: str, period: Any) -> Func:
+    """NudgeSpec.key of a row in SQL: `prefix` ("rule|lead:" or "rule|report:"), the row's
+    `pk`, the `recipient` field and the `period` expression."""
+    parts = [Value(prefix), F("pk"), Value("|"), F(recipient), Value("|"), period]
     return Func(*parts, template="(%(expressions)s)", arg_joiner=" || ", output_field=CharField())
 
 
@@ -162,7 +163,7 @@ def _not_yet(rows: rules.Rows, s: ScanInput, period: Any) -> rules.Rows:
     (_Unmade), which the key's unique index answers alone."""
     if connection.vendor == "sqlite":
         return rows.alias(nudge_period=period).filter(
-            _Unmade(_sql_key(s.rule.id, "nudge_period"), True)
+            _Unmade(_sql_key(f"{s.rule.id}|lead:", "owner_id", F("nudge_period")), True)
         )
     # The recipient as `recipient_id + 0`, which no index serves: SQLite otherwise probes the
     # recipient's index and reads all of that person's nudges (hundreds) for every lead,
@@ -325,7 +326,22 @@ def only_help(s: ScanInput) -> list[NudgeSpec]:
 
 @scan("unacknowledged")
 def unacknowledged(s: ScanInput) -> list[NudgeSpec]:
+    """Reports waiting for the manager's acknowledgement whose nudge the manager has not had
+    yet: like the lead rules (_not_yet), the nudges made are left out in SQL, not read back
+    (6,330 reports at 100k leads) for create_nudges to look their keys up."""
     reports = s.in_teams(Report.objects.order_by(), "team_id")
+    rows = rules.unacknowledged(reports, **s.clock)
+    if connection.vendor == "sqlite":
+        key = _sql_key(f"{s.rule.id}|report:", "team__manager_id", Value("once"))
+        rows = rows.filter(_Unmade(key, True))
+    else:
+        made = Nudge.objects.filter(
+            report_id=OuterRef("pk"),
+            rule_id=s.rule.id,
+            recipient_id=OuterRef("team__manager_id"),
+            period="once",
+        )
+        rows = rows.exclude(Exists(made))
     return [
         NudgeSpec(
             s.rule.id,
@@ -333,7 +349,7 @@ def unacknowledged(s: ScanInput) -> list[NudgeSpec]:
             report_id=r["pk"],
             context={"rep": _person(r, "author__"), "days": (s.now - r["submitted_at"]).days},
         )
-        for r in rules.unacknowledged(reports, **s.clock)
+        for r in rows
     ]
 
 

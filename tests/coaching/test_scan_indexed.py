@@ -20,7 +20,7 @@ from coaching import playbook, rules, scans
 from coaching.models import Nudge, RuleSetting
 from crm.models import ContactRole, Lead, LeadContact, Report, ReportState, Role, Source, Team
 from crm.pipeline import OPEN_STAGES, Stage
-from tests.coaching.helpers import at, scan
+from tests.coaching.helpers import at, report, scan
 from tests.factories import bulk_leads, make_user
 
 if TYPE_CHECKING:
@@ -319,3 +319,37 @@ def test_sqlite_skips_the_nudges_made_as_not_exists_did(
     everything = Nudge.objects.filter(rule_id="report_due").count()
     report_due = found(rulebook["report_due"])
     assert 0 < len(report_due) < everything
+
+
+def test_unacknowledged_leaves_out_the_reports_already_nudged_as_not_exists_did(
+    company: Company, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The manager's unacknowledged-report nudges: the reports already nudged are left out in
+    SQL (the key NOT IN on SQLite, NOT EXISTS elsewhere), the same ones either way."""
+    leads = [company.lead_a1, company.lead_a2, company.lead_b1]
+    for day in range(4):
+        clock.move_to(at(days=day))
+        for lead in leads:
+            assert lead.owner is not None
+            report(lead.owner, lead)
+    clock.move_to(at(days=5))
+    scan()
+    made = Nudge.objects.filter(rule_id="report_unacknowledged").order_by("pk")
+    assert made.count() >= 3
+    first = made.first()
+    assert first is not None
+    first.delete()
+    clock.move_to(at(days=8))  # the later reports are now past the days too
+    rule = playbook.rules()["report_unacknowledged"]
+    now = timezone.now()
+
+    def found() -> list[tuple[str, Any]]:
+        inputs = scans._inputs(rule, now=now, today=timezone.localdate(now))
+        specs = [spec for s in inputs for spec in scans.SCANS[rule.scan](s)]
+        return sorted(((spec.key, spec.context) for spec in specs), key=str)
+
+    new = found()
+    monkeypatch.setattr(scans, "connection", type("Other", (), {"vendor": "other"})())
+    assert found() == new
+    assert 0 < len(new) < len(leads) * 4
+    assert not {key for key, _context in new} & set(made.values_list("key", flat=True))
