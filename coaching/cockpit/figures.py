@@ -10,11 +10,12 @@ aggregate rows (reps × currencies) into rows for the page.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Avg, Count, F, Max, Min, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Avg, Count, F, Max, Min, OuterRef, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
 
 from coaching import playbook, rules
@@ -141,6 +142,62 @@ def _report_figures(
     return {row.pop(key): row for row in rows}
 
 
+REPORT_SUMS = ("reports", "on_time", "quality_sum", "open_asks", "unacknowledged")
+
+
+def report_cells(team_ids: list[int], *, days: int, now: dt.datetime) -> list[dict[str, Any]]:
+    """The teams' report figures grouped by (team, author), which `_sum_reports` adds up by
+    team and by author: the +2 page's team table and ranking read the teams' reports once
+    instead of once each (about 9,000 reports each time over nine teams of 5,000 leads). The
+    average quality is carried as its sum, divided by the reports of the period when added up,
+    as AVG divided them."""
+    since = now - dt.timedelta(days=days)
+    recent = Q(submitted_at__gte=since)
+    open_ask = Q(ask_state=AskState.OPEN)
+    cells = (
+        Report.objects.filter(team_id__in=team_ids, state=ReportState.SUBMITTED)
+        .order_by()
+        .values("team", "author")
+        .annotate(
+            last_report_at=Max("submitted_at"),
+            reports=Count("pk", filter=recent),
+            on_time=Count("pk", filter=recent & Q(on_time=True)),
+            quality_sum=Sum("quality_score", filter=recent),
+            open_asks=Count("pk", filter=open_ask),
+            oldest_ask_at=Min("submitted_at", filter=open_ask),
+            unacknowledged=Count("pk", filter=Q(acknowledged_at__isnull=True)),
+        )
+    )
+    return [dict(cell) for cell in cells]
+
+
+def _sum_reports(
+    cells: list[dict[str, Any]], key: str, *, keys: Collection[int] | None = None
+) -> dict[int, dict[str, Any]]:
+    """`report_cells`' rows added up by `key` ("team" or "author"; only those in `keys`), as
+    `_report_figures` groups them. quality_score is never NULL, so its AVG over the period's
+    reports is their sum over their number."""
+    out: dict[int, dict[str, Any]] = {}
+    for cell in cells:
+        k = cell[key]
+        if keys is not None and k not in keys:
+            continue
+        row = out.get(k)
+        if row is None:
+            out[k] = cell | {name: cell[name] or 0 for name in REPORT_SUMS}
+            continue
+        for name in REPORT_SUMS:
+            row[name] += cell[name] or 0
+        for name, pick in (("last_report_at", max), ("oldest_ask_at", min)):
+            if cell[name] is not None:
+                row[name] = cell[name] if row[name] is None else pick(row[name], cell[name])
+    for row in out.values():
+        total = row.pop("quality_sum")
+        row["quality"] = total / row["reports"] if row["reports"] else None
+        del row["team"], row["author"]
+    return out
+
+
 def _handed_out(events: QuerySet[LeadEvent], key: str) -> dict[int, dict[str, int]]:
     """Leads handed down (or reassigned) in the events, and how many were chicken-rib."""
     rows = (
@@ -242,6 +299,7 @@ def _rep_figures(
     now: dt.datetime,
     cube: LeadCube | None = None,
     handed: bool = True,
+    reports: list[dict[str, Any]] | None = None,
 ) -> list[Figures]:
     """The rows for `reps`, counting their leads in and reports to the teams `team_ids` (the
     lead counts from `cube` when the page counted those teams' leads already). `handed`: count
@@ -254,8 +312,12 @@ def _rep_figures(
     cube.check(days=days, now=now)
     lead_rows = cube.counts("owner", owners=ids)
     values = cube.open_values("owner", owners=ids)
-    report_rows = _report_figures(
-        Report.objects.filter(team_id__in=team_ids, author_id__in=ids), "author", since=since
+    report_rows = (
+        _sum_reports(reports, "author", keys=set(ids))
+        if reports is not None
+        else _report_figures(
+            Report.objects.filter(team_id__in=team_ids, author_id__in=ids), "author", since=since
+        )
     )
     handed_rows = (
         _handed_out(
@@ -319,12 +381,14 @@ def reps_across(
     now: dt.datetime | None = None,
     cube: LeadCube | None = None,
     ranking: bool = False,
+    reports: list[dict[str, Any]] | None = None,
 ) -> list[Figures]:
     """One row per active rep of any of `teams` (or of the teams of these ids, when the page
     has them already; the director's ranking): the same figures as a team page's rows, in a
     number of queries that grows with neither reps nor teams. `ranking`: only what the +2's
     ranking shows and sorts by — without each rep's oldest stalled lead and the leads handed
-    to them (a correlated subquery per rep and a read of the period's hand-offs)."""
+    to them (a correlated subquery per rep and a read of the period's hand-offs). `reports`:
+    the teams' `report_cells` when the page has read them already."""
     now = now or timezone.now()
     if isinstance(teams, list):
         team_ids = teams
@@ -335,7 +399,9 @@ def reps_across(
         now,
         oldest=not ranking,
     )
-    return _rep_figures(reps, team_ids, days=days, now=now, cube=cube, handed=not ranking)
+    return _rep_figures(
+        reps, team_ids, days=days, now=now, cube=cube, handed=not ranking, reports=reports
+    )
 
 
 def rep_figures(*, rep: User, days: int, now: dt.datetime | None = None) -> Figures:
@@ -351,9 +417,11 @@ def team_rows(
     days: int,
     now: dt.datetime | None = None,
     cube: LeadCube | None = None,
+    reports: list[dict[str, Any]] | None = None,
 ) -> list[Figures]:
     """One row per team: the same figures as the rep rows, for the whole team (its pool of
-    unassigned leads included), plus how many reports its manager has not acknowledged."""
+    unassigned leads included), plus how many reports its manager has not acknowledged.
+    `reports`: the teams' `report_cells` when the page has read them already."""
     now = now or timezone.now()
     since = now - dt.timedelta(days=days)
     listed = list(
@@ -371,7 +439,11 @@ def team_rows(
     cube = (cube or lead_cube(leads, days=days, now=now, teams=ids)).check(days=days, now=now)
     lead_rows = cube.counts("team")
     values = cube.open_values("team")
-    report_rows = _report_figures(Report.objects.filter(team_id__in=ids), "team", since=since)
+    report_rows = (
+        _sum_reports(reports, "team")
+        if reports is not None
+        else _report_figures(Report.objects.filter(team_id__in=ids), "team", since=since)
+    )
     handed = _handed_out(
         LeadEvent.objects.filter(lead__team_id__in=ids, created_at__gte=since), "lead__team"
     )

@@ -169,9 +169,13 @@ def director_page(request: HtmxHttpRequest) -> HttpResponse:
     teams = Team.objects.filter(pk__in=team_ids)
     leads = Lead.objects.filter(team_id__in=team_ids)
     cube = cockpit.lead_cube(leads, days=days, now=now, teams=team_ids)  # tally + index ranges
-    rows = cockpit.team_rows(teams=teams, days=days, now=now, cube=cube)
+    reports = cockpit.report_cells(team_ids, days=days, now=now)  # by team and by rep
+    rows = cockpit.team_rows(teams=teams, days=days, now=now, cube=cube, reports=reports)
     reps = ranking.ranked(
-        cockpit.reps_across(teams=team_ids, days=days, now=now, cube=cube, ranking=True), sort
+        cockpit.reps_across(
+            teams=team_ids, days=days, now=now, cube=cube, ranking=True, reports=reports
+        ),
+        sort,
     )
     pipes = cockpit.pipelines(leads=leads, key="team", now=now, cube=cube)
     combined = cockpit.combined_pipeline(pipes.values())
