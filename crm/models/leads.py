@@ -105,8 +105,8 @@ class LeadQuerySet(models.QuerySet["Lead"]):
     update.alters_data = True  # type: ignore[attr-defined]
 
     def delete(self) -> tuple[int, dict[str, int]]:
-        if tally.is_suspended():
-            return super().delete()
+        if tally.is_suspended() or self._fields is not None:  # type: ignore[attr-defined]
+            return super().delete()  # after values(): for Django to refuse
         with transaction.atomic(using=self.db, savepoint=False):
             leads = self._locked()
             groups = list(tally.tally_groups(leads))
@@ -124,14 +124,9 @@ class LeadQuerySet(models.QuerySet["Lead"]):
         will find it (not as it was before a concurrent save committed), and the write touches
         no lead that came to match meanwhile, uncounted. Locked through `pk IN (these)`, so
         that a DISTINCT of theirs (PostgreSQL refuses FOR UPDATE beside one) stays inside. On
-        SQLite one writer at a time (BEGIN IMMEDIATE): these leads as they are; a sliced or a
-        values() queryset as it is too, for Django to refuse a slice's write and a values()'
-        delete as it does."""
-        if (
-            not connections[self.db].features.has_select_for_update
-            or self.query.is_sliced
-            or self._fields is not None  # type: ignore[attr-defined]
-        ):
+        SQLite one writer at a time (BEGIN IMMEDIATE): these leads as they are; a sliced
+        queryset as it is too, for Django to refuse its write as it does."""
+        if not connections[self.db].features.has_select_for_update or self.query.is_sliced:
             return self
         fresh = type(self)(self.model, using=self.db)
         locked = fresh.filter(pk__in=self.values("pk")).order_by("pk")

@@ -17,6 +17,7 @@ from django.core.management.base import CommandError
 from django.db import connection, connections, transaction
 from django.db.models import F
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from crm import services
@@ -642,3 +643,13 @@ def test_a_distinct_bulk_write_keeps_the_tally(company: Company) -> None:
     assert_right()
     with pytest.raises(TypeError):
         Lead.objects.values("pk").delete()
+
+
+def test_a_values_querysets_update_locks_and_keeps_the_tally(company: Company) -> None:
+    """An update through values() is a bulk write like any other: its rows locked first where
+    the database locks rows, the tally kept."""
+    with CaptureQueriesContext(connection) as ctx:
+        Lead.objects.values("pk").filter(team=company.team_a).update(value=Decimal("1234.00"))
+    locked = any("FOR UPDATE" in query["sql"] for query in ctx.captured_queries)
+    assert locked == connection.features.has_select_for_update
+    assert_right()
