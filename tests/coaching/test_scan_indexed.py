@@ -353,3 +353,5 @@ def test_unacknowledged_leaves_out_the_reports_already_nudged_as_not_exists_did(
     assert found() == new
     assert 0 < len(new) < len(leads) * 4
     assert not {key for key, _context in new} & set(made.values_list("key", flat=True))
+    # The report whose nudge was deleted is found again.
+    assert first.key in {key for key, _context in new}
