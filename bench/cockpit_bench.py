@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import re
 import statistics
 import sys
 import time
@@ -135,7 +134,6 @@ def profiled(every: list[tuple[str, Any, str]], *, explain: bool) -> None:
 
 
 # Per request, not per page: the CSRF token (masked anew each time) and the CSP nonce.
-SECRETS = re.compile(r'(csrfmiddlewaretoken" value="|"X-CSRFToken": "|nonce=")[^"]*"')
 TEAM_QUERIES = ("", "days=7", "days=90")
 PLUS2_QUERIES = ("", "days=7", "days=90&sort=-stalled", "sort=name", "sort=-open_leads")
 
@@ -162,7 +160,7 @@ def snapshots(every: list[tuple[str, Any, str]], at: dt.datetime) -> dict[str, s
                             response = client.get(f"{url}?{query}", headers=headers)
                             if response.status_code != 200:
                                 raise RuntimeError(f"{name} {query}: {response.status_code}")
-                            html = SECRETS.sub(r'\1…"', response.content.decode())
+                            html = common.SECRETS.sub(r'\1…"', response.content.decode())
                             key = query.replace("&", "-").replace("=", "") or "default"
                             out[f"{name}-{language}-{region}-{key}.html"] = html
             finally:
@@ -170,24 +168,6 @@ def snapshots(every: list[tuple[str, Any, str]], at: dt.datetime) -> dict[str, s
     finally:
         timezone.now = frozen
     return out
-
-
-def save_or_check(folder: Path, pages: dict[str, str], *, check: bool) -> None:
-    if not check:
-        folder.mkdir(parents=True, exist_ok=True)
-        for name, html in pages.items():
-            (folder / name).write_text(html)
-        print(f"saved {len(pages)} pages in {folder}")
-        return
-    differ = [name for name, html in pages.items() if (folder / name).read_text() != html]
-    for name in differ:
-        old, new = (folder / name).read_text(), pages[name]
-        at = next((i for i, (a, b) in enumerate(zip(old, new, strict=False)) if a != b), 0)
-        print(f"{name} differs at {at}:")
-        print(f"  was: …{old[at - 60 : at + 60]!r}\n  now: …{new[at - 60 : at + 60]!r}")
-    print(f"{len(pages) - len(differ)} of {len(pages)} pages byte-identical to {folder}")
-    if differ:
-        raise SystemExit(1)
 
 
 def main() -> None:
@@ -217,7 +197,7 @@ def main() -> None:
         every = [page for page in every if page[0] in keep]
     if args.save or args.check:
         pages_now = snapshots(every, args.at)
-        save_or_check(args.save or args.check, pages_now, check=bool(args.check))
+        common.save_or_check(args.save or args.check, pages_now, check=bool(args.check))
     elif args.profile:
         profiled(every, explain=args.explain)
     else:

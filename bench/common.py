@@ -8,6 +8,7 @@ database (db.sqlite3) and the test ones (kaopu, test_kaopu) are refused outright
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -105,3 +106,27 @@ def serve_ceiling_beside_app() -> None:
             setattr(both, handler, getattr(app_urls, handler))
     sys.modules[both.__name__] = both
     override_settings(ROOT_URLCONF=both.__name__).enable()
+
+
+# What differs between two renderings of the same page: the CSRF token and the CSP nonce.
+SECRETS = re.compile(r'(csrfmiddlewaretoken" value="|"X-CSRFToken": "|nonce=")[^"]*"')
+
+
+def save_or_check(folder: Path, pages: dict[str, str], *, check: bool) -> None:
+    """Write `pages` (name → HTML, SECRETS masked) into `folder`, or compare them with those
+    written there before, byte for byte, and exit 1 when any differs (--save / --check)."""
+    if not check:
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, html in pages.items():
+            (folder / name).write_text(html)
+        print(f"saved {len(pages)} pages in {folder}")
+        return
+    differ = [name for name, html in pages.items() if (folder / name).read_text() != html]
+    for name in differ:
+        old, new = (folder / name).read_text(), pages[name]
+        at = next((i for i, (a, b) in enumerate(zip(old, new, strict=False)) if a != b), 0)
+        print(f"{name} differs at {at}:")
+        print(f"  was: …{old[at - 60 : at + 60]!r}\n  now: …{new[at - 60 : at + 60]!r}")
+    print(f"{len(pages) - len(differ)} of {len(pages)} pages byte-identical to {folder}")
+    if differ:
+        raise SystemExit(1)

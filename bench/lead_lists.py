@@ -26,7 +26,6 @@ language on the bench copy and put it back.
 from __future__ import annotations
 
 import argparse
-import re
 import statistics
 import sys
 import time
@@ -40,7 +39,6 @@ from bench import common
 
 VARIANTS = ["", "page=2", "stage=open&sort=-value&source=referral", "q=zz-nothing&owner=none"]
 # Per request, not per page: the CSRF token (masked anew each time) and the CSP nonce.
-SECRETS = re.compile(r'(csrfmiddlewaretoken" value="|"X-CSRFToken": "|nonce=")[^"]*"')
 
 
 def snapshots(clients: dict[str, Any], people: dict[str, Any]) -> dict[str, str]:
@@ -58,41 +56,23 @@ def snapshots(clients: dict[str, Any], people: dict[str, Any]) -> dict[str, str]
                         response = clients[role].get(f"/leads/?{query}", headers=headers)
                         if response.status_code != 200:
                             raise RuntimeError(f"{role} {query}: {response.status_code}")
-                        html = SECRETS.sub(r'\1…"', response.content.decode())
+                        html = common.SECRETS.sub(r'\1…"', response.content.decode())
                         pages[f"{role}-{language}-{region}-{query or 'first'}.html"] = html
                 for name, url in (("board", "/leads/board/"), ("my-day", "/")):
                     response = clients[role].get(url)
                     if response.status_code != 200:
                         raise RuntimeError(f"{role} {name}: {response.status_code}")
-                    html = SECRETS.sub(r'\1…"', response.content.decode())
+                    html = common.SECRETS.sub(r'\1…"', response.content.decode())
                     pages[f"{name}-{role}-{language}.html"] = html
                 for query in ("", "?timeline=all"):  # a lead's page: its 50 newest, its 1,000
                     response = clients[role].get(f"/leads/{generate.TIMELINE_LEAD_ID}/{query}")
                     if response.status_code != 200:
                         raise RuntimeError(f"{role} lead page{query}: {response.status_code}")
-                    html = SECRETS.sub(r'\1…"', response.content.decode())
+                    html = common.SECRETS.sub(r'\1…"', response.content.decode())
                     pages[f"lead-{role}-{language}{query.replace('?', '-')}.html"] = html
         finally:
             type(user).objects.filter(pk=user.pk).update(language=kept)
     return pages
-
-
-def save_or_check(folder: Path, pages: dict[str, str], *, check: bool) -> None:
-    if not check:
-        folder.mkdir(parents=True, exist_ok=True)
-        for name, html in pages.items():
-            (folder / name).write_text(html)
-        print(f"saved {len(pages)} pages in {folder}")
-        return
-    differ = [name for name, html in pages.items() if (folder / name).read_text() != html]
-    for name in differ:
-        old, new = (folder / name).read_text(), pages[name]
-        at = next((i for i, (a, b) in enumerate(zip(old, new, strict=False)) if a != b), 0)
-        print(f"{name} differs at {at}:")
-        print(f"  was: …{old[at - 60 : at + 60]!r}\n  now: …{new[at - 60 : at + 60]!r}")
-    print(f"{len(pages) - len(differ)} of {len(pages)} pages byte-identical to {folder}")
-    if differ:
-        raise SystemExit(1)
 
 
 def explain(name: str, request: Any) -> None:
@@ -153,7 +133,8 @@ def main(argv: list[str] | None = None) -> None:
         client.force_login(user)
         clients[role] = client
     if args.save or args.check:
-        save_or_check(args.save or args.check, snapshots(clients, people), check=bool(args.check))
+        pages_now = snapshots(clients, people)
+        common.save_or_check(args.save or args.check, pages_now, check=bool(args.check))
         return
     pages = [
         ("bare_50_rows", "rep", "/bare/", {}),
