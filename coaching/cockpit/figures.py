@@ -123,23 +123,33 @@ def _report_figures(
     reports: QuerySet[Report], key: str, *, since: dt.datetime
 ) -> dict[int, dict[str, Any]]:
     """Report figures grouped by `key` ("author" or "team")."""
-    recent = Q(submitted_at__gte=since)
-    open_ask = Q(ask_state=AskState.OPEN)
     rows = (
         reports.filter(state=ReportState.SUBMITTED)
         .order_by()
         .values(key)
-        .annotate(
-            last_report_at=Max("submitted_at"),
-            reports=Count("pk", filter=recent),
-            on_time=Count("pk", filter=recent & Q(on_time=True)),
-            quality=Avg("quality_score", filter=recent),
-            open_asks=Count("pk", filter=open_ask),
-            oldest_ask_at=Min("submitted_at", filter=open_ask),
-            unacknowledged=Count("pk", filter=Q(acknowledged_at__isnull=True)),
-        )
+        .annotate(**_report_aggregates(since, quality=Avg("quality_score", filter=_recent(since))))
     )
     return {row.pop(key): row for row in rows}
+
+
+def _recent(since: dt.datetime) -> Q:
+    return Q(submitted_at__gte=since)
+
+
+def _report_aggregates(since: dt.datetime, **quality: Any) -> dict[str, Any]:
+    """The report figures' aggregates over submitted reports, the quality's as given (its
+    average per group, or the sum report_cells carries)."""
+    recent = _recent(since)
+    open_ask = Q(ask_state=AskState.OPEN)
+    return {
+        "last_report_at": Max("submitted_at"),
+        "reports": Count("pk", filter=recent),
+        "on_time": Count("pk", filter=recent & Q(on_time=True)),
+        **quality,
+        "open_asks": Count("pk", filter=open_ask),
+        "oldest_ask_at": Min("submitted_at", filter=open_ask),
+        "unacknowledged": Count("pk", filter=Q(acknowledged_at__isnull=True)),
+    }
 
 
 REPORT_SUMS = ("reports", "on_time", "quality_sum", "open_asks", "unacknowledged")
@@ -152,21 +162,12 @@ def report_cells(team_ids: list[int], *, days: int, now: dt.datetime) -> list[di
     average quality is carried as its sum, divided by the reports of the period when added up,
     as AVG divided them."""
     since = now - dt.timedelta(days=days)
-    recent = Q(submitted_at__gte=since)
-    open_ask = Q(ask_state=AskState.OPEN)
+    quality_sum = Sum("quality_score", filter=_recent(since))
     cells = (
         Report.objects.filter(team_id__in=team_ids, state=ReportState.SUBMITTED)
         .order_by()
         .values("team", "author")
-        .annotate(
-            last_report_at=Max("submitted_at"),
-            reports=Count("pk", filter=recent),
-            on_time=Count("pk", filter=recent & Q(on_time=True)),
-            quality_sum=Sum("quality_score", filter=recent),
-            open_asks=Count("pk", filter=open_ask),
-            oldest_ask_at=Min("submitted_at", filter=open_ask),
-            unacknowledged=Count("pk", filter=Q(acknowledged_at__isnull=True)),
-        )
+        .annotate(**_report_aggregates(since, quality_sum=quality_sum))
     )
     return [dict(cell) for cell in cells]
 
