@@ -25,6 +25,16 @@ class Language(models.TextChoices):
     EN = "en", "English"
 
 
+# A person's name as User.__str__ writes it, from these columns (pages that read people as
+# values: the lead list, My day, the report inbox).
+NAME_COLUMNS = ("display_name", "first_name", "last_name", "username")
+
+
+def person_name(display_name: str, first_name: str, last_name: str, username: str) -> str:
+    """User.__str__ from NAME_COLUMNS' values."""
+    return display_name or f"{first_name} {last_name}".strip() or username
+
+
 class User(AbstractUser):
     role = models.CharField(_("role"), max_length=16, choices=Role.choices, default=Role.REP)
     language = models.CharField(
@@ -59,7 +69,7 @@ class User(AbstractUser):
         verbose_name_plural = _("users")
 
     def __str__(self) -> str:
-        return self.display_name or self.get_full_name() or self.username
+        return person_name(self.display_name, self.first_name, self.last_name, self.username)
 
     @property
     def is_admin_role(self) -> bool:

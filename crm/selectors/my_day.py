@@ -12,6 +12,7 @@ from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from crm.models import LeadEvent, LeadEventKind, User
+from crm.models.people import NAME_COLUMNS
 from crm.permissions import (
     LikelyIn,
     lead_scope,
@@ -24,16 +25,15 @@ from crm.selectors.leads import stalled_q, with_idle_since
 
 # What the lists show (templates/crm/my_day.html): a person by their name, a lead by its own
 # columns; the rest of the rows is not read.
-_NAME = ("display_name", "first_name", "last_name", "username")
 LEAD_COLUMNS = (
     *("company", "next_step", "next_step_due", "is_chicken_rib"),
     "owner",
-    *(f"owner__{name}" for name in _NAME),
+    *(f"owner__{name}" for name in NAME_COLUMNS),
 )
 HANDOFF_COLUMNS = (
     *("lead__company", "created_at", "note", "actor", "to_user"),
-    *(f"actor__{name}" for name in _NAME),
-    *(f"to_user__{name}" for name in _NAME),
+    *(f"actor__{name}" for name in NAME_COLUMNS),
+    *(f"to_user__{name}" for name in NAME_COLUMNS),
 )
 
 

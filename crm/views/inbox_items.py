@@ -21,6 +21,7 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext, ngettext
 
 from crm.models import AskState, Report
+from crm.models.people import NAME_COLUMNS
 from crm.templatetags.kaopu_text import join_list
 from crm.web import url_around_id
 
@@ -43,7 +44,7 @@ ITEM = """
 INBOX_COLUMNS = (
     *("author", "lead", "kind", "read_at", "submitted_at", "quality_score", "on_time"),
     *("ask_state", "ask_kind", "acknowledged_at", "status_now", "ask", "quality_issues"),
-    *("author__display_name", "author__first_name", "author__last_name", "author__username"),
+    *(f"author__{name}" for name in NAME_COLUMNS),
     "lead__company",
 )
 

@@ -36,6 +36,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from crm import selectors, services
 from crm.forms import ActivityForm, HandOffForm, LeadFilterForm, LeadForm, StageForm
 from crm.models import ActivityKind, Contact, Lead, LeadTally, Team, User
+from crm.models.people import NAME_COLUMNS, person_name
 from crm.permissions import (
     can_create_leads,
     can_hand_off,
@@ -107,14 +108,6 @@ class CappedPaginator(Paginator):
         if self.capped:
             return -(-COUNT_CAP // self.per_page)
         return int(super().num_pages)
-
-
-# A person's name as User.__str__ writes it, from these columns (read as values).
-NAME_COLUMNS = ("display_name", "first_name", "last_name", "username")
-
-
-def person_name(display_name: str, first_name: str, last_name: str, username: str) -> str:
-    return display_name or f"{first_name} {last_name}".strip() or username
 
 
 # What a row shows (crm/views/lead_rows.py's ListedLead, in its order): its owner's name and
