@@ -312,7 +312,9 @@ def test_sqlite_skips_the_nudges_made_as_not_exists_did(
         if rule.scan not in lead_scans:
             continue
         new = found(rule)  # NOT IN on SQLite
-        monkeypatch.setattr(scans, "connection", type("Other", (), {"vendor": "other"})())
+        monkeypatch.setattr(
+            "coaching.scans.keys.connection", type("Other", (), {"vendor": "other"})()
+        )
         old = found(rule)
         monkeypatch.undo()
         assert new == old, rule.id
@@ -349,7 +351,7 @@ def test_unacknowledged_leaves_out_the_reports_already_nudged_as_not_exists_did(
         return sorted(((spec.key, spec.context) for spec in specs), key=str)
 
     new = found()
-    monkeypatch.setattr(scans, "connection", type("Other", (), {"vendor": "other"})())
+    monkeypatch.setattr("coaching.scans.reps.connection", type("Other", (), {"vendor": "other"})())
     assert found() == new
     assert 0 < len(new) < len(leads) * 4
     assert not {key for key, _context in new} & set(made.values_list("key", flat=True))
