@@ -134,6 +134,20 @@ class LeadQuerySet(models.QuerySet["Lead"]):
         return fresh.filter(pk__in=list(ids))
 
 
+# What the cockpit's stalled count reads of each stalled lead beside lead_team_idle's key: the
+# stalled rule's columns (crm.selectors.stalled_q) and the count's group.
+STALLED_COLUMNS = [
+    "stage",
+    "owner",
+    "currency",
+    "next_step_due",
+    "parked_until",
+    "last_activity_at",
+    "handed_at",
+    "created_at",
+]
+
+
 class Lead(models.Model):
     company = models.CharField(_("company"), max_length=200)
     contact_name = models.CharField(_("contact person"), max_length=100, blank=True)
@@ -257,6 +271,10 @@ class Lead(models.Model):
             # service clears closed_at on every open stage) rather than on the open stages: a
             # query's stage IN list is bound parameters, which SQLite cannot match to an index
             # condition, while IS NULL has none.
+            # The team's also carries what the cockpit's stalled count reads of each stalled
+            # lead (crm.selectors.stalled_q and the count's group), so PostgreSQL counts a
+            # team's stalled leads from the index alone instead of visiting each row: 15 → 4 ms
+            # for 11,500 stalled leads (issue 22). SQLite keeps no INCLUDE columns.
             *(
                 models.Index(
                     key,
@@ -264,6 +282,7 @@ class Lead(models.Model):
                     "id",
                     name=f"lead_{key}_idle",
                     condition=Q(closed_at__isnull=True),
+                    include=STALLED_COLUMNS if key == "team" else None,
                 )
                 for key in ("team", "owner")
             ),
