@@ -1,171 +1,31 @@
-"""A nudge's life: made idempotently from rule specs, resolved when its action happens, expired
-when its lead changes hands or closes, snoozed or dismissed by its recipient, woken again.
-
-`create_nudges` is the one way in: a nudge's key is unique, so re-runs, retries and concurrent
-scans make each nudge once. Events before scans: what a person caused (a rule triggered by an
-event) is pushed and emailed at once on its own allowance, a burst of one rule to one person
-folding into one email that says how many; scan findings never spend it: only the urgent ones
-(high priority) are pushed, up to the person's daily_push_budget, and the rest wait for the
-daily digest as grouped cards (coaching.cards, coaching.delivery). No email goes out in the
-person's quiet hours: the outbox row waits for them to end.
-
-Card actions (`card_snooze`, `card_dismiss`) act on every due nudge of one rule for one person.
-"""
+"""Making nudges from specs: the new keys, each pushed or left for the digest, stored at once."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
-from django.db.models import Q
-from django.db.models.expressions import RawSQL
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from coaching import chat, playbook
 from coaching.models import (
     Delivery,
     EmailKind,
-    EmailState,
     NotificationPreference,
     Nudge,
-    NudgeState,
     OutboundEmail,
     Priority,
 )
+from coaching.nudges.budget import EVENT_EMAILS_PER_DAY, _email_at, _pushed_today
+from coaching.nudges.keys import _chunks, _key_set, _missing
 from coaching.rules import NudgeSpec
 from crm.models import User
-
-CHUNK = 400  # keys per IN (...) list where _key_set has no one-parameter table (not SQLite/PG)
-# The allowance of what people cause (hand-offs, answers, wins...): emails a person gets at
-# once per local day; a burst of one rule counts once. Past it, event nudges wait for the digest.
-EVENT_EMAILS_PER_DAY = 20
-# Events of one rule to one person this close together are one push that says how many.
-BURST = dt.timedelta(minutes=10)
-
-
-def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def _key_set(keys: Sequence[str]) -> RawSQL | None:
-    """`keys` as a one-column table passed in one parameter (a JSON array on SQLite, a text
-    array on PostgreSQL), so that looking up any number of keys is one statement; None on
-    another database, which then looks them up in chunks of CHUNK."""
-    if connection.vendor == "sqlite":
-        return RawSQL("SELECT value FROM json_each(%s)", [json.dumps(list(keys))])
-    if connection.vendor == "postgresql":
-        return RawSQL("SELECT unnest(%s::text[]) AS value", [list(keys)])
-    return None
-
-
-def _missing(keys: Sequence[str]) -> set[str]:
-    """The keys among `keys` that no nudge has yet: one anti-join against the key's unique
-    index, whatever the number of keys."""
-    table = _key_set(keys)
-    if table is None:
-        existing: set[str] = set()
-        for chunk in _chunks(keys):
-            existing.update(Nudge.objects.filter(key__in=chunk).values_list("key", flat=True))
-        return set(keys) - existing
-    nudges, key = (connection.ops.quote_name(n) for n in (Nudge._meta.db_table, "key"))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT k.value FROM ({table.sql}) AS k "
-            f"WHERE NOT EXISTS (SELECT 1 FROM {nudges} n WHERE n.{key} = k.value)",
-            table.params,
-        )
-        return {row[0] for row in cursor.fetchall()}
-
-
-# --- Quiet hours and the push budget -----------------------------------------------------------
-
-
-def _in_quiet_hours(local: dt.datetime, pref: NotificationPreference) -> bool:
-    start, end, now = pref.quiet_start, pref.quiet_end, local.time()
-    if start == end:
-        return False
-    if start < end:
-        return start <= now < end
-    return now >= start or now < end
-
-
-def _quiet_end(local: dt.datetime, pref: NotificationPreference) -> dt.datetime:
-    """The next moment the quiet hours are over, in the user's zone (DST-safe)."""
-    candidate = local.replace(
-        hour=pref.quiet_end.hour, minute=pref.quiet_end.minute, second=0, microsecond=0
-    )
-    if candidate <= local:
-        naive = candidate.replace(tzinfo=None) + dt.timedelta(days=1)
-        candidate = naive.replace(tzinfo=local.tzinfo)
-    return candidate
-
-
-def _email_at(user: User, pref: NotificationPreference, now: dt.datetime) -> dt.datetime:
-    """When an instant email may go out: now, or when the user's quiet hours end."""
-    local = now.astimezone(user.zone)
-    return _quiet_end(local, pref) if _in_quiet_hours(local, pref) else now
-
-
-def _local_midnights(recipients: dict[int, User], now: dt.datetime) -> dict[int, dt.datetime]:
-    return {
-        pk: now.astimezone(u.zone).replace(hour=0, minute=0, second=0, microsecond=0)
-        for pk, u in recipients.items()
-    }
-
-
-@dataclass
-class _Allowances:
-    """What each person has been pushed today (their own local day; 48 hours back covers every
-    time zone), kept apart per allowance: scan findings pushed, event emails sent or queued,
-    and the (person, rule) pairs whose event email still waits to go (a burst folds into it)."""
-
-    scan_pushed: dict[int, int]
-    event_emails: dict[int, int]
-    pending: set[tuple[int, str]]
-
-
-def _pushed_today(
-    recipients: dict[int, User], now: dt.datetime, event_rules: set[str]
-) -> _Allowances:
-    midnight = _local_midnights(recipients, now)
-    since = now - dt.timedelta(hours=48)
-    scan_pushed: dict[int, int] = defaultdict(int)
-    for recipient_id, created_at in (
-        Nudge.objects.filter(
-            recipient_id__in=list(recipients), delivery=Delivery.PUSH, created_at__gte=since
-        )
-        .exclude(rule_id__in=event_rules)
-        .values_list("recipient_id", "created_at")
-    ):
-        if created_at >= midnight[recipient_id]:
-            scan_pushed[recipient_id] += 1
-    event_emails: dict[int, int] = defaultdict(int)
-    pending: set[tuple[int, str]] = set()
-    for recipient_id, created_at, state, not_before, rule_id in OutboundEmail.objects.filter(
-        Q(created_at__gte=since) | Q(state=EmailState.PENDING),
-        recipient_id__in=list(recipients),
-        kind=EmailKind.INSTANT,
-        nudge__rule_id__in=event_rules,
-    ).values_list("recipient_id", "created_at", "state", "not_before", "nudge__rule_id"):
-        if created_at >= midnight[recipient_id]:
-            event_emails[recipient_id] += 1
-        # A burst: the email of the same rule still waits, made minutes ago or held by quiet
-        # hours (the night's hand-offs go out as one email in the morning).
-        if state == EmailState.PENDING and (created_at >= now - BURST or not_before > now):
-            pending.add((recipient_id, rule_id))
-    return _Allowances(scan_pushed, event_emails, pending)
-
-
-# --- Making nudges -----------------------------------------------------------------------------
 
 
 def _fresh_specs(specs: Iterable[NudgeSpec], rulebook: dict[str, playbook.Rule]) -> list[NudgeSpec]:
@@ -449,140 +309,3 @@ def create_nudges_counted(specs: Iterable[NudgeSpec], *, now: dt.datetime) -> di
         if p.spec.key in ids:
             made[p.spec.rule_id] += 1
     return dict(made)
-
-
-# --- Closing nudges when their action happens --------------------------------------------------
-
-
-def resolve(
-    code: str,
-    *,
-    now: dt.datetime | None = None,
-    recipient_id: int | None = None,
-    lead_id: int | None = None,
-    lead_or_general: bool = False,
-    report_id: int | None = None,
-    subject_user_id: int | None = None,
-    exclude_context: dict[str, Any] | None = None,
-) -> int:
-    """Mark done the active nudges whose rules say `code` resolves them. Returns how many."""
-    rule_ids = [r.id for r in playbook.rules().values() if code in r.resolves]
-    if not rule_ids:
-        return 0
-    nudges = Nudge.objects.active().filter(rule_id__in=rule_ids)
-    if recipient_id is not None:
-        nudges = nudges.filter(recipient_id=recipient_id)
-    if lead_or_general:
-        nudges = (
-            nudges.filter(Q(lead_id=lead_id) | Q(lead__isnull=True))
-            if lead_id
-            else (nudges.filter(lead__isnull=True))
-        )
-    elif lead_id is not None:
-        nudges = nudges.filter(lead_id=lead_id)
-    if report_id is not None:
-        nudges = nudges.filter(report_id=report_id)
-    if subject_user_id is not None:
-        nudges = nudges.filter(subject_user_id=subject_user_id)
-    if exclude_context:
-        for name, value in exclude_context.items():
-            # Only nudges that carry this value; those without the key stay in (NULL-safe).
-            nudges = nudges.exclude(Q(context__has_key=name) & Q(**{f"context__{name}": value}))
-    return nudges.update(state=NudgeState.DONE, acted_at=now or timezone.now(), resolved_by=code)
-
-
-def expire_for_lead(
-    *, lead_id: int, recipient_id: int | None = None, keep: Sequence[str] = ()
-) -> int:
-    """A lead that changed hands or closed no longer needs the old nudges about it."""
-    nudges = Nudge.objects.active().filter(lead_id=lead_id).exclude(rule_id__in=keep)
-    if recipient_id is not None:
-        nudges = nudges.filter(recipient_id=recipient_id)
-    return nudges.update(state=NudgeState.EXPIRED, acted_at=timezone.now(), resolved_by="expired")
-
-
-# --- People acting on nudges -------------------------------------------------------------------
-
-
-@transaction.atomic
-def nudge_snooze(*, user: User, nudge: Nudge, until: dt.datetime, reason: str = "") -> Nudge:
-    """Put a nudge away until a moment in the future; it comes back by itself."""
-    nudge = Nudge.objects.select_for_update().get(pk=nudge.pk, recipient=user)
-    if not nudge.is_active:
-        raise ValidationError(_("This nudge is already closed."))
-    now = timezone.now()
-    if until <= now:
-        raise ValidationError({"until": _("Choose a moment in the future.")})
-    if until > now + dt.timedelta(days=366):
-        raise ValidationError({"until": _("Snooze for a year at most.")})
-    nudge.state = NudgeState.SNOOZED
-    nudge.snoozed_until = until
-    nudge.reason = reason.strip()[:300]
-    nudge.acted_at = now
-    nudge.save(update_fields=["state", "snoozed_until", "reason", "acted_at"])
-    return nudge
-
-
-@transaction.atomic
-def nudge_dismiss(*, user: User, nudge: Nudge, reason: str) -> Nudge:
-    """Dismiss a nudge, saying why (the coach learns which advice misses)."""
-    nudge = Nudge.objects.select_for_update().get(pk=nudge.pk, recipient=user)
-    if not nudge.is_active:
-        raise ValidationError(_("This nudge is already closed."))
-    reason = reason.strip()
-    if not reason:
-        raise ValidationError({"reason": _("Say why you dismiss this advice.")})
-    nudge.state = NudgeState.DISMISSED
-    nudge.reason = reason[:300]
-    nudge.acted_at = timezone.now()
-    nudge.resolved_by = "dismissed"
-    nudge.save(update_fields=["state", "reason", "acted_at", "resolved_by"])
-    return nudge
-
-
-def _card_nudges(user: User, rule_id: str, now: dt.datetime) -> Any:
-    """The user's due nudges of one rule, locked: what their card shows."""
-    return (
-        Nudge.objects.select_for_update()
-        .filter(recipient=user, rule_id=rule_id)
-        .filter(Q(state=NudgeState.OPEN) | Q(state=NudgeState.SNOOZED, snoozed_until__lte=now))
-    )
-
-
-@transaction.atomic
-def card_snooze(*, user: User, rule_id: str, until: dt.datetime, reason: str = "") -> int:
-    """Put away a whole card (every due nudge of one rule for the user) until a moment in the
-    future; each comes back by itself. Returns how many nudges were snoozed."""
-    now = timezone.now()
-    if until <= now:
-        raise ValidationError({"until": _("Choose a moment in the future.")})
-    if until > now + dt.timedelta(days=366):
-        raise ValidationError({"until": _("Snooze for a year at most.")})
-    ids = list(_card_nudges(user, rule_id, now).values_list("pk", flat=True))
-    if not ids:
-        raise ValidationError(_("This card is already closed."))
-    return Nudge.objects.filter(pk__in=ids).update(
-        state=NudgeState.SNOOZED, snoozed_until=until, reason=reason.strip()[:300], acted_at=now
-    )
-
-
-@transaction.atomic
-def card_dismiss(*, user: User, rule_id: str, reason: str) -> int:
-    """Dismiss a whole card, saying why. Returns how many nudges were dismissed."""
-    reason = reason.strip()
-    if not reason:
-        raise ValidationError({"reason": _("Say why you dismiss this advice.")})
-    now = timezone.now()
-    ids = list(_card_nudges(user, rule_id, now).values_list("pk", flat=True))
-    if not ids:
-        raise ValidationError(_("This card is already closed."))
-    return Nudge.objects.filter(pk__in=ids).update(
-        state=NudgeState.DISMISSED, reason=reason[:300], acted_at=now, resolved_by="dismissed"
-    )
-
-
-def wake_snoozed(*, now: dt.datetime | None = None) -> int:
-    """Snoozed nudges whose time has come are open again."""
-    return Nudge.objects.filter(
-        state=NudgeState.SNOOZED, snoozed_until__lte=now or timezone.now()
-    ).update(state=NudgeState.OPEN)
