@@ -2,11 +2,11 @@
 (or per team for the +2), the manager's own debt, and the hand-off suggestion.
 
 One module per part — cube (the leads counted once by team, owner, stage and currency, which
-the rows and the pipeline add up), figures (rep and team rows), pipeline (stage rows), debt
-(stalled leads and what the manager owes), suggestions (whom to hand a lead to), ranking (the
-director's sortable table of reps) — re-exported here, so callers
-keep `from coaching import cockpit` and `cockpit.rep_rows(...)`. Every figure is a SQL
-aggregate, so the number of queries depends on neither the number of leads nor of reps.
+the rows and the pipeline add up), figures (rep and team rows), reports (the rows' report
+figures), pipeline (stage rows), debt (stalled leads and what the manager owes), suggestions
+(whom to hand a lead to), ranking (the director's sortable table of reps) — re-exported here,
+so callers keep `from coaching import cockpit` and `cockpit.rep_rows(...)`. Every figure is a
+SQL aggregate, so the number of queries depends on neither the number of leads nor of reps.
 """
 
 from coaching.cockpit.cube import LeadCube, lead_cube
@@ -19,7 +19,6 @@ from coaching.cockpit.figures import (
     period_from,
     rep_figures,
     rep_rows,
-    report_cells,
     reps_across,
     team_rows,
     team_total,
@@ -32,6 +31,7 @@ from coaching.cockpit.pipeline import (
     empty_pipeline,
     pipelines,
 )
+from coaching.cockpit.reports import report_cells
 from coaching.cockpit.suggestions import (
     SUGGESTION_DAYS,
     Suggestion,
