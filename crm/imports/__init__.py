@@ -2,25 +2,19 @@
 every row, find duplicates, and create (or update) the leads through crm.services.
 
 The package is split by step: `reading` (decode CSV encodings, stream XLSX, sniff the header
-and count rows), `mapping` (header → field, remembered mappings), `checking` (one check per
-field, the row checked like the lead form, duplicates) and `running` (the job: upload,
-configure, preview, run in the request or in the background, progress, sweep). The names
+and count rows), `mapping` (header → field, remembered mappings), `cells` (one check per
+field, a row's cells as field values), `duplicates` (what makes two leads the same),
+`checking` (the row checked like the lead form, what each row does) and `running` (the job:
+upload, configure, preview, run in the request or in the background, progress, sweep). The names
 callers use are re-exported here, so `from crm import imports; imports.import_run(...)` stays.
 """
 
 from django.core.exceptions import ValidationError
 
 from crm import audit
-from crm.imports.checking import (
-    FIELD_CHECKS,
-    PROGRESS_EVERY,
-    Lookups,
-    _check,
-    _Checked,
-    _error,
-    _keys,
-    convert_row,
-)
+from crm.imports.cells import FIELD_CHECKS, Lookups, convert_row
+from crm.imports.checking import PROGRESS_EVERY, _check, _Checked, _error
+from crm.imports.duplicates import _keys
 from crm.imports.mapping import (
     ALIASES,
     IMPORTABLE_FIELDS,

@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm.imports import values
-from crm.imports.checking import PICKLISTS, Lookups
+from crm.imports.cells import PICKLISTS, Lookups
 from crm.imports.mapping import _norm, header_key
 from crm.models import ImportJob, ImportValueMap
 
