@@ -4,9 +4,10 @@ every row, find duplicates, and create (or update) the leads through crm.service
 The package is split by step: `reading` (decode CSV encodings, stream XLSX, sniff the header
 and count rows), `mapping` (header → field, remembered mappings), `cells` (one check per
 field, a row's cells as field values), `duplicates` (what makes two leads the same),
-`checking` (the row checked like the lead form, what each row does) and `running` (the job:
-upload, configure, preview, run in the request or in the background, progress, sweep). The names
-callers use are re-exported here, so `from crm import imports; imports.import_run(...)` stays.
+`checking` (the row checked like the lead form, what each row does), `uploads` (the job:
+upload, preview, configure), `running` (run in the request or in the background, sweep) and
+`progress` (how far a run is, and its summary). The names callers use are re-exported here,
+so `from crm import imports; imports.import_run(...)` stays.
 """
 
 from django.core.exceptions import ValidationError
@@ -22,6 +23,7 @@ from crm.imports.mapping import (
     mapping_clean,
     suggested_mapping,
 )
+from crm.imports.progress import checked, progress, saved, summary
 from crm.imports.reading import MAX_COLUMNS, Sniffed, max_bytes, max_rows, sniff
 from crm.imports.running import (
     ABANDONED_AFTER,
@@ -29,18 +31,16 @@ from crm.imports.running import (
     STALE_PENDING,
     STALE_RUNNING,
     background_rows,
-    can_import,
-    checked,
-    import_configure,
     import_run,
     import_sweep,
+    runs_in_background,
+)
+from crm.imports.uploads import (
+    can_import,
+    import_configure,
     import_upload,
     megabytes,
     preview,
-    progress,
-    runs_in_background,
-    saved,
-    summary,
 )
 
 __all__ = [

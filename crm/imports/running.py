@@ -1,5 +1,5 @@
-"""The import job, from upload to summary: keep the uploaded file as a job (after the size and
-row limits), fix its mapping and options, preview its first rows, and run it.
+"""Running an import job once it is configured (the upload and its options: crm.imports.uploads;
+its progress and summary: crm.imports.progress).
 
 `import_run` is the one service behind both the web request (small files) and the Celery task
 (big files, over KAOPU_IMPORT_BACKGROUND_ROWS): it claims the job with a guarded update, then
@@ -13,41 +13,29 @@ from __future__ import annotations
 import contextvars
 import datetime as dt
 import logging
-from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
-from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.core.files.uploadedfile import UploadedFile
 from django.db import connections, transaction
 from django.db.models import BinaryField, F, Q
 from django.db.models.functions import Substr
-from django.template.defaultfilters import filesizeformat
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 
 from crm import audit, services
 from crm.imports.checking import _check, _Checked, _error, checked_key
-from crm.imports.mapping import mapping_clean, suggested_mapping
-from crm.imports.questions import answers_clean, answers_remember
-from crm.imports.reading import _records, _text, max_bytes, sniff
+from crm.imports.progress import _saved_key
 from crm.models import (
-    DuplicatePolicy,
     ImportJob,
     ImportMode,
     ImportState,
     Lead,
-    Role,
-    Source,
-    Team,
     User,
     tally,
 )
-from crm.permissions import can_import, managed_team
 from crm.services.leads import leads_insert
 
 log = logging.getLogger(__name__)
@@ -67,165 +55,6 @@ def background_rows() -> int:
 
 def runs_in_background(job: ImportJob) -> bool:
     return job.row_count > background_rows()
-
-
-def megabytes(size: int) -> str:
-    """A file size as people read it ("10 MB"), for the limits the import page states."""
-    return str(filesizeformat(size)).replace("\xa0", " ")
-
-
-def preview(job: ImportJob, rows: int = 10) -> list[tuple[int, list[str]]]:
-    """The first data rows as text, padded to the header's width, for the mapping page."""
-    width = len(job.header)
-    out: list[tuple[int, list[str]]] = []
-    with _records(job, bytes(job.content)) as records:
-        next(records, None)
-        for line, cells in records:
-            texts = [_text(cell) for cell in cells[:width]]
-            out.append((line, texts + [""] * (width - len(texts))))
-            if len(out) >= rows:
-                break
-    return out
-
-
-def _upload_team(actor: User, team: Team | None) -> Team:
-    """The team whose pool the leads go to: a manager's own, or the one an admin chose."""
-    if not can_import(actor):
-        raise ValidationError(_("Only managers and admins import leads."))
-    if actor.role == Role.MANAGER:
-        team = managed_team(actor)
-        if team is None:
-            raise ValidationError(_("You do not manage a team yet; ask an admin to set it up."))
-    elif team is None:
-        raise ValidationError({"team": _("Choose the team whose pool the leads go to.")})
-    return team
-
-
-def _upload_content(upload: UploadedFile) -> bytes:
-    """The uploaded file's bytes, refused when over KAOPU_IMPORT_MAX_BYTES."""
-    limit = max_bytes()
-    size = upload.size or 0
-    if size > limit:
-        raise ValidationError(
-            {
-                "file": _(
-                    "The file is %(size)s; the limit is %(limit)s. Split it into smaller files."
-                )
-                % {"size": megabytes(size), "limit": megabytes(limit)}
-            },
-            code="too_big",
-        )
-    content = upload.read(limit + 1)
-    if len(content) > limit:
-        raise ValidationError(
-            {"file": _("The file is bigger than %(limit)s.") % {"limit": megabytes(limit)}}
-        )
-    return content
-
-
-@transaction.atomic
-def import_upload(*, actor: User, upload: UploadedFile, team: Team | None = None) -> ImportJob:
-    """Keep an uploaded file as a new import job waiting for its column mapping, after checking
-    the size and row limits and that the file can be read."""
-    team = _upload_team(actor, team)
-    content = _upload_content(upload)
-    name = (upload.name or "leads.csv")[-255:]
-    try:
-        sniffed = sniff(file_name=name, content=content)
-    except ValidationError as error:
-        raise ValidationError({"file": error.messages}) from error
-    job = ImportJob.objects.create(
-        created_by=actor,
-        team=team,
-        file_name=name,
-        file_format=sniffed.file_format,
-        encoding=sniffed.encoding,
-        delimiter=sniffed.delimiter,
-        content=content,
-        header=sniffed.header,
-        row_count=sniffed.row_count,
-        profile=sniffed.profile,
-    )
-    job.mapping = suggested_mapping(user=actor, header=sniffed.header)
-    job.save(update_fields=["mapping"])
-    return job
-
-
-@transaction.atomic
-def import_configure(
-    *,
-    actor: User,
-    job: ImportJob,
-    mapping: Mapping[str, str],
-    mode: str,
-    on_duplicate: str,
-    default_source: str,
-    answers: Mapping[str, Any] | None = None,
-) -> ImportJob:
-    """Fix how the columns map to fields, the answers about its values (number style, date
-    order, picklist values; see crm.imports.questions) and what to do with errors and
-    duplicates; the job is then queued to run."""
-    job = ImportJob.objects.select_for_update().get(pk=job.pk, created_by=actor)
-    if job.state != ImportState.UPLOADED:
-        raise ValidationError(_("This import has already started."))
-    errors: dict[str, str] = {}
-    clean = mapping_clean(header=job.header, mapping=mapping, errors=errors)
-    if mode not in ImportMode.values:
-        errors["mode"] = _("Choose how to treat rows with errors.")
-    if on_duplicate not in DuplicatePolicy.values:
-        errors["on_duplicate"] = _("Choose what to do with duplicates.")
-    if default_source not in Source.values:
-        errors["default_source"] = _("Choose a source for rows without one.")
-    job_answers = answers_clean(job, clean, answers or {}, errors)
-    if errors:
-        raise ValidationError(errors)
-    job.mapping = clean
-    job.answers = job_answers
-    job.mode = mode
-    job.on_duplicate = on_duplicate
-    job.default_source = default_source
-    job.state = ImportState.PENDING
-    job.queued_at = timezone.now()
-    job.save(
-        update_fields=[
-            "mapping",
-            "answers",
-            "mode",
-            "on_duplicate",
-            "default_source",
-            "state",
-            "queued_at",
-        ]
-    )
-    answers_remember(job)
-    return job
-
-
-def _saved_key(job_id: int) -> str:
-    return f"import-saved-{job_id}"
-
-
-def saved(job: ImportJob) -> int:
-    """How many of the job's leads are written so far. The writes are one transaction, which
-    the progress page cannot see into, so the count goes through the cache."""
-    return int(cache.get(_saved_key(job.pk)) or 0)
-
-
-def checked(job: ImportJob) -> int:
-    """How many of the job's rows are checked so far (through the cache, as saved())."""
-    return max(job.processed, int(cache.get(checked_key(job.pk)) or 0))
-
-
-def progress(job: ImportJob) -> int:
-    """The job's progress in percent: checking the rows is one half of the work, saving them
-    (bulk inserts, company records and contacts, history, events) the other; the two go on
-    together, the rows written in batches as the file is checked."""
-    if job.state == ImportState.DONE:
-        return 100
-    if not job.row_count:
-        return 0
-    checked_part = min(checked(job), job.row_count) * 50 // job.row_count
-    return min(99, checked_part + saved(job) * 50 // job.row_count)
 
 
 class _Refused(Exception):
@@ -513,17 +342,3 @@ def import_sweep(*, now: dt.datetime | None = None) -> list[int]:
         .order_by("queued_at", "pk")
         .values_list("pk", flat=True)[:100]
     )
-
-
-def summary(job: ImportJob) -> str:
-    """One sentence on what the import did, in the active language."""
-    parts = [
-        ngettext("%(n)d lead created", "%(n)d leads created", job.created_count)
-        % {"n": job.created_count},
-        ngettext("%(n)d updated", "%(n)d updated", job.updated_count) % {"n": job.updated_count},
-        ngettext("%(n)d duplicate skipped", "%(n)d duplicates skipped", job.skipped_count)
-        % {"n": job.skipped_count},
-        ngettext("%(n)d row with errors", "%(n)d rows with errors", job.error_count)
-        % {"n": job.error_count},
-    ]
-    return _(", ").join(parts) + _(".")
