@@ -1,9 +1,11 @@
-"""The CRM's models, one module per entity: people and teams, leads (with activities and
-history), reports, records (outbox and audit trail), import jobs, and companies with their
+"""The CRM's models, one module per entity: people and teams, leads, their activities and
+their history, reports, records (outbox and audit trail), import jobs, and companies with their
 contacts. Everything is re-exported here, so `from crm.models import Lead` keeps working and a
 new entity arrives as a sibling module."""
 
+from crm.models.activities import Activity, ActivityKind, Outcome
 from crm.models.companies import Company, Contact, ContactRole, LeadContact, company_name_key
+from crm.models.history import LeadEvent, LeadEventKind
 from crm.models.imports import (
     DuplicatePolicy,
     ImportJob,
@@ -11,17 +13,7 @@ from crm.models.imports import (
     ImportState,
     ImportValueMap,
 )
-from crm.models.leads import (
-    Activity,
-    ActivityKind,
-    ChickenRibReason,
-    Currency,
-    Lead,
-    LeadEvent,
-    LeadEventKind,
-    Outcome,
-    Source,
-)
+from crm.models.leads import ChickenRibReason, Currency, Lead, Source
 from crm.models.people import Language, Role, Team, TeamMembership, User
 from crm.models.records import AuditEntry, DomainEvent
 from crm.models.reports import (
