@@ -54,13 +54,24 @@ class Nudge(models.Model):
         verbose_name=_("recipient"),
         on_delete=models.CASCADE,
         related_name="nudges",
+        db_index=False,  # nudge_inbox leads with it
     )
     rule_id = models.CharField(_("rule"), max_length=60)
     lead = models.ForeignKey(
-        "crm.Lead", verbose_name=_("lead"), on_delete=models.CASCADE, null=True, blank=True
+        "crm.Lead",
+        verbose_name=_("lead"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        db_index=False,  # nudge_lead_state leads with it
     )
     report = models.ForeignKey(
-        "crm.Report", verbose_name=_("report"), on_delete=models.CASCADE, null=True, blank=True
+        "crm.Report",
+        verbose_name=_("report"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        db_index=False,  # nudge_report_state
     )
     subject_user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -69,9 +80,10 @@ class Nudge(models.Model):
         null=True,
         blank=True,
         related_name="+",
+        db_index=False,  # nudge_subject
     )
     period = models.CharField(_("period"), max_length=32, default="once")
-    key = models.CharField(_("key"), max_length=200, unique=True)
+    key = models.CharField(_("key"), max_length=200)  # unique: nudge_key
     priority = models.PositiveSmallIntegerField(
         _("priority"), choices=Priority.choices, default=Priority.NORMAL
     )
@@ -94,6 +106,7 @@ class Nudge(models.Model):
         null=True,
         blank=True,
         related_name="digest_nudges",
+        db_index=False,  # nudge_digest
     )
 
     objects = NudgeQuerySet.as_manager()
@@ -106,8 +119,19 @@ class Nudge(models.Model):
             models.Index(fields=["recipient", "state", "-created_at"], name="nudge_inbox"),
             models.Index(fields=["rule_id", "state"], name="nudge_rule_state"),
             models.Index(fields=["lead", "state"], name="nudge_lead_state"),
-            models.Index(fields=["report", "state"], name="nudge_report_state"),
+            models.Index(
+                fields=["report", "state"],
+                name="nudge_report_state",
+                condition=Q(report__isnull=False),
+            ),
+            models.Index(
+                fields=["subject_user"],
+                name="nudge_subject",
+                condition=Q(subject_user__isnull=False),
+            ),
+            models.Index(fields=["digest"], name="nudge_digest", condition=Q(digest__isnull=False)),
         ]
+        constraints = [models.UniqueConstraint(fields=["key"], name="nudge_key")]
 
     def __str__(self) -> str:
         return f"{self.rule_id} → {self.recipient}"
