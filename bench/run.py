@@ -383,6 +383,18 @@ def rolled_back() -> Iterator[None]:
         transaction.set_rollback(True)
 
 
+def checked_as_at_commit() -> None:
+    """PostgreSQL checks the foreign keys Django declares DEFERRABLE INITIALLY DEFERRED at
+    commit, which a rolled-back run never reaches: about 0.7 s over a first scan's 87,000
+    nudges. Checked here, inside the clock, so the figure is what a committed first scan costs.
+    (SQLite keeps a count of deferred violations as it writes; its commit checks only that.)"""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+
+
 def vacuum(*tables: str) -> None:
     """PostgreSQL: VACUUM ANALYZE (the tables, or the whole database). Rolled-back runs leave
     dead rows and stale statistics that would skew the next figure."""
@@ -412,7 +424,7 @@ def bench_scan(*, runs: int) -> list[Figure]:
       there (committed and analysed), so the scan finds the same rows and creates nothing. The
       scan's nudges are deleted afterwards and the snoozed nudges it woke are put back.
     - scan_full: the first scan over the dataset, creating every nudge it calls for; each run is
-      rolled back.
+      rolled back, its foreign keys checked first as a commit would (checked_as_at_commit).
     """
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -459,6 +471,7 @@ def bench_scan(*, runs: int) -> list[Figure]:
         with rolled_back():
             started = time.perf_counter()
             made = services.run_scans(now=now)
+            checked_as_at_commit()
             samples.append((time.perf_counter() - started) * 1000)
     with rolled_back(), CaptureQueriesContext(connection) as ctx:
         services.run_scans(now=now)
