@@ -94,8 +94,10 @@ class LeadAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     raw_id_fields = ("owner", "handed_by", "created_by", "account")
     # Kept by the report services (the coach's "report due" reads it): a lead form opened before
-    # a report was sent must not write the older time back.
-    readonly_fields = ("last_reported_at",)
+    # a report was sent must not write the older time back. The latest hand-off's and stage
+    # move's times are kept with their history entries by the hand-off and stage services: the
+    # +2's hand-offs of the period and the pipeline a week ago find the leads by them.
+    readonly_fields = ("last_reported_at", "handed_at", "stage_changed_at")
     inlines = [ActivityInline]
 
     def save_model(self, request: HttpRequest, obj: Lead, form: Any, change: bool) -> None:

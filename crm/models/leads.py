@@ -264,6 +264,17 @@ class Lead(models.Model):
                 name="lead_team_closed",
                 condition=Q(closed_at__isnull=False),
             ),
+            # The +2's leads handed down in the period, per team (a lead's handed_at is its
+            # latest hand-off's, crm.services.handoffs): a range of the period's hand-offs, not a
+            # join of every hand-off in the company to its lead (issue 22).
+            models.Index(
+                fields=["team", "handed_at", "is_chicken_rib"],
+                name="lead_team_handed",
+                condition=Q(handed_at__isnull=False),
+            ),
+            # The cockpit's pipeline a week ago (coaching.cockpit.pipeline): the team's leads
+            # that moved since then, found by their latest move (issue 22).
+            models.Index(fields=["team", "stage_changed_at"], name="lead_team_moved"),
             models.Index(fields=["stage", "last_activity_at"], name="lead_stage_activity"),
             # Open leads idle the longest first (crm.selectors.with_idle_since), per team and per
             # rep: the cockpit's stalled list and oldest stalled lead read a few index entries

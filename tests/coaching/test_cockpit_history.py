@@ -192,3 +192,78 @@ def test_sqlite_reads_the_oldest_stalled_lead_from_the_idle_index(company: Compa
         cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params)
         plan = " ".join(str(row[-1]) for row in cursor.fetchall())
     assert "lead_owner_idle" in plan and "TEMP B-TREE" not in plan, plan
+
+
+def handed_by_events(team_ids: list[int], since: dt.datetime) -> dict[int, tuple[int, int]]:
+    """Per team, the leads with a hand-off (or reassignment) in the history since `since`, and
+    how many are chicken-rib: the way the +2's team rows counted them before issue 22's sixth
+    pass (every hand-off event of the period joined to its lead)."""
+    seen: dict[int, set[tuple[int, bool]]] = {}
+    events = LeadEvent.objects.filter(
+        kind__in=(LeadEventKind.HANDED_DOWN, LeadEventKind.REASSIGNED),
+        created_at__gte=since,
+        lead__team_id__in=team_ids,
+    ).values_list("lead__team_id", "lead_id", "lead__is_chicken_rib")
+    for team, lead, rib in events:
+        seen.setdefault(team, set()).add((lead, rib))
+    return {team: (len(leads), sum(rib for _l, rib in leads)) for team, leads in seen.items()}
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_the_teams_hand_offs_are_the_leads_the_history_handed_in_the_period(
+    company: Company, clock: time_machine.Traveller, seed: int
+) -> None:
+    """The +2's "handed down in the period" per team, read from the leads' latest hand-off
+    (lead_team_handed), counts the leads the history shows handed down or reassigned in the
+    period: each once however often it moved, those taken back to the pool since included,
+    those handed only before the period not."""
+    rng = random.Random(seed)
+    c = company
+    reps = {c.team_a.pk: [c.rep_a1, c.rep_a2], c.team_b.pk: [c.rep_b1]}
+    managers = {c.team_a.pk: c.manager_a, c.team_b.pk: c.team_b.manager}
+    leads: list[Lead] = []
+    for d in range(45):
+        clock.move_to(day(d))
+        for team_id, manager in managers.items():
+            lead = lead_new(manager, f"Lead {d}/{team_id}")
+            if rng.random() < 0.4:
+                Lead.objects.filter(pk=lead.pk).update(is_chicken_rib=True)
+            leads.append(lead)
+        for lead in rng.sample(leads, k=min(len(leads), 3)):
+            lead.refresh_from_db()
+            if not lead.is_open:
+                continue
+            manager = managers[lead.team_id]
+            if lead.owner_id and rng.random() < 0.3:
+                crm.lead_return_to_pool(actor=manager, lead=lead)
+            else:
+                to = rng.choice(reps[lead.team_id])
+                crm.lead_hand_off(actor=manager, lead_ids=[lead.pk], to_user=to)
+    teams = [c.team_a.pk, c.team_b.pk]
+    assert LeadEvent.objects.filter(kind=LeadEventKind.REASSIGNED).exists()
+    assert LeadEvent.objects.filter(kind=LeadEventKind.RETURNED).exists()
+    for days in (7, 30):
+        rows = cockpit.team_rows(teams=Team.objects.filter(pk__in=teams), days=days, now=day(45))
+        got = {row.key: (row.handed_out, row.handed_out_rib) for row in rows if row.handed_out}
+        assert got == handed_by_events(teams, day(45) - dt.timedelta(days=days)), days
+        assert any(rib for _n, rib in got.values())
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's planner, with bound params")
+def test_sqlite_reads_the_periods_hand_offs_and_moves_as_team_ranges(company: Company) -> None:
+    """The teams' hand-offs of the period from lead_team_handed alone, and the leads that moved
+    since a week ago from lead_team_moved, each looking up its first move in its own history
+    (leadevent_lead_time), never the company's week of moves (leadevent_kind_time)."""
+    captured: list[str] = []
+    with CaptureQueriesContext(connection) as queries:
+        cockpit.team_rows(teams=Team.objects.filter(pk=company.team_a.pk), days=30)
+        cockpit.pipelines(leads=Lead.objects.filter(team=company.team_a), key="team")
+    with connection.cursor() as cursor:
+        for query in queries.captured_queries:
+            cursor.execute(f"EXPLAIN QUERY PLAN {query['sql']}")
+            captured.append(" | ".join(str(row[-1]) for row in cursor.fetchall()))
+    plans = "\n".join(captured)
+    assert "USING COVERING INDEX lead_team_handed (team_id=? AND handed_at>?)" in plans, plans
+    assert "USING INDEX lead_team_moved (team_id=? AND stage_changed_at>?)" in plans, plans
+    assert "USING INDEX leadevent_lead_time (lead_id=?)" in plans, plans
+    assert "leadevent_kind_time" not in plans, plans

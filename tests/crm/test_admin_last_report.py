@@ -51,6 +51,18 @@ def test_the_lead_form_shows_last_report_read_only(company: Company) -> None:
     assert "last_reported_at" in page.context["adminform"].readonly_fields
 
 
+def test_the_lead_form_shows_the_hand_off_and_stage_move_times_read_only(
+    company: Company,
+) -> None:
+    """The cockpit finds the period's hand-offs and the week's stage moves by these times, which
+    the services keep with the history: the admin's form shows them and cannot change them."""
+    page = admin_client(company).get(f"/admin/crm/lead/{company.lead_a1.pk}/change/")
+    html = page.content.decode()
+    for name in ("handed_at", "stage_changed_at"):
+        assert f'name="{name}' not in html
+        assert name in page.context["adminform"].readonly_fields
+
+
 def test_deleting_the_latest_report_falls_back_to_the_one_before(company: Company) -> None:
     older = report_sent(company.rep_a1, company.lead_a1, **progress("First call."))
     Report.objects.filter(pk=older.pk).update(submitted_at=timezone.now() - dt.timedelta(days=3))
