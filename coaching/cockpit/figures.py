@@ -193,7 +193,12 @@ def _nudge_figures(rep_ids: list[int], *, since: dt.datetime) -> dict[int, dict[
         Nudge.objects.filter(recipient_id__in=rep_ids, created_at__gte=since)
         .order_by()
         .values("recipient")
-        .annotate(nudges=Count("pk"), nudges_done=Count("pk", filter=Q(state=NudgeState.DONE)))
+        # Counted by recipient (never NULL), not id: every column read is in
+        # nudge_recipient_time, so PostgreSQL need not visit the rows.
+        .annotate(
+            nudges=Count("recipient"),
+            nudges_done=Count("recipient", filter=Q(state=NudgeState.DONE)),
+        )
     )
     return {
         row["recipient"]: {"nudges": row["nudges"], "nudges_done": row["nudges_done"]}
