@@ -190,11 +190,15 @@ def _fill(
 def _nudge_figures(rep_ids: list[int], *, since: dt.datetime) -> dict[int, dict[str, int]]:
     """The coach's nudges to each rep made since `since`, and how many they acted on."""
     rows = (
-        Nudge.objects.filter(recipient_id__in=rep_ids, created_at__gte=since)
+        # Every state spelled out, so that each rep's period is a range of nudge_inbox per
+        # (recipient, state) rather than all the nudges the reps ever had; counted by recipient
+        # (never NULL), not id, so that the index alone answers: a +2's 90 reps, 6,300 entries
+        # of 19,000, 19 → 4 ms on PostgreSQL (which read the table), 10 → 1 ms on SQLite.
+        Nudge.objects.filter(
+            recipient_id__in=rep_ids, state__in=NudgeState.values, created_at__gte=since
+        )
         .order_by()
         .values("recipient")
-        # Counted by recipient (never NULL), not id: every column read is in
-        # nudge_recipient_time, so PostgreSQL need not visit the rows.
         .annotate(
             nudges=Count("recipient"),
             nudges_done=Count("recipient", filter=Q(state=NudgeState.DONE)),

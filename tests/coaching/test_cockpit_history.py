@@ -22,6 +22,7 @@ from django.db.models.functions import Coalesce
 from django.test.utils import CaptureQueriesContext
 
 from coaching import cockpit
+from coaching.cockpit import figures
 from crm import services as crm
 from crm.models import ActivityKind, Lead, LeadEvent, LeadEventKind, Role, Team, User
 from crm.pipeline import next_stages
@@ -267,3 +268,19 @@ def test_sqlite_reads_the_periods_hand_offs_and_moves_as_team_ranges(company: Co
     assert "USING INDEX lead_team_moved (team_id=? AND stage_changed_at>?)" in plans, plans
     assert "USING INDEX leadevent_lead_time (lead_id=?)" in plans, plans
     assert "leadevent_kind_time" not in plans, plans
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's planner, with bound params")
+def test_sqlite_reads_the_reps_nudges_of_the_period_as_ranges(company: Company) -> None:
+    """The nudges per rep of the period are ranges of nudge_inbox, one per rep and state,
+    answered from the index alone: not every nudge the reps ever had."""
+    reps = [company.rep_a1.pk, company.rep_a2.pk]
+    with CaptureQueriesContext(connection) as queries:
+        figures._nudge_figures(reps, since=day(10))
+    (query,) = queries.captured_queries
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN QUERY PLAN {query['sql']}")
+        plan = " | ".join(str(row[-1]) for row in cursor.fetchall())
+    assert (
+        "USING COVERING INDEX nudge_inbox (recipient_id=? AND state=? AND created_at>?)" in plan
+    ), plan
