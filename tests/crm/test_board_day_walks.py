@@ -218,9 +218,9 @@ def test_postgresql_walks_each_team_and_stage_then_reads_the_cards_by_id(
     with connection.cursor() as cursor:
         cursor.execute(f"EXPLAIN {cards}")
         plan = "\n".join(row[0] for row in cursor.fetchall())
-    # Each (team, stage) pair is read by an index on (team, stage, …): at 100k leads the
-    # planner takes lead_team_stage_value and stops at 20 (bench/README); on these 60 leads it
-    # may as well sort a pair's 30 entries from lead_team_stage, a choice by cost, not a scan.
+    # Each (team, stage) pair is read by lead_team_stage_value (team, stage, value, id): at
+    # 100k leads the planner stops at 20 (bench/README); on these 60 leads it may as well sort
+    # a pair's 30 entries, a choice by cost, not a scan.
     assert 'Index Cond: ((team_id = "*VALUES*".column1) AND' in plan, plan
     assert "Seq Scan on crm_lead" not in plan, plan
     assert "crm_lead_pkey" in plan, plan
