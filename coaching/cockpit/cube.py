@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from django.db import connection
 from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Sum, Value
 
 from coaching.models import Thanks, ThanksKind
@@ -117,6 +118,7 @@ def lead_cube(
 
 GROUP = ("team", "owner", "stage", "currency")
 CLOCK_COUNTS = ("stalled", "handed_won", "handed_lost", "wins_thanked")
+ZERO = Decimal(0)
 
 
 def tally_rows(teams: Sequence[int], *, days: int, now: dt.datetime) -> list[dict[str, Any]]:
@@ -129,13 +131,23 @@ def tally_rows(teams: Sequence[int], *, days: int, now: dt.datetime) -> list[dic
     def row(key: tuple[Any, ...]) -> dict[str, Any]:
         found = rows.get(key)
         if found is None:
-            found = rows[key] = dict(zip(GROUP, key, strict=True)) | {
+            # One literal (GROUP, the tally's sums, CLOCK_COUNTS): a +2's page makes a couple of
+            # thousand of these.
+            team, owner, stage, currency = key
+            found = rows[key] = {
+                "team": team,
+                "owner": owner,
+                "stage": stage,
+                "currency": currency,
                 "n": 0,
-                "total": Decimal(0),
+                "total": ZERO,
                 "before": 0,
                 "rib": 0,
+                "stalled": 0,
+                "handed_won": 0,
+                "handed_lost": 0,
+                "wins_thanked": 0,
             }
-            found |= dict.fromkeys(CLOCK_COUNTS, 0)
         return found
 
     for group in lead_tally(teams=ids):
@@ -146,10 +158,16 @@ def tally_rows(teams: Sequence[int], *, days: int, now: dt.datetime) -> list[dic
             group.rib,
             group.n,
         )
-    # Tuples, not dicts: a +2 page's teams give a couple of thousand of these rows.
-    for team, owner, stage, currency, new, stalled, won, lost, thanked in clock_query(
-        ids, days=days, now=now
-    ):
+    # Tuples, not dicts, and as the driver gives them: a +2 page's teams give a couple of
+    # thousand of these rows, and Django's converters would call int() on each of their
+    # 10,000 counts (ids, stages, currencies and counts need none).
+    clock_rows: list[tuple[Any, ...]] = []
+    if ids:  # without teams there is no query to compile (an IN of nothing)
+        sql, params = clock_query(ids, days=days, now=now).query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            clock_rows = cursor.fetchall()
+    for team, owner, stage, currency, new, stalled, won, lost, thanked in clock_rows:
         into = row((team, owner, stage, currency))
         into["before"] -= new
         into["stalled"] += stalled

@@ -141,6 +141,18 @@ def test_sqlite_reads_the_clock_counts_from_a_team_s_index_entries(company: Comp
     assert plan.count("USING COVERING INDEX lead_team_cube (team_id=?)") == 1, plan
 
 
+def held_by(index: str) -> set[str]:
+    """The columns of PostgreSQL's `index`, its key and INCLUDE columns."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT a.attname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+            " JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)"
+            " WHERE c.relname = %s",
+            [index],
+        )
+        return {row[0] for row in cursor.fetchall()}
+
+
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's covering index")
 def test_postgres_index_holds_every_column_the_stalled_count_reads(company: Company) -> None:
     """The stalled part can be an index-only scan of lead_team_idle (at 11,500 stalled leads
@@ -150,26 +162,9 @@ def test_postgres_index_holds_every_column_the_stalled_count_reads(company: Comp
     sql, _params = clock_query([company.team_a.pk], days=30, now=NOW).query.sql_with_params()
     stalled_part = sql.split(" UNION ALL ")[1]
     read = set(re.findall(r'"crm_lead"\."(\w+)"', stalled_part))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT a.attname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
-            " JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)"
-            " WHERE c.relname = 'lead_team_idle'"
-        )
-        held = {row[0] for row in cursor.fetchall()} | {"closed_at"}  # its condition
+    held = held_by("lead_team_idle") | {"closed_at"}  # its condition
     assert {"team_id", "stage", "owner_id", "next_step_due", "last_activity_at"} <= read, read
     assert read <= held, read - held
-
-
-def held_by(index: str) -> set[str]:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT a.attname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
-            " JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)"
-            " WHERE c.relname = %s",
-            [index],
-        )
-        return {row[0] for row in cursor.fetchall()}
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's covering index")
