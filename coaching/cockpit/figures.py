@@ -147,7 +147,10 @@ def _handed_into(team_ids: list[int], *, since: dt.datetime) -> dict[int, dict[s
             handed_out_rib=Count("pk", filter=Q(is_chicken_rib=True)),
         )
     )
-    return {row.pop("team"): row for row in rows}
+    return {
+        row["team"]: {"handed_out": row["handed_out"], "handed_out_rib": row["handed_out_rib"]}
+        for row in rows
+    }
 
 
 def _oldest_stalled(outer: str, now: dt.datetime) -> dict[str, Subquery]:
