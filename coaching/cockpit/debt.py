@@ -93,10 +93,17 @@ def can_answer_for(user: User, team: Team) -> bool:
 
 
 def my_debt(
-    *, user: User, team: Team, now: dt.datetime | None = None, limit: int = DEBT_LIMIT
+    *,
+    user: User,
+    team: Team,
+    now: dt.datetime | None = None,
+    limit: int = DEBT_LIMIT,
+    reports: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any] | None:
     """What the viewer owes this team: reports not acknowledged and asks not answered, the
-    oldest first. None for someone who does not answer this team's reports (a +2)."""
+    oldest first. None for someone who does not answer this team's reports (a +2). `reports`:
+    the team's `report_cells` (coaching.cockpit.reports), when the page has read them, give
+    the counts without a query of their own: every submitted report but the viewer's."""
     if not can_answer_for(user, team):
         return None
     now = now or timezone.now()
@@ -108,10 +115,17 @@ def my_debt(
         .annotate(waited=_age(now, "submitted_at"))
         .order_by("submitted_at", "pk")
     )
-    counts = waiting.aggregate(
-        unacknowledged=Count("pk", filter=Q(acknowledged_at__isnull=True)),
-        asks=Count("pk", filter=Q(ask_state=AskState.OPEN)),
-    )
+    if reports is not None:
+        others = [c for c in reports if c["team"] == team.pk and c["author"] != user.pk]
+        counts = {
+            "unacknowledged": sum(cell["unacknowledged"] for cell in others),
+            "asks": sum(cell["open_asks"] for cell in others),
+        }
+    else:
+        counts = waiting.aggregate(
+            unacknowledged=Count("pk", filter=Q(acknowledged_at__isnull=True)),
+            asks=Count("pk", filter=Q(ask_state=AskState.OPEN)),
+        )
     return {
         "unacknowledged": list(waiting.filter(acknowledged_at__isnull=True)[:limit]),
         "asks": list(waiting.filter(ask_state=AskState.OPEN)[:limit]),

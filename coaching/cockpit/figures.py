@@ -315,13 +315,19 @@ def _reps(reps: QuerySet[User], now: dt.datetime, *, oldest: bool = True) -> lis
 
 
 def rep_rows(
-    *, team: Team, days: int, now: dt.datetime | None = None, cube: LeadCube | None = None
+    *,
+    team: Team,
+    days: int,
+    now: dt.datetime | None = None,
+    cube: LeadCube | None = None,
+    reports: list[dict[str, Any]] | None = None,
 ) -> list[Figures]:
     """One row per active rep of the team: their open leads in this team, their reports to
-    this team's manager, and how the leads handed down to them ended (in the last `days`)."""
+    this team's manager, and how the leads handed down to them ended (in the last `days`).
+    `reports`: the team's `report_cells` when the page has read them already."""
     now = now or timezone.now()
     reps = _reps(User.objects.filter(role=Role.REP, team=team, is_active=True), now)
-    return _rep_figures(reps, [team.pk], days=days, now=now, cube=cube)
+    return _rep_figures(reps, [team.pk], days=days, now=now, cube=cube, reports=reports)
 
 
 def reps_across(
@@ -425,15 +431,21 @@ def team_total(
     now: dt.datetime,
     cube: LeadCube,
     oldest_stalled: Lead | None,
+    reports: list[dict[str, Any]] | None = None,
 ) -> Figures:
     """The team page's whole-team row: the team's lead counts (from the page's `cube`), its
     reports and asks, and its oldest stalled lead (`oldest_stalled`: the first of the page's
     stalled list, which is read in the same order). As `team_rows`' row for the team, without
     what only the +2's team table shows — the reps counted, the manager's name and the leads
-    handed down in the period — so one query instead of three."""
+    handed down in the period — so one query instead of three, none when the page passes the
+    team's `report_cells` (`reports`)."""
     cube.check(days=days, now=now)
     since = now - dt.timedelta(days=days)
-    reports = _report_figures(Report.objects.filter(team_id=team.pk), "team", since=since)
+    report_rows = (
+        _sum_reports(reports, "team")
+        if reports is not None
+        else _report_figures(Report.objects.filter(team_id=team.pk), "team", since=since)
+    )
     row = Figures(
         key=team.pk,
         name=team.name,
@@ -445,6 +457,6 @@ def team_total(
         now=now,
         leads=cube.counts("team").get(team.pk),
         values=cube.open_values("team").get(team.pk),
-        reports=reports.get(team.pk),
+        reports=report_rows.get(team.pk),
         handed=None,
     )

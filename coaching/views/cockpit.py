@@ -79,19 +79,23 @@ def team_page(request: HtmxHttpRequest, team_id: int | None = None) -> HttpRespo
     leads = Lead.objects.filter(team=team)
     # The team's leads counted from the lead tally and index ranges (coaching.cockpit.cube).
     cube = cockpit.lead_cube(leads, days=days, now=now, teams=[team.pk])
-    rows = cockpit.rep_rows(team=team, days=days, now=now, cube=cube)
+    # The team's reports read once, by author: the rep rows, the team row and the debt's counts.
+    reports = cockpit.report_cells([team.pk], days=days, now=now)
+    rows = cockpit.rep_rows(team=team, days=days, now=now, cube=cube, reports=reports)
     asking = {ask.rep_id: ask for ask in next_lead.open_asks([team.pk])}
     for row in rows:
         row.next_lead_ask = asking.get(row.key)
     stalled = cockpit.stalled_leads(team=team, now=now)
     # The whole team's row: its oldest stalled lead is the stalled list's first.
     oldest = stalled[0] if stalled else None
-    total = cockpit.team_total(team=team, days=days, now=now, cube=cube, oldest_stalled=oldest)
+    total = cockpit.team_total(
+        team=team, days=days, now=now, cube=cube, oldest_stalled=oldest, reports=reports
+    )
     pipes = cockpit.pipelines(leads=leads, key="team", now=now, cube=cube)
     pipeline = pipes.get(team.pk) or cockpit.empty_pipeline()
     keep = {} if from_path or "team" not in request.GET else {"team": team.pk}
     sees_all_reports = can_manage_team(user, team)
-    debt = cockpit.my_debt(user=user, team=team, now=now)
+    debt = cockpit.my_debt(user=user, team=team, now=now, reports=reports)
     context: dict[str, Any] = {
         "team": team,
         "sees_all_reports": sees_all_reports,

@@ -349,6 +349,24 @@ def test_the_managers_own_debt(built: Built) -> None:
     assert after is not None and after["counts"] == {"unacknowledged": 4, "asks": 1}
 
 
+def test_the_debts_counts_from_the_pages_report_cells_match_its_own(built: Built) -> None:
+    """The team page passes the reports it read by author (report_cells) to my_debt, which
+    counts from them instead of asking again: the same counts, the viewer's own reports left
+    out either way (here a report moved to the manager's name)."""
+    c = built.c
+
+    def both() -> tuple[Any, Any]:
+        cells = cockpit.report_cells([c.team_a.pk], days=30, now=timezone.now())
+        alone = cockpit.my_debt(user=c.manager_a, team=c.team_a)
+        from_cells = cockpit.my_debt(user=c.manager_a, team=c.team_a, reports=cells)
+        assert alone is not None and from_cells is not None
+        return alone["counts"], from_cells["counts"]
+
+    assert both() == ({"unacknowledged": 4, "asks": 2},) * 2
+    Report.objects.filter(pk=built.ask_a1.pk).update(author=c.manager_a)
+    assert both() == ({"unacknowledged": 3, "asks": 1},) * 2
+
+
 # --- The pages -------------------------------------------------------------------------------
 
 
@@ -769,8 +787,10 @@ def test_long_labels_are_shortened_but_kept_whole_in_the_tooltip() -> None:
 # (coaching.cockpit.team_total: its reports; the oldest stalled lead is the stalled list's
 # first), and the +2's ranking neither each rep's oldest stalled lead nor their hand-offs.
 # Before: 21 and 16. The +2 page reads its teams' reports once, by team and author, for both
-# its team table and its ranking (coaching.cockpit.report_cells). Before: 15.
-TEAM_PAGE_QUERIES = 19
+# its team table and its ranking (coaching.cockpit.report_cells). Before: 15. The team page
+# reads its reports once the same way, for the rep rows, the team row and the counts of the
+# manager's debt. Before: 19.
+TEAM_PAGE_QUERIES = 17
 DIRECTOR_PAGE_QUERIES = 14
 
 
