@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
+from coaching.cockpit import statements
 from coaching.cockpit.cube import CLOCK_COUNTS, clock_query, cube_rows, lead_cube
 from coaching.models import Thanks, ThanksKind
 from crm.models import Currency, Lead, Source
@@ -177,3 +179,33 @@ def test_postgres_index_holds_every_column_the_closed_count_reads(company: Compa
     read = set(re.findall(r'"crm_lead"\."(\w+)"', closed_part))
     assert {"team_id", "closed_at", "handed_by_id", "owner_id", "stage", "id"} <= read, read
     assert read <= held_by("lead_team_closed"), read - held_by("lead_team_closed")
+
+
+@pytest.mark.parametrize("days", [7, 30, 90])
+@pytest.mark.parametrize("zone", ["Asia/Shanghai", "America/New_York", "UTC"])
+def test_the_clock_statement_compiled_once_is_what_the_orm_compiles_each_time(
+    days: int, zone: str, settings: Any
+) -> None:
+    """The clock's query is compiled once per shape and filled in with each page's teams and
+    clock (coaching.cockpit.statements): the SQL and every parameter are what compiling it
+    afresh gives, for one team and nine, at moments either side of midnight and of a change of
+    summer time, under a stalled threshold changed in the settings."""
+    clear = statements._template.cache_clear
+    clear()
+    moments = [
+        NOW,
+        dt.datetime(2026, 3, 8, 6, 59, 59, 999999, tzinfo=dt.UTC),  # New York's clocks change
+        dt.datetime(2026, 12, 7, 15, 59, 59, tzinfo=dt.UTC),  # a second to midnight in Shanghai
+        dt.datetime(2026, 12, 7, 16, 0, 0, 1, tzinfo=dt.UTC),
+    ]
+    for stalled_days in (14, 5):
+        settings.KAOPU_STALLED_DAYS = stalled_days
+        with timezone.override(zone):
+            for teams in ([7], [3, 11, 5, 2, 8, 13, 21, 34, 1]):
+                for now in moments:
+                    fresh = clock_query(teams, days=days, now=now).query.sql_with_params()
+                    filled = statements.statement(clock_query, teams=teams, now=now, days=days)
+                    assert filled == (fresh[0], list(fresh[1]))
+    assert statements._template.cache_info().currsize == 4  # compiled once per shape
+    assert all(statements._template.cache_info()[:2])  # and used from the cache
+    clear()
