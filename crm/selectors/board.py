@@ -7,11 +7,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
-from django.db import connection
-from django.db.models import BooleanField, Case, F, Sum, Value, When, Window
-from django.db.models.expressions import RawSQL
+from django.db.models import Case, F, Sum, Value, When, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
@@ -19,6 +16,7 @@ from crm.models import Lead, User
 from crm.permissions import sees_whole_teams, visible_leads, visible_tally
 from crm.pipeline import Stage, idle_level
 from crm.selectors.leads import stalled_q, with_idle_since
+from crm.selectors.walks import BOARD_WALKS, biggest_per_stage, id_among
 
 
 @dataclass
@@ -46,11 +44,6 @@ CARD_COLUMNS = (
     "owner__username",
 )
 
-# A manager's or +2's board reads each column's biggest leads by the (team, stage, -value, -id)
-# index, one (team, stage) at a time in one statement; past this many (team, stage) pairs (an
-# admin of many teams; SQLite allows 500 arms in a compound SELECT) it numbers every visible lead.
-BOARD_WALKS = 200
-
 
 def pipeline_board(*, user: User, per_column: int = 20) -> list[BoardColumn]:
     """The visible leads by stage: count and value per currency, and the biggest leads, each
@@ -71,7 +64,7 @@ def pipeline_board(*, user: User, per_column: int = 20) -> list[BoardColumn]:
         pairs.add((team_id, stage))
     totals = {stage: sorted(by_currency.items()) for stage, by_currency in sums.items()}
     if by_team and len(pairs) <= BOARD_WALKS:
-        top = _biggest_walked(sorted(pairs), per_column)
+        top = biggest_per_stage(sorted(pairs), per_column)
     else:
         # The visible leads numbered within their stage by value (narrow rows: stage, value,
         # id), the first `per_column` of each kept: a rep's few hundred leads.
@@ -83,7 +76,7 @@ def pipeline_board(*, user: User, per_column: int = 20) -> list[BoardColumn]:
         top = sql, list(params)
     cards: dict[str, list[Lead]] = {}
     for card in (
-        with_idle_since(Lead.objects.filter(_id_among(*top)))
+        with_idle_since(Lead.objects.filter(id_among(*top)))
         .select_related("owner")
         .only(*CARD_COLUMNS)
         .annotate(rotting=rotting)
@@ -107,54 +100,3 @@ def pipeline_board(*, user: User, per_column: int = 20) -> list[BoardColumn]:
             )
         )
     return columns
-
-
-def _id_among(ids_sql: str, params: Sequence[Any]) -> RawSQL:
-    """The lead's id is one of those the query `ids_sql` selects. On PostgreSQL as `= ANY
-    (ARRAY(…))`: the ids read first, once, then each lead by its key; as `IN (…)` PostgreSQL
-    guessed the subquery's rows from before its numbering was cut (1,400 for a +2's 140 cards)
-    and hashed a scan of every lead against them."""
-    among = "= ANY(ARRAY({}))" if connection.vendor == "postgresql" else "IN ({})"
-    return RawSQL(f'"crm_lead"."id" {among.format(ids_sql)}', params, BooleanField())
-
-
-# One (team, stage)'s biggest leads, walked in lead_team_stage_value's order. Written out, not
-# built with the ORM per arm: 70 querysets compiled were a fifth of a +2's board on SQLite.
-_WALK = (
-    'SELECT "crm_lead"."id", "crm_lead"."stage", "crm_lead"."value" FROM "crm_lead"'
-    ' WHERE "crm_lead"."team_id" = {team} AND "crm_lead"."stage" = {stage}'
-    ' ORDER BY "crm_lead"."value" DESC, "crm_lead"."id" DESC LIMIT %s'
-)
-
-
-def _biggest_walked(pairs: Sequence[tuple[int, str]], per_column: int) -> tuple[str, list[Any]]:
-    """The query (SQL, parameters) of the ids of each stage's `per_column` biggest leads (by
-    value, then the newest id) among the given teams' leads: each (team, stage) read by
-    lead_team_stage_value and stopped at `per_column` entries (issue 22: not a numbering of a
-    team's 5,000 leads or a +2's 50,000), then the few hundred rows so read numbered per stage.
-
-    PostgreSQL walks the pairs with one LATERAL subquery, planned once (a UNION ALL of a +2's
-    70 arms took 45 ms to plan); SQLite, which has no LATERAL and plans quickly, reads a UNION
-    ALL with each ordered and limited arm inside a subselect, as it wants them."""
-    params: list[Any] = []
-    if connection.vendor == "postgresql":
-        pairs_sql = ", ".join("(%s, %s)" for _pair in pairs) or "(NULL::bigint, NULL::text)"
-        for team_id, stage in pairs:
-            params += [team_id, stage]
-        params.append(per_column)
-        arm = _WALK.format(team="pair.team_id", stage="pair.stage")
-        walked = (
-            f"(VALUES {pairs_sql}) AS pair (team_id, stage) CROSS JOIN LATERAL ({arm}) AS walked"
-        )
-    else:
-        arms = []
-        for n, (team_id, stage) in enumerate(pairs):
-            arms.append(f"SELECT * FROM ({_WALK.format(team='%s', stage='%s')}) AS arm{n}")
-            params += [team_id, stage, per_column]
-        union = " UNION ALL ".join(arms) or "SELECT NULL AS id, NULL AS stage, NULL AS value"
-        walked = f"({union}) AS walked"
-    numbered = (
-        "SELECT walked.id, ROW_NUMBER() OVER (PARTITION BY walked.stage"
-        f" ORDER BY walked.value DESC, walked.id DESC) AS nth FROM {walked}"
-    )
-    return f"SELECT id FROM ({numbered}) AS top WHERE top.nth <= %s", [*params, per_column]

@@ -30,7 +30,8 @@ from crm.models import (
     User,
 )
 from crm.permissions import visible_leads, visible_reports
-from crm.pipeline import OPEN_STAGES
+from crm.pipeline import OPEN_STAGES, Stage
+from crm.selectors.walks import BOARD_WALKS, biggest, id_among
 
 # Sorting is allow-listed: the query string picks a key, never a column name.
 SORTS: dict[str, str] = {
@@ -111,9 +112,12 @@ def lead_list(
     filters: LeadFilters,
     team_ids: list[int] | None = None,
     walking: bool = True,
+    depth: int | None = None,
 ) -> QuerySet[Lead]:
     """The leads `user` may see, searched, filtered and sorted as asked (`team_ids`: a manager's
-    or +2's teams read already, crm.permissions.scope_team_ids; `walking`: see below)."""
+    or +2's teams read already, crm.permissions.scope_team_ids; `walking`: see below). `depth`:
+    how many rows the page shown needs (its last row's place), for a list of whole teams sorted
+    biggest first, read by walking each (team, stage) that deep (crm.selectors.walks)."""
     # A manager's or +2's teams named by id: through the join to crm_team PostgreSQL walked
     # (updated_at) over every team's leads and SQLite sorted all of a +2's 50,000; by id, each
     # walks an ordered index and stops at the page (bench/README.md, issue 22). `walking=False`
@@ -162,6 +166,18 @@ def lead_list(
             else F(field).asc(nulls_last=True)
         )
         return leads.order_by(last, "-id")
+    if (
+        depth is not None
+        and team_ids
+        and order == "-value"
+        and not filters.narrows
+        and len(team_ids) * len(Stage.values) <= BOARD_WALKS
+    ):
+        # A manager's or +2's leads biggest first: each of their teams' stages read `depth` deep
+        # by lead_team_stage_value, not every lead of the teams sorted (a +2's 50,000: PostgreSQL
+        # 33 ms, SQLite 25 ms), as the board reads its columns.
+        pairs = [(team_id, stage) for team_id in team_ids for stage in Stage.values]
+        leads = leads.filter(id_among(*biggest(pairs, depth)))
     # A plain order on NOT NULL columns lets PostgreSQL walk the (owner|team, updated_at) index.
     return leads.order_by(order, "-id")
 
