@@ -1,5 +1,6 @@
 """The lead lists against the ceiling, interleaved (issue 22): the rep's, the manager's and the
-director's /leads/ (and the rep's htmx region) and bench/bare_urls.py's 50-row page, one request
+director's /leads/ (and the rep's htmx region, and the manager's and director's sorted biggest
+first) and bench/bare_urls.py's 50-row page, one request
 of each per round, so a busy machine slows all alike. Ratios are of medians from the same run.
 The ceiling's view is served from the same URLconf as the app's pages (not swapped in per
 request), so no page pays for Django's URL caches being rebuilt.
@@ -142,6 +143,9 @@ def main(argv: list[str] | None = None) -> None:
         ("lead_list_rep_htmx", "rep", "/leads/", {"HX-Request": "true"}),
         ("lead_list_manager", "manager", "/leads/", {}),
         ("lead_list_director", "director", "/leads/", {}),
+        # Biggest first: each team's stages walked down to the page (crm.selectors.walks).
+        ("list_manager_value", "manager", "/leads/?sort=-value", {}),
+        ("list_director_value", "director", "/leads/?sort=-value", {}),
     ]
     if args.pages == "all" or args.explain:
         pages += [
