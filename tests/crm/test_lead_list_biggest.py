@@ -84,6 +84,9 @@ def test_each_page_lists_the_same_leads_as_sorting_them_all(
         ids, sqls = page_ids(client, f"?sort=-value&page={page}")
         assert walked(sqls), page
         assert ids == everything[(page - 1) * 4 : page * 4], page
+    # The count is every lead's, not the walked ones' (the lead tally counts them).
+    html = client.get(reverse("lead-list") + "?sort=-value").content.decode()
+    assert f"{len(everything)} leads" in html
     # Without the walk (no page walked), the same pages from a sort of every lead.
     monkeypatch.setattr("crm.views.leads.WALKED_PAGES", 0)
     for page in range(1, PAGES + 1):
