@@ -119,7 +119,7 @@ def test_thanks_and_public_credit_reach_the_people_named(company: Company) -> No
     thanked = only_nudge("thanks_received", company.manager_a, lead=lead)
     assert thanked.context["public"] is True
     en, zh = _titles(thanked)
-    assert "credited you on the team feed" in en and "公开提到了您" in zh
+    assert "credited you on the team feed" in en and "公开提到了你" in zh
     credited = only_nudge("credit_named", company.rep_a2, lead=lead)
     check_texts(credited, "rep_a1")
     assert playbook.rule("thanks_received").instant
@@ -152,7 +152,7 @@ def test_the_manager_hears_how_a_lead_they_handed_down_ended(company: Company) -
     told_won = only_nudge("handed_lead_closed", company.manager_a, lead=won)
     told_lost = only_nudge("handed_lead_closed", company.manager_a, lead=lost)
     assert _titles(told_won)[0] == "Canton Valves, which you handed to rep_a1, was won"
-    assert _titles(told_lost)[1] == "您交给rep_a1的Delta Export丢单了"
+    assert _titles(told_lost)[1] == "你交给rep_a1的Delta Export丢单了"
     check_texts(told_lost, "rep_a1")
 
 

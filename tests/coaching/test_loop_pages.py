@@ -509,7 +509,7 @@ def test_my_reliability_reads_in_chinese(
     reliable(company, clock)
     text = text_of(page(client_for(company.rep_a1, "zh-hans"), reverse("coach-me")))
     assert "我的靠谱程度" in text and "申请下一个好商机" in text
-    assert "您" in text
+    assert "你" in text
 
 
 def test_durations_read_natively_on_the_ranking_and_the_rep_page(

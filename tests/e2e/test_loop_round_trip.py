@@ -89,5 +89,5 @@ def test_the_rep_sees_the_managers_answer_without_a_reload_in_chinese(
     expect(rep_page.locator("#unseen-count")).to_have_text("1")
     expect(rep_page.locator("main")).to_contain_text("新回复")
     rep_page.goto(f"/reports/{report.pk}/")
-    expect(rep_page.locator("#new-answers")).to_contain_text("您上次查看后有新回复")
+    expect(rep_page.locator("#new-answers")).to_contain_text("你上次查看后有新回复")
     expect(rep_page.locator("main")).to_contain_text(re.compile("继续推进"))
