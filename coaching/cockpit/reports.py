@@ -36,14 +36,17 @@ def _report_aggregates(since: dt.datetime, **quality: Any) -> dict[str, Any]:
     average per group, or the sum report_cells carries)."""
     recent = _recent(since)
     open_ask = Q(ask_state=AskState.OPEN)
+    # Rows counted by their team (never NULL), not their id: every column read is then in
+    # report_team_figures, and PostgreSQL counts from the index alone, in its order (a +2's
+    # 8,400 reports: 6.4 -> 1.9 ms; by id it read the table and hashed the groups).
     return {
         "last_report_at": Max("submitted_at"),
-        "reports": Count("pk", filter=recent),
-        "on_time": Count("pk", filter=recent & Q(on_time=True)),
+        "reports": Count("team", filter=recent),
+        "on_time": Count("team", filter=recent & Q(on_time=True)),
         **quality,
-        "open_asks": Count("pk", filter=open_ask),
+        "open_asks": Count("team", filter=open_ask),
         "oldest_ask_at": Min("submitted_at", filter=open_ask),
-        "unacknowledged": Count("pk", filter=Q(acknowledged_at__isnull=True)),
+        "unacknowledged": Count("team", filter=Q(acknowledged_at__isnull=True)),
     }
 
 

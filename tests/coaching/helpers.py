@@ -8,6 +8,7 @@ import re
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from django.db import connection
 from django.utils import timezone
 
 from coaching import playbook, selectors, services
@@ -126,3 +127,15 @@ def check_texts(nudge: Nudge, *names: str) -> None:
         assert name in en.title, en.title
     assert zh.advice and en.advice and zh.advice != en.advice
     assert zh.action_label != en.action_label
+
+
+def held_by(index: str) -> set[str]:
+    """The columns of PostgreSQL's `index`, its key and INCLUDE columns."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT a.attname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+            " JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)"
+            " WHERE c.relname = %s",
+            [index],
+        )
+        return {row[0] for row in cursor.fetchall()}

@@ -23,6 +23,7 @@ from coaching.cockpit.cube import CLOCK_COUNTS, clock_query, cube_rows, lead_cub
 from coaching.models import Thanks, ThanksKind
 from crm.models import Currency, Lead, Source
 from crm.pipeline import Stage
+from tests.coaching.helpers import held_by
 from tests.factories import bulk_leads
 
 if TYPE_CHECKING:
@@ -141,18 +142,6 @@ def test_sqlite_reads_the_clock_counts_from_a_team_s_index_entries(company: Comp
     assert "USING INDEX lead_team_created (team_id=? AND created_at>?)" in plan, plan
     assert "USING INDEX lead_team_closed (team_id=? AND closed_at>?)" in plan, plan
     assert plan.count("USING COVERING INDEX lead_team_cube (team_id=?)") == 1, plan
-
-
-def held_by(index: str) -> set[str]:
-    """The columns of PostgreSQL's `index`, its key and INCLUDE columns."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT a.attname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
-            " JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)"
-            " WHERE c.relname = %s",
-            [index],
-        )
-        return {row[0] for row in cursor.fetchall()}
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's covering index")
