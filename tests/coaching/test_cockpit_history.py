@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import re
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +28,7 @@ from crm import services as crm
 from crm.models import ActivityKind, Lead, LeadEvent, LeadEventKind, Role, Team, User
 from crm.pipeline import next_stages
 from crm.selectors import stalled_q, with_idle_since
-from tests.coaching.helpers import START
+from tests.coaching.helpers import START, held_by
 from tests.factories import lead_new, make_user
 
 if TYPE_CHECKING:
@@ -268,6 +269,19 @@ def test_sqlite_reads_the_periods_hand_offs_and_moves_as_team_ranges(company: Co
     assert "USING INDEX lead_team_moved (team_id=? AND stage_changed_at>?)" in plans, plans
     assert "USING INDEX leadevent_lead_time (lead_id=?)" in plans, plans
     assert "leadevent_kind_time" not in plans, plans
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's covering index")
+def test_postgres_index_holds_every_column_the_teams_hand_offs_read(company: Company) -> None:
+    """The teams' hand-offs of the period are counted from lead_team_handed alone (a +2's 1,664:
+    2.1 -> 0.3 ms): every column of crm_lead the count reads is in the index. Counted by the
+    leads' id, which it does not hold, PostgreSQL visited every lead."""
+    with CaptureQueriesContext(connection) as queries:
+        figures._handed_into([company.team_a.pk], since=START)
+    (query,) = [q["sql"] for q in queries.captured_queries]
+    read = set(re.findall(r'"crm_lead"\."(\w+)"', query))
+    assert {"team_id", "handed_at", "is_chicken_rib"} <= read, read
+    assert read <= held_by("lead_team_handed"), read - held_by("lead_team_handed")
 
 
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's planner, with bound params")
