@@ -50,10 +50,12 @@ def _out(value: Any) -> str:
     return escape(str(localize(value)))
 
 
-def _who(user: Any) -> str:
-    """A person on an entry, escaped; one whose account was deleted (the foreign key is set to
-    null) reads "deleted user", not "None"."""
-    return _out(user) if user is not None else escape(_("deleted user"))
+def _who(item: Any, person: str) -> str:
+    """The `person` of an entry (its name, `<person>_name`, as crm.selectors.lead_timeline read
+    it), escaped; one whose account was deleted (the foreign key is set to null) reads "deleted
+    user", not "None"."""
+    name = getattr(item, f"{person}_name")
+    return _out(name) if name is not None else escape(_("deleted user"))
 
 
 def _key(changes: Any, key: str) -> Any:
@@ -75,7 +77,7 @@ def _report(report: Report, url: str, labels: Labels) -> str:
     kind = _out(_label(labels, "report", report.kind))
     return (
         f'\n      <strong><a href="{url}">{kind}</a></strong>'
-        f' <span class="muted">— {_who(report.author)} · {quality}{acknowledged}</span>'
+        f' <span class="muted">— {_who(report, "author")} · {quality}{acknowledged}</span>'
         f'\n      <p class="prewrap">{escape(text)}</p>\n    '
     )
 
@@ -89,7 +91,7 @@ def _activity(activity: Activity, labels: Labels) -> str:
     return (
         f"\n      <strong>{_out(_label(labels, 'activity', activity.kind))}</strong>"
         f" · {_out(_label(labels, 'outcome', activity.outcome))}"
-        f' <span class="muted">— {_who(activity.author)}</span>{whom}'
+        f' <span class="muted">— {_who(activity, "author")}</span>{whom}'
         f"\n      {_plain(activity.note)}\n    "
     )
 
@@ -98,15 +100,15 @@ def _event(event: LeadEvent, labels: Labels) -> str:
     kind, changes = event.kind, event.changes
     if kind == "handed_down":
         head = _("%(by)s handed this lead down to %(to)s") % {
-            "by": _who(event.actor),
-            "to": _who(event.to_user),
+            "by": _who(event, "actor"),
+            "to": _who(event, "to_user"),
         }
         return f"\n      <strong>{head}</strong>\n      {_quoted(event.note)}\n    "
     if kind == "reassigned":
         head = _("%(by)s reassigned this lead from %(from)s to %(to)s") % {
-            "by": _who(event.actor),
-            "from": _who(event.from_user),
-            "to": _who(event.to_user),
+            "by": _who(event, "actor"),
+            "from": _who(event, "from_user"),
+            "to": _who(event, "to_user"),
         }
         return f"\n      <strong>{head}</strong>\n      {_quoted(event.note)}\n    "
     if kind == "returned":
@@ -114,7 +116,8 @@ def _event(event: LeadEvent, labels: Labels) -> str:
         team = _key(changes, "moved_to_team")
         if team is not _MISSING and team:
             moved = '<span class="muted">{}</span>'.format(
-                _("%(rep)s moved to %(team)s.") % {"rep": _who(event.from_user), "team": _out(team)}
+                _("%(rep)s moved to %(team)s.")
+                % {"rep": _who(event, "from_user"), "team": _out(team)}
             )
         return (
             f"\n      <strong>{escape(_('Returned to the team pool'))}</strong>"
@@ -126,7 +129,7 @@ def _event(event: LeadEvent, labels: Labels) -> str:
             "to": _out(_label(labels, "stage", event.to_stage)),
         }
         return (
-            f'\n      <strong>{head}</strong> <span class="muted">— {_who(event.actor)}</span>'
+            f'\n      <strong>{head}</strong> <span class="muted">— {_who(event, "actor")}</span>'
             f"\n      {_plain(event.note)}\n    "
         )
     if kind == "next_step":
@@ -149,19 +152,19 @@ def _event(event: LeadEvent, labels: Labels) -> str:
             text += " · " + _("parked until %(date)s") % {"date": _out(parked)}
         return (
             f"\n      <strong>{escape(_('Next step set'))}</strong>"
-            f' <span class="muted">— {_who(event.actor)}{via}</span>'
+            f' <span class="muted">— {_who(event, "actor")}{via}</span>'
             f'\n      <p class="prewrap">{text}</p>\n    '
         )
     if kind == "created":
         return (
             f"\n      <strong>{escape(_('Lead created'))}</strong>"
-            f' <span class="muted">— {_who(event.actor)}</span>\n    '
+            f' <span class="muted">— {_who(event, "actor")}</span>\n    '
         )
     edited = event.changed_labels()
     joined = escape(join_words(edited)) if edited else ""
     return (
         f"\n      <strong>{escape(_('Lead edited'))}</strong>"
-        f' <span class="muted">— {_who(event.actor)}: {joined}</span>\n    '
+        f' <span class="muted">— {_who(event, "actor")}: {joined}</span>\n    '
     )
 
 
