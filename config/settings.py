@@ -289,6 +289,13 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": float(os.environ.get("KAOPU_SCAN_SECONDS", str(15 * 60))),
         "options": {"expires": 600},
     },
+    # The stall sweep (crm.services.stalls): how long a newly stalled lead is counted one by
+    # one, beyond the day the time zones span, before the tally counts it.
+    "stall-sweep": {
+        "task": "crm.tasks.sweep_stalls",
+        "schedule": float(os.environ.get("KAOPU_STALL_SWEEP_SECONDS", str(10 * 60))),
+        "options": {"expires": 540},
+    },
     "import-sweep": {
         "task": "crm.tasks.sweep_imports",
         "schedule": float(os.environ.get("KAOPU_IMPORT_SWEEP_SECONDS", "60")),

@@ -24,6 +24,7 @@ class TallyRow(NamedTuple):
     n: int
     value: Decimal
     rib: int
+    stalled: int  # marked by the stall sweep (crm.models.stalls)
 
 
 def _ids(things: Iterable[Team | User | int] | Team | User | int | None) -> list[int] | None:
@@ -49,29 +50,31 @@ def lead_tally(
     if owner is not None:
         rows = rows.filter(owner_key=owner if isinstance(owner, int) else owner.pk)
     return [
-        TallyRow(team, owner_key or None, stage, currency, n, value, rib)
-        for team, owner_key, stage, currency, n, value, rib in rows.order_by(
+        TallyRow(team, owner_key or None, stage, currency, n, value, rib, stalled)
+        for team, owner_key, stage, currency, n, value, rib, stalled in rows.order_by(
             "team_id", "owner_key", "stage", "currency"
-        ).values_list("team_id", "owner_key", "stage", "currency", "n", "value", "rib")
+        ).values_list("team_id", "owner_key", "stage", "currency", "n", "value", "rib", "stalled")
     ]
 
 
 def lead_tally_drift(teams: Iterable[int] | None = None) -> dict[int, list[str]]:
     """Per team whose tally differs from a recount of its leads, a line per group that differs
     (kept, counted). Empty when the tally is right."""
-    kept: dict[TallyKey, tuple[int, Decimal, int]] = {}
+    kept: dict[TallyKey, tuple[int, Decimal, int, int]] = {}
     rows = LeadTally.objects.all()
     leads = Lead._base_manager.all()
     if teams is not None:
         ids = list(teams)
         rows, leads = rows.filter(team_id__in=ids), leads.filter(team_id__in=ids)
-    for row in rows.values_list("team_id", "owner_key", "stage", "currency", "n", "value", "rib"):
-        if row[4] or row[5] or row[6]:
-            kept[tuple(row[:4])] = (row[4], cents(row[5]), row[6])  # type: ignore[index]
-    counted: dict[TallyKey, tuple[int, Decimal, int]] = {}
+    for row in rows.values_list(
+        "team_id", "owner_key", "stage", "currency", "n", "value", "rib", "stalled"
+    ):
+        if row[4] or row[5] or row[6] or row[7]:
+            kept[tuple(row[:4])] = (row[4], cents(row[5]), row[6], row[7])  # type: ignore[index]
+    counted: dict[TallyKey, tuple[int, Decimal, int, int]] = {}
     for group in tally_groups(leads):
         key = (group["team_id"], group["owner_id"] or 0, group["stage"], group["currency"])
-        counted[key] = (group["n"], cents(group["total"]), group["rib"])
+        counted[key] = (group["n"], cents(group["total"]), group["rib"], group["stalled"])
     drift: dict[int, list[str]] = {}
     for key in sorted(kept.keys() | counted.keys()):
         if kept.get(key) != counted.get(key):
@@ -85,5 +88,5 @@ def lead_tally_drift(teams: Iterable[int] | None = None) -> dict[int, list[str]]
 def _shown(cell: Any) -> str:
     if cell is None:
         return "none"
-    n, value, rib = cell
-    return f"n={n} value={value} rib={rib}"
+    n, value, rib, stalled = cell
+    return f"n={n} value={value} rib={rib} stalled={stalled}"

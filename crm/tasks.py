@@ -9,6 +9,7 @@ from celery import shared_task
 from django.db import transaction
 
 from crm import imports
+from crm.services import stalls
 
 log = logging.getLogger(__name__)
 
@@ -48,3 +49,9 @@ def enqueue_import(job_id: int) -> None:
         ).start()
 
     transaction.on_commit(send, robust=True)
+
+
+@shared_task(acks_late=True)
+def sweep_stalls() -> int:
+    """Mark the leads stalled in every time zone, for the tally's stalled counts."""
+    return stalls.stalls_sweep()

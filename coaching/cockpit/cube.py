@@ -7,9 +7,10 @@ stages × currencies).
 Given the teams (`lead_cube(..., teams=ids)`, as the pages do), the counts that do not depend on
 the clock — how many, their value, chicken-rib — come from the lead tally (crm.tally, kept by
 every write), and those that do from index ranges that grow with the period's activity, not
-with the team: the leads created since a week ago (lead_team_created), the stalled ones
-(lead_team_idle, idle since before the threshold) and those closed in the period
-(lead_team_closed). Without the teams (any other set of leads), one grouped query over the leads.
+with the team: the leads created since a week ago (lead_team_created), the stalled ones beyond
+those the stall sweep marked and the tally counts (lead_team_stalls: the last day's or so,
+crm.models.stalls) and those closed in the period (lead_team_closed). Without the teams (any
+other set of leads), one grouped query over the leads.
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ from coaching.cockpit.statements import statement
 from coaching.models import Thanks, ThanksKind
 from coaching.rules.queries import Unindexed
 from crm.models import Lead
+from crm.models.stalls import ZONE_SPREAD
 from crm.pipeline import OPEN_STAGES, Stage
-from crm.selectors import stalled_q, stalled_since, with_idle_since
+from crm.selectors import stalled_q
 from crm.tally import lead_tally
 
 # "Change since last week" compares today's pipeline with the one this many days ago.
@@ -153,11 +155,12 @@ def tally_rows(teams: Sequence[int], *, days: int, now: dt.datetime) -> list[dic
 
     for group in lead_tally(teams=ids):
         into = row((group.team, group.owner, group.stage, group.currency))
-        into["n"], into["total"], into["rib"], into["before"] = (
+        into["n"], into["total"], into["rib"], into["before"], into["stalled"] = (
             group.n,
             group.value,
             group.rib,
             group.n,
+            group.stalled,
         )
     # Tuples, not dicts, and as the driver gives them: a +2 page's teams give a couple of
     # thousand of these rows, and Django's converters would call int() on each of their
@@ -181,8 +184,9 @@ def tally_rows(teams: Sequence[int], *, days: int, now: dt.datetime) -> list[dic
 
 
 def clock_query(teams: list[int], *, days: int, now: dt.datetime) -> QuerySet[Any, Any]:
-    """Per group, the counts that depend on the clock, in one query of three parts (UNION ALL),
-    each an index range: the leads created after `CHANGE_DAYS` ago ("new"), the stalled ones,
+    """Per group, the counts that depend on the clock, in one query of four parts (UNION ALL),
+    each an index range: the leads created after `CHANGE_DAYS` ago ("new"), the stalled ones
+    beside those the tally counts as marked by the stall sweep (two ranges of lead_team_stalls),
     and those handed down that closed in the period (won, lost, won and thanked). Tuples: the
     group's four columns, then `COUNTS`."""
     since = now - dt.timedelta(days=days)
@@ -200,17 +204,23 @@ def clock_query(teams: list[int], *, days: int, now: dt.datetime) -> QuerySet[An
         return grouped.values_list(*group, *COUNTS)
 
     created = counted(leads.filter(created_at__gt=cutoff), ranged=True, new=Count("pk"))
-    # stalled_q as it is, plus its idle rule as a range of lead_team_idle's key (open leads,
-    # by team and idle since): the count reads the stalled leads' entries, not the team's.
-    # Not ranged: SQLite cannot read lead_team_idle's expression without visiting every stalled
-    # lead's row (14 → 28 ms for 11,500 of them), so it reads lead_team_cube; PostgreSQL counts
-    # them from the index alone (its INCLUDE columns, crm.models.leads.STALLED_COLUMNS).
-    stalled = counted(
-        with_idle_since(leads).filter(
-            stalled_q(now), Q(idle_since__lt=stalled_since(now)), closed_at__isnull=True
-        ),
+    # The stalled leads (crm.models.stalls): the tally counts those the sweep marked, every one
+    # stalled `ZONE_SPREAD` after its stall moment. Here, the unmarked ones that may be stalled
+    # by now, each checked against stalled_q in the viewer's time zone (added), and the marked
+    # ones whose moment is less than `ZONE_SPREAD` past (taken off, those not stalled): none
+    # unless `now` is before the sweep's. `stalled_swept IN (…)`, not `NOT stalled_swept`, so
+    # that SQLite reads it as the key's second column. PostgreSQL reads both ranges from the
+    # index alone (its INCLUDE columns, crm.models.leads.STALLED_COLUMNS).
+    stalled_now = stalled_q(now)
+    unmarked = counted(
+        leads.filter(stalled_swept__in=[False], stalls_at__lte=now),
         ranged=False,
-        stalled=Count("pk"),
+        stalled=Count("pk", filter=stalled_now),
+    )
+    marked = counted(
+        leads.filter(stalled_swept__in=[True], stalls_at__gt=now - ZONE_SPREAD),
+        ranged=False,
+        stalled=Count("pk", filter=stalled_now) - Count("pk"),
     )
     thanked = Exists(
         Thanks.objects.filter(lead=OuterRef("pk"), kind=ThanksKind.WIN, author=OuterRef("owner"))
@@ -223,7 +233,7 @@ def clock_query(teams: list[int], *, days: int, now: dt.datetime) -> QuerySet[An
         handed_lost=Count("pk", filter=Q(stage=Stage.LOST)),
         wins_thanked=Count("pk", filter=won & Q(thanked)),
     )
-    return created.union(stalled, closed, all=True).order_by()
+    return created.union(unmarked, marked, closed, all=True).order_by()
 
 
 # The clock's counts, in the order of each part's columns.

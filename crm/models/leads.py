@@ -12,12 +12,12 @@ from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import connections, models, router, transaction
 from django.db.models import Q
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Cast, Coalesce
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from crm.models import tally
+from crm.models import stalls, tally
 from crm.models.people import Team
 from crm.pipeline import OPEN_STAGES, Stage
 
@@ -60,6 +60,10 @@ class LeadQuerySet(models.QuerySet["Lead"]):
     def bulk_create(  # type: ignore[override]
         self, objs: Iterable[Lead], *args: Any, **kwargs: Any
     ) -> list[Lead]:
+        objs = list(objs)
+        now = timezone.now()
+        for lead in objs:
+            stalls.stamp(lead, now)
         if tally.is_suspended():
             return cast("list[Lead]", super().bulk_create(objs, *args, **kwargs))  # type: ignore[arg-type]
         with transaction.atomic(using=self.db, savepoint=False):
@@ -73,6 +77,19 @@ class LeadQuerySet(models.QuerySet["Lead"]):
 
     def update(self, **kwargs: Any) -> int:
         change = {_attname(name): value for name, value in kwargs.items()}
+        if stalls.STALL_INPUTS_SET.isdisjoint(change) or "stalls_at" in change:
+            return self._update_counted(kwargs, change)
+        # An input of stalls_at changes: each lead's is set again from its row as written.
+        with transaction.atomic(using=self.db, savepoint=False):
+            leads = self._locked()
+            ids = list(leads.order_by().values_list("pk", flat=True))
+            updated = leads._update_counted(kwargs, change)
+            stalls_restamp(ids, using=self.db)
+            return updated
+
+    update.alters_data = True  # type: ignore[attr-defined]
+
+    def _update_counted(self, kwargs: dict[str, Any], change: dict[str, Any]) -> int:
         counted = change.keys() & set(tally.COUNTED_ATTNAMES)
         if not counted or tally.is_suspended():
             return super().update(**kwargs)
@@ -101,8 +118,6 @@ class LeadQuerySet(models.QuerySet["Lead"]):
                 using=self.db,
             )
             return updated
-
-    update.alters_data = True  # type: ignore[attr-defined]
 
     def delete(self) -> tuple[int, dict[str, int]]:
         if tally.is_suspended() or self._fields is not None:  # type: ignore[attr-defined]
@@ -227,6 +242,11 @@ class Lead(models.Model):
     # transaction that sends one), so "no report for N days" is a comparison on the lead
     # rather than a look into its reports, for every open lead a scan reads.
     last_reported_at = models.DateTimeField(_("last report"), null=True, blank=True)
+    # When the lead, left alone, may start to count as stalled, and whether the stall sweep has
+    # marked it stalled in every time zone (counted by the tally): crm.models.stalls, kept by
+    # every write of its inputs. Never shown, so never translated.
+    stalls_at = models.DateTimeField("may stall from", null=True, blank=True, editable=False)
+    stalled_swept = models.BooleanField("marked stalled", default=False, editable=False)
 
     objects = LeadQuerySet.as_manager()
 
@@ -306,6 +326,17 @@ class Lead(models.Model):
                 )
                 for key in ("team", "owner")
             ),
+            # The cockpit's stalled counts beside the tally's marked leads (crm.models.stalls):
+            # per team, the unmarked leads that may be stalled by now and the marked ones that
+            # might not be yet (none but at a moment before the sweep), two short ranges
+            # whatever the team's size; PostgreSQL checks each against the stalled rule from
+            # the INCLUDE columns. Also the sweep's candidates (every team's unmarked range).
+            models.Index(
+                fields=["team", "stalled_swept", "stalls_at"],
+                name="lead_team_stalls",
+                condition=Q(stalls_at__isnull=False),
+                include=STALLED_COLUMNS,
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(value__gte=0), name="lead_value_not_negative"),
@@ -320,6 +351,11 @@ class Lead(models.Model):
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         using = kwargs.get("using") or router.db_for_write(type(self), instance=self)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is None or not stalls.STALL_INPUTS_SET.isdisjoint(update_fields):
+            stalls.stamp(self)
+            if update_fields is not None:
+                kwargs["update_fields"] = {*update_fields, "stalls_at", "stalled_swept"}
         if tally.is_suspended():
             super().save(*args, **kwargs)
             return
@@ -451,3 +487,51 @@ class _Counted:
 
     def __init__(self, columns: dict[str, Any]) -> None:
         self.__dict__.update(columns)
+
+
+def stalls_restamp(ids: list[int], *, using: str = "default") -> None:
+    """Set `stalls_at` and the sweep's mark again on these leads from their rows, and the
+    tally's marked counts with them: after a bulk update of an input (LeadQuerySet.update)."""
+    now = timezone.now()
+    columns = ("pk", "team_id", "owner_id", "stage", "currency", "stalls_at", "stalled_swept")
+    for start in range(0, len(ids), tally.UPSERT_ROWS):
+        chunk = ids[start : start + tally.UPSERT_ROWS]
+        rows = (
+            Lead._base_manager.using(using)
+            .filter(pk__in=chunk)
+            .values(*columns, *stalls.STALL_INPUTS)
+        )
+        moments: dict[int, Any] = {}
+        marks: dict[int, bool] = {}
+        deltas: dict[tally.TallyKey, tally.TallyDelta] = {}
+        for row in rows:
+            moment = stalls.stall_moment(**row)
+            mark = stalls.swept(moment, now)
+            if moment == row["stalls_at"] and mark == row["stalled_swept"]:
+                continue
+            moments[row["pk"]], marks[row["pk"]] = moment, mark
+            if mark != row["stalled_swept"]:
+                key = (row["team_id"], row["owner_id"] or 0, row["stage"], row["currency"])
+                tally.add(deltas, key, 0, 0, 0, 1 if mark else -1)
+        if not moments:
+            continue
+        # Past LeadQuerySet.update: the marks' difference is applied here.
+        models.QuerySet.update(
+            Lead._base_manager.using(using).filter(pk__in=list(moments)),
+            # Cast, as bulk_update does: PostgreSQL reads a CASE of NULLs as text.
+            stalls_at=Cast(
+                models.Case(
+                    *(models.When(pk=pk, then=models.Value(m)) for pk, m in moments.items()),
+                    output_field=models.DateTimeField(),
+                ),
+                models.DateTimeField(),
+            ),
+            stalled_swept=Cast(
+                models.Case(
+                    *(models.When(pk=pk, then=models.Value(m)) for pk, m in marks.items()),
+                    output_field=models.BooleanField(),
+                ),
+                models.BooleanField(),
+            ),
+        )
+        tally.apply(deltas, using=using)

@@ -39,20 +39,21 @@ from crm.models.people import Team
 
 # (team id, owner id or 0, stage, currency)
 TallyKey = tuple[int, int, str, str]
-# [leads, value, chicken-rib leads]
+# [leads, value, chicken-rib leads, leads marked stalled]
 TallyDelta = list[Any]
 
 CENT = Decimal("0.01")
 # The lead's columns that place it in a group, and all it counts.
 KEY_ATTNAMES = ("team_id", "owner_id", "stage", "currency")
-COUNTED_ATTNAMES = (*KEY_ATTNAMES, "value", "is_chicken_rib")
-# Rows of one upsert statement (7 parameters each: SQLite allows 32,766).
+COUNTED_ATTNAMES = (*KEY_ATTNAMES, "value", "is_chicken_rib", "stalled_swept")
+# Rows of one upsert statement (8 parameters each: SQLite allows 32,766).
 UPSERT_ROWS = 500
 
 
 class LeadTally(models.Model):
     """How many leads a team has per owner (0: the team pool), stage and currency, their total
-    value, and how many of them are chicken-rib leads. A group emptied keeps its row at zero.
+    value, how many of them are chicken-rib leads, and how many the stall sweep has marked as
+    stalled (crm.models.stalls). A group emptied keeps its row at zero.
     Not shown to anyone as such (no admin page): its names stay untranslated."""
 
     team = models.ForeignKey(Team, verbose_name="team", on_delete=models.CASCADE, related_name="+")
@@ -64,6 +65,7 @@ class LeadTally(models.Model):
     n = models.IntegerField("leads", default=0)
     value = models.DecimalField("value", max_digits=20, decimal_places=2, default=Decimal("0"))
     rib = models.IntegerField("chicken-rib leads", default=0)
+    stalled = models.IntegerField("leads marked stalled", default=0)
 
     class Meta:
         verbose_name = "lead tally"
@@ -103,14 +105,22 @@ def cents(value: Any) -> Decimal:
     return Decimal(str(value or 0)).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-def add(deltas: dict[TallyKey, TallyDelta], key: TallyKey, n: int, value: Any, rib: int) -> None:
+def add(
+    deltas: dict[TallyKey, TallyDelta],
+    key: TallyKey,
+    n: int,
+    value: Any,
+    rib: int,
+    stalled: int,
+) -> None:
     into = deltas.get(key)
     if into is None:
-        deltas[key] = [n, Decimal(value), rib]
+        deltas[key] = [n, Decimal(value), rib, stalled]
     else:
         into[0] += n
         into[1] += value
         into[2] += rib
+        into[3] += stalled
 
 
 def leads_deltas(leads: Iterable[Any], sign: int = 1) -> dict[TallyKey, TallyDelta]:
@@ -118,7 +128,14 @@ def leads_deltas(leads: Iterable[Any], sign: int = 1) -> dict[TallyKey, TallyDel
     deltas: dict[TallyKey, TallyDelta] = {}
     for lead in leads:
         key = (lead.team_id, lead.owner_id or 0, lead.stage, lead.currency)
-        add(deltas, key, sign, sign * cents(lead.value), sign * int(bool(lead.is_chicken_rib)))
+        add(
+            deltas,
+            key,
+            sign,
+            sign * cents(lead.value),
+            sign * int(bool(lead.is_chicken_rib)),
+            sign * int(bool(lead.stalled_swept)),
+        )
     return deltas
 
 
@@ -126,8 +143,8 @@ def groups_deltas(
     groups: Iterable[Mapping[str, Any]], sign: int = 1, change: Mapping[str, Any] | None = None
 ) -> dict[TallyKey, TallyDelta]:
     """The difference of adding (sign 1) or removing (-1) grouped rows (`tally_groups`: team_id,
-    owner_id, stage, currency, n, total, rib), each with `change` (attname → constant) applied
-    to its leads first."""
+    owner_id, stage, currency, n, total, rib, stalled), each with `change` (attname → constant)
+    applied to its leads first."""
     change = change or {}
     deltas: dict[TallyKey, TallyDelta] = {}
     for group in groups:
@@ -135,16 +152,19 @@ def groups_deltas(
         n = group["n"]
         total = cents(change["value"]) * n if "value" in change else (group["total"] or 0)
         rib = n * bool(change["is_chicken_rib"]) if "is_chicken_rib" in change else group["rib"]
+        stalled = (
+            n * bool(change["stalled_swept"]) if "stalled_swept" in change else group["stalled"]
+        )
         key = (row["team_id"], row["owner_id"] or 0, row["stage"], row["currency"])
-        add(deltas, key, sign * n, sign * cents(total), sign * rib)
+        add(deltas, key, sign * n, sign * cents(total), sign * rib, sign * stalled)
     return deltas
 
 
 def merged(*parts: Mapping[TallyKey, TallyDelta]) -> dict[TallyKey, TallyDelta]:
     out: dict[TallyKey, TallyDelta] = {}
     for part in parts:
-        for key, (n, value, rib) in part.items():
-            add(out, key, n, value, rib)
+        for key, (n, value, rib, stalled) in part.items():
+            add(out, key, n, value, rib, stalled)
     return out
 
 
@@ -156,9 +176,9 @@ def apply(deltas: Mapping[TallyKey, TallyDelta], *, using: str = "default") -> N
     """Add `deltas` to the tally: one INSERT … ON CONFLICT DO UPDATE per 500 groups (PostgreSQL
     and SQLite ≥ 3.24). Call inside the transaction of the write they describe."""
     rows = [
-        (team, owner, stage, currency, n, cents(value), rib)
-        for (team, owner, stage, currency), (n, value, rib) in deltas.items()
-        if n or value or rib
+        (team, owner, stage, currency, n, cents(value), rib, stalled)
+        for (team, owner, stage, currency), (n, value, rib, stalled) in deltas.items()
+        if n or value or rib or stalled
     ]
     if not rows:
         return
@@ -167,15 +187,17 @@ def apply(deltas: Mapping[TallyKey, TallyDelta], *, using: str = "default") -> N
     with connection.cursor() as cursor:
         for start in range(0, len(rows), UPSERT_ROWS):
             chunk = rows[start : start + UPSERT_ROWS]
-            values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * len(chunk))
+            values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(chunk))
             cursor.execute(
-                f"INSERT INTO {table} (team_id, owner_key, stage, currency, n, value, rib)"
+                f"INSERT INTO {table}"
+                " (team_id, owner_key, stage, currency, n, value, rib, stalled)"
                 f" VALUES {values} ON CONFLICT (team_id, owner_key, stage, currency) DO UPDATE"
                 # ROUND: SQLite adds decimals as REAL (0.1 + 0.2 = 0.30000000000000004); the
                 # tally's value stays in cents on both databases.
                 f" SET n = {table}.n + excluded.n,"
                 f" value = ROUND({table}.value + excluded.value, 2),"
-                f" rib = {table}.rib + excluded.rib",
+                f" rib = {table}.rib + excluded.rib,"
+                f" stalled = {table}.stalled + excluded.stalled",
                 [param for row in chunk for param in row],
             )
 
@@ -183,15 +205,16 @@ def apply(deltas: Mapping[TallyKey, TallyDelta], *, using: str = "default") -> N
 # The recount, as one INSERT … SELECT … GROUP BY (also crm migration 0019's fill). SQLite needs
 # the WHERE for its parser when an INSERT … SELECT could be followed by ON CONFLICT; harmless.
 RECOUNT = (
-    "INSERT INTO crm_leadtally (team_id, owner_key, stage, currency, n, value, rib)"
+    "INSERT INTO crm_leadtally (team_id, owner_key, stage, currency, n, value, rib, stalled)"
     " SELECT team_id, COALESCE(owner_id, 0), stage, currency, COUNT(*), ROUND(SUM(value), 2),"
-    " SUM(CASE WHEN is_chicken_rib THEN 1 ELSE 0 END)"
+    " SUM(CASE WHEN is_chicken_rib THEN 1 ELSE 0 END),"
+    " SUM(CASE WHEN stalled_swept THEN 1 ELSE 0 END)"
     " FROM crm_lead WHERE {where} GROUP BY team_id, COALESCE(owner_id, 0), stage, currency"
     # A group another transaction created since this one deleted the team's rows (its first lead
     # of that owner, stage and currency, committed meanwhile) is set to the recount rather than
     # failing the import that recounts: the recount counts the leads this statement sees.
     " ON CONFLICT (team_id, owner_key, stage, currency) DO UPDATE"
-    " SET n = excluded.n, value = excluded.value, rib = excluded.rib"
+    " SET n = excluded.n, value = excluded.value, rib = excluded.rib, stalled = excluded.stalled"
 )
 
 
@@ -224,4 +247,5 @@ def tally_groups(leads: models.QuerySet[Any]) -> models.QuerySet[Any, dict[str, 
         n=models.Count("pk"),
         total=models.Sum("value"),
         rib=models.Count("pk", filter=models.Q(is_chicken_rib=True)),
+        stalled=models.Count("pk", filter=models.Q(stalled_swept=True)),
     )

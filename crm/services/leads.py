@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 
 from crm import audit, events, history
 from crm.inserts import insert_many
-from crm.models import ChickenRibReason, Lead, Role, Team, User, tally
+from crm.models import ChickenRibReason, Lead, Role, Team, User, stalls, tally
 from crm.permissions import can_hand_off, managed_team, visible_leads
 from crm.pipeline import Stage, can_move
 from crm.services.companies import lead_people_link, leads_company_set, leads_contacts_link
@@ -203,6 +203,8 @@ def leads_insert(*, actor: User, leads: list[Lead], now: dt.datetime) -> None:
     if not leads:
         return
     leads_company_set(actor=actor, leads=leads)
+    for lead in leads:  # COPY goes round bulk_create's stamp too
+        stalls.stamp(lead)
     # COPY (PostgreSQL, large batches) goes round bulk_create's tally: the batch's difference,
     # once, whichever way the rows went in; none when the caller suspended the tally (an
     # import recounts its team at its end instead of holding the pool's tally row locked).

@@ -129,33 +129,34 @@ def test_the_cube_is_two_queries_whatever_the_number_of_leads(company: Company) 
 def test_sqlite_reads_the_clock_counts_from_a_team_s_index_entries(company: Company) -> None:
     """Each part of the clock's query searches an index by team, never the table: the week's
     new leads and the period's closed ones their own range (lead_team_created,
-    lead_team_closed), not every entry of the team in lead_team_cube; the stalled ones
-    lead_team_cube, covering, where lead_team_idle would visit each stalled lead's row."""
+    lead_team_closed), not every entry of the team in lead_team_cube; the stalled ones two
+    ranges of lead_team_stalls (the unmarked leads due by now, the marked ones due lately)."""
     varied_leads(company, 4)
     sql, params = clock_query([company.team_a.pk], days=30, now=NOW).query.sql_with_params()
-    assert sql.count("UNION ALL") == 2
+    assert sql.count("UNION ALL") == 3
     with connection.cursor() as cursor:  # bound parameters, as Django runs it
         cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params)
         plan = " | ".join(str(row[-1]) for row in cursor.fetchall())
-    assert plan.count("SEARCH crm_lead USING") == 3, plan
+    assert plan.count("SEARCH crm_lead USING") == 4, plan
     assert "SCAN crm_lead" not in plan, plan
     assert "USING INDEX lead_team_created (team_id=? AND created_at>?)" in plan, plan
     assert "USING INDEX lead_team_closed (team_id=? AND closed_at>?)" in plan, plan
-    assert plan.count("USING COVERING INDEX lead_team_cube (team_id=?)") == 1, plan
+    assert "USING INDEX lead_team_stalls (team_id=? AND stalled_swept=? AND stalls_at<?)" in plan
+    assert "USING INDEX lead_team_stalls (team_id=? AND stalled_swept=? AND stalls_at>?)" in plan
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's covering index")
 def test_postgres_index_holds_every_column_the_stalled_count_reads(company: Company) -> None:
-    """The stalled part can be an index-only scan of lead_team_idle (at 11,500 stalled leads
-    4 ms instead of 15 ms visiting their rows): every column it reads is in the index's key or
-    its INCLUDE list. A column added to the stalled rule and not to the index fails here; the
+    """The stalled parts (the unmarked leads that may be stalled, the marked ones that may not)
+    can be index-only scans of lead_team_stalls: every column they read is in the index's key
+    or its INCLUDE list. A column added to the stalled rule and not to the index fails here; the
     plan itself needs a vacuumed table of thousands of leads (bench/README.md)."""
     sql, _params = clock_query([company.team_a.pk], days=30, now=NOW).query.sql_with_params()
-    stalled_part = sql.split(" UNION ALL ")[1]
-    read = set(re.findall(r'"crm_lead"\."(\w+)"', stalled_part))
-    held = held_by("lead_team_idle") | {"closed_at"}  # its condition
-    assert {"team_id", "stage", "owner_id", "next_step_due", "last_activity_at"} <= read, read
-    assert read <= held, read - held
+    for stalled_part in sql.split(" UNION ALL ")[1:3]:
+        read = set(re.findall(r'"crm_lead"\."(\w+)"', stalled_part))
+        held = held_by("lead_team_stalls")
+        assert {"team_id", "stage", "owner_id", "next_step_due", "stalls_at"} <= read, read
+        assert read <= held, read - held
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's covering index")
