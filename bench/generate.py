@@ -631,6 +631,8 @@ def build(
                         kind=LeadEventKind.HANDED_DOWN,
                         actor_id=manager,
                         to_user_id=owner,
+                        team_id=team,
+                        was_chicken_rib=rib,
                         note="交给你了，有问题随时找我。" if rng.random() < 0.3 else "",
                         created_at=handed,
                     )

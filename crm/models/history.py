@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from crm.models.leads import Lead
+from crm.models.people import Team
 from crm.pipeline import Stage
 
 
@@ -57,6 +58,20 @@ class LeadEvent(models.Model):
     note = models.TextField(_("note"), blank=True)
     changes = models.JSONField(_("changed fields"), default=dict, blank=True)
     created_at = models.DateTimeField(_("when"), default=timezone.now)
+    # A hand-off's team, and whether the lead was a chicken-rib one, as they were when it was
+    # handed (crm.history sets them on hand-offs and reassignments only): the cockpit counts
+    # each rep's hand-offs of a period from leadevent_handoff_team alone (issue 22). Never
+    # shown, so never translated.
+    team = models.ForeignKey(
+        Team,
+        verbose_name="team at hand-off",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        db_index=False,
+        related_name="+",
+    )
+    was_chicken_rib = models.BooleanField("chicken-rib at hand-off", default=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -73,6 +88,13 @@ class LeadEvent(models.Model):
                 fields=["created_at"],
                 condition=models.Q(kind__in=["handed_down", "reassigned"]),
                 name="leadevent_handoff_time",
+            ),
+            # The cockpit's leads handed to each rep in the period (coaching.cockpit.figures):
+            # the team's range of hand-offs, every column the count reads in the key.
+            models.Index(
+                fields=["team", "created_at", "to_user", "was_chicken_rib", "lead"],
+                name="leadevent_handoff_team",
+                condition=models.Q(team__isnull=False),
             ),
         ]
 

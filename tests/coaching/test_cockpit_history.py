@@ -196,16 +196,18 @@ def test_sqlite_reads_the_oldest_stalled_lead_from_the_idle_index(company: Compa
     assert "lead_owner_idle" in plan and "TEMP B-TREE" not in plan, plan
 
 
-def handed_by_events(team_ids: list[int], since: dt.datetime) -> dict[int, tuple[int, int]]:
-    """Per team, the leads with a hand-off (or reassignment) in the history since `since`, and
-    how many are chicken-rib: the way the +2's team rows counted them before issue 22's sixth
-    pass (every hand-off event of the period joined to its lead)."""
+def handed_by_events(
+    team_ids: list[int], since: dt.datetime, key: str = "lead__team_id"
+) -> dict[int, tuple[int, int]]:
+    """Per team (or per rep handed to: `key`), the leads with a hand-off (or reassignment) in
+    the history since `since`, and how many are chicken-rib: the way the cockpit counted them
+    before issue 22's sixth pass (every hand-off event of the period joined to its lead)."""
     seen: dict[int, set[tuple[int, bool]]] = {}
     events = LeadEvent.objects.filter(
         kind__in=(LeadEventKind.HANDED_DOWN, LeadEventKind.REASSIGNED),
         created_at__gte=since,
         lead__team_id__in=team_ids,
-    ).values_list("lead__team_id", "lead_id", "lead__is_chicken_rib")
+    ).values_list(key, "lead_id", "lead__is_chicken_rib")
     for team, lead, rib in events:
         seen.setdefault(team, set()).add((lead, rib))
     return {team: (len(leads), sum(rib for _l, rib in leads)) for team, leads in seen.items()}
@@ -249,23 +251,35 @@ def test_the_teams_hand_offs_are_the_leads_the_history_handed_in_the_period(
         got = {row.key: (row.handed_out, row.handed_out_rib) for row in rows if row.handed_out}
         assert got == handed_by_events(teams, day(45) - dt.timedelta(days=days)), days
         assert any(rib for _n, rib in got.values())
+        # Each rep's: the leads handed to them in the period, taken back since or not.
+        reps_rows = cockpit.reps_across(teams=teams, days=days, now=day(45))
+        got = {row.key: (row.handed_out, row.handed_out_rib) for row in reps_rows if row.handed_out}
+        assert got == handed_by_events(
+            teams, day(45) - dt.timedelta(days=days), key="to_user_id"
+        ), days
 
 
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's planner, with bound params")
 def test_sqlite_reads_the_periods_hand_offs_and_moves_as_team_ranges(company: Company) -> None:
-    """The teams' hand-offs of the period from lead_team_handed alone, and the leads that moved
+    """The teams' hand-offs of the period from lead_team_handed alone, the reps' from
+    leadevent_handoff_team alone, and the leads that moved
     since a week ago from lead_team_moved, each looking up its first move in its own history
     (leadevent_lead_time), never the company's week of moves (leadevent_kind_time)."""
     captured: list[str] = []
     with CaptureQueriesContext(connection) as queries:
         cockpit.team_rows(teams=Team.objects.filter(pk=company.team_a.pk), days=30)
         cockpit.pipelines(leads=Lead.objects.filter(team=company.team_a), key="team")
+        cockpit.rep_rows(team=company.team_a, days=30)
     with connection.cursor() as cursor:
         for query in queries.captured_queries:
             cursor.execute(f"EXPLAIN QUERY PLAN {query['sql']}")
             captured.append(" | ".join(str(row[-1]) for row in cursor.fetchall()))
     plans = "\n".join(captured)
     assert "USING COVERING INDEX lead_team_handed (team_id=? AND handed_at>?)" in plans, plans
+    # The reps' hand-offs: the team's range of them, from the index alone.
+    assert "USING COVERING INDEX leadevent_handoff_team (team_id=? AND created_at>?)" in plans, (
+        plans
+    )
     assert "USING INDEX lead_team_moved (team_id=? AND stage_changed_at>?)" in plans, plans
     assert "USING INDEX leadevent_lead_time (lead_id=?)" in plans, plans
     assert "leadevent_kind_time" not in plans, plans
@@ -282,6 +296,20 @@ def test_postgres_index_holds_every_column_the_teams_hand_offs_read(company: Com
     read = set(re.findall(r'"crm_lead"\."(\w+)"', query))
     assert {"team_id", "handed_at", "is_chicken_rib"} <= read, read
     assert read <= held_by("lead_team_handed"), read - held_by("lead_team_handed")
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's covering index")
+def test_postgres_index_holds_every_column_the_reps_hand_offs_read(company: Company) -> None:
+    """The reps' hand-offs of the period are counted from leadevent_handoff_team alone: every
+    column of crm_leadevent the count reads is in the index, and no lead is joined."""
+    reps = [company.rep_a1.pk, company.rep_a2.pk]
+    with CaptureQueriesContext(connection) as queries:
+        figures._handed_out([company.team_a.pk], reps, since=START)
+    (query,) = [q["sql"] for q in queries.captured_queries]
+    read = set(re.findall(r'"crm_leadevent"\."(\w+)"', query))
+    assert {"team_id", "created_at", "to_user_id", "was_chicken_rib", "lead_id"} <= read, read
+    assert read <= held_by("leadevent_handoff_team"), read - held_by("leadevent_handoff_team")
+    assert 'crm_lead"' not in query.replace('"crm_leadevent"', ""), query
 
 
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's planner, with bound params")
