@@ -264,6 +264,7 @@ def _stage_history(now: dt.datetime) -> int:
     from django.db import transaction
 
     from crm.models import Lead, LeadEvent, LeadEventKind
+    from crm.services.leads import leads_moves_refresh
 
     rng = random.Random(SEED + 22)
     rows = (
@@ -299,6 +300,8 @@ def _stage_history(now: dt.datetime) -> int:
                 written += len(batch)
                 batch = []
         LeadEvent.objects.bulk_create(batch, batch_size=BATCH)
+        # Each lead's latest move on the lead, as lead_change_stage keeps it.
+        leads_moves_refresh()
     return written + len(batch)
 
 

@@ -11,7 +11,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import CharField, DateTimeField, OuterRef, QuerySet, Subquery, Value
+from django.db.models import (
+    Case,
+    CharField,
+    DateTimeField,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -53,10 +64,11 @@ def _moved_since(
     lead's `stage_changed_at` (crm.services.lead_change_stage), so a lead that did not move
     since is in the same stage as then, and one that did was where its first move since began.
 
-    The leads that may have moved are a range of lead_team_moved (their latest move after the
-    cutoff), each looking up its first move since in its own history (leadevent_lead_time):
-    the team's week of moves, not the company's each probing its lead (a +2's nine teams of
-    5,000: 3,318 probes for 303 leads)."""
+    The leads that may have moved are a range of lead_team_moves (their latest move after the
+    cutoff), which holds all the count reads of them. A lead whose latest move is its only one
+    since (its stage_changed_at before it, `moved_before_at`, at or before the cutoff) was where
+    that move began (`moved_from`); only one that moved twice or more since, or whose latest
+    move is unknown, looks up its first move since in its own history (leadevent_lead_time)."""
     first_move = (
         # kind and time kept off SQLite's indexes, so that it reads the lead's own history
         # rather than the whole company's week of moves for each lead.
@@ -69,10 +81,14 @@ def _moved_since(
         # "" for a move with no stage before it, so that no move at all stays NULL.
         .values(was=Coalesce("from_stage", Value("")))[:1]
     )
+    only_move = Q(moved_from__isnull=False) & (
+        Q(moved_before_at__isnull=True) | Q(moved_before_at__lte=cutoff)
+    )
+    was = Case(When(only_move, then=F("moved_from")), default=Subquery(first_move))
     moved = (
         leads.filter(stage_changed_at__gt=cutoff, created_at__lte=cutoff)
         .order_by()
-        .values_list(key, "stage", Subquery(first_move))
+        .values_list(key, "stage", was)
     )
     # Counted here: grouped in SQL, the subquery is written (and run) again in GROUP BY.
     return Counter(row for row in moved if row[2] is not None)

@@ -247,6 +247,15 @@ class Lead(models.Model):
     # every write of its inputs. Never shown, so never translated.
     stalls_at = models.DateTimeField("may stall from", null=True, blank=True, editable=False)
     stalled_swept = models.BooleanField("marked stalled", default=False, editable=False)
+    # Its latest stage move (crm.services.lead_change_stage): the stage it left, and its
+    # stage_changed_at before it. The cockpit's pipeline a week ago reads where a lead moved
+    # once since then from these, and looks into the history only for a lead that moved
+    # twice or more (coaching.cockpit.pipeline). NULL: never moved. Never shown.
+    # NULL, not "": a move may have left no stage ("" in the history), never moving is apart.
+    moved_from = models.CharField(  # noqa: DJ001
+        "moved from", max_length=16, null=True, blank=True, editable=False
+    )
+    moved_before_at = models.DateTimeField("moved before at", null=True, blank=True, editable=False)
 
     objects = LeadQuerySet.as_manager()
 
@@ -302,8 +311,20 @@ class Lead(models.Model):
                 condition=Q(handed_at__isnull=False),
             ),
             # The cockpit's pipeline a week ago (coaching.cockpit.pipeline): the team's leads
-            # that moved since then, found by their latest move (issue 22).
-            models.Index(fields=["team", "stage_changed_at"], name="lead_team_moved"),
+            # that moved since then, found by their latest move, with all it reads of them
+            # (issue 22): both databases answer from the index alone.
+            models.Index(
+                fields=[
+                    "team",
+                    "stage_changed_at",
+                    "created_at",
+                    "stage",
+                    "moved_before_at",
+                    "moved_from",
+                ],
+                name="lead_team_moves",
+                include=["id"],
+            ),
             models.Index(fields=["stage", "last_activity_at"], name="lead_stage_activity"),
             # Open leads idle the longest first (crm.selectors.with_idle_since), per team and per
             # rep: the cockpit's stalled list and oldest stalled lead read a few index entries

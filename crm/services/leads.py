@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -263,6 +263,7 @@ def lead_change_stage(*, actor: User, lead: Lead, to_stage: str, reason: str = "
     if to_stage == Stage.LOST and not reason:
         raise ValidationError({"reason": _("Say why the lead was lost.")})
     now = timezone.now()
+    lead.moved_from, lead.moved_before_at = from_stage, lead.stage_changed_at
     lead.stage = to_stage
     lead.stage_changed_at = now
     lead.updated_at = now
@@ -398,3 +399,21 @@ def lead_return_to_pool(*, actor: User, lead: Lead, note: str = "") -> Lead:
         **returned_payload(lead_id=lead.pk, actor=actor, from_user_id=previous, note=note),
     )
     return lead
+
+
+# Each lead's latest move as its history has it (see Lead.moved_from): for writers that put
+# stage moves in the history in bulk (the demo company, the bench dataset, crm migration 0029).
+MOVES_REFRESH = (
+    "UPDATE crm_lead SET"
+    " moved_from = (SELECT e.from_stage FROM crm_leadevent e WHERE e.lead_id = crm_lead.id"
+    " AND e.kind = 'stage_changed' ORDER BY e.created_at DESC, e.id DESC LIMIT 1),"
+    " moved_before_at = (SELECT e.created_at FROM crm_leadevent e WHERE e.lead_id = crm_lead.id"
+    " AND e.kind = 'stage_changed' ORDER BY e.created_at DESC, e.id DESC LIMIT 1 OFFSET 1)"
+    " WHERE id IN (SELECT lead_id FROM crm_leadevent WHERE kind = 'stage_changed')"
+)
+
+
+def leads_moves_refresh() -> None:
+    """Set every lead's latest move (`moved_from`, `moved_before_at`) from its history."""
+    with connection.cursor() as cursor:
+        cursor.execute(MOVES_REFRESH)

@@ -23,7 +23,7 @@ from django.db.models.functions import Coalesce
 from django.test.utils import CaptureQueriesContext
 
 from coaching import cockpit
-from coaching.cockpit import figures
+from coaching.cockpit import figures, pipeline
 from crm import services as crm
 from crm.models import ActivityKind, Lead, LeadEvent, LeadEventKind, Role, Team, User
 from crm.pipeline import next_stages
@@ -263,8 +263,9 @@ def test_the_teams_hand_offs_are_the_leads_the_history_handed_in_the_period(
 def test_sqlite_reads_the_periods_hand_offs_and_moves_as_team_ranges(company: Company) -> None:
     """The teams' hand-offs of the period from lead_team_handed alone, the reps' from
     leadevent_handoff_team alone, and the leads that moved
-    since a week ago from lead_team_moved, each looking up its first move in its own history
-    (leadevent_lead_time), never the company's week of moves (leadevent_kind_time)."""
+    since a week ago from lead_team_moves alone, one that moved twice looking up its first move
+    in its own history (leadevent_lead_time), never the company's week of moves
+    (leadevent_kind_time)."""
     captured: list[str] = []
     with CaptureQueriesContext(connection) as queries:
         cockpit.team_rows(teams=Team.objects.filter(pk=company.team_a.pk), days=30)
@@ -280,7 +281,7 @@ def test_sqlite_reads_the_periods_hand_offs_and_moves_as_team_ranges(company: Co
     assert "USING COVERING INDEX leadevent_handoff_team (team_id=? AND created_at>?)" in plans, (
         plans
     )
-    assert "USING INDEX lead_team_moved (team_id=? AND stage_changed_at>?)" in plans, plans
+    assert "USING COVERING INDEX lead_team_moves (team_id=? AND stage_changed_at>?)" in plans, plans
     assert "USING INDEX leadevent_lead_time (lead_id=?)" in plans, plans
     assert "leadevent_kind_time" not in plans, plans
 
@@ -310,6 +311,19 @@ def test_postgres_index_holds_every_column_the_reps_hand_offs_read(company: Comp
     assert {"team_id", "created_at", "to_user_id", "was_chicken_rib", "lead_id"} <= read, read
     assert read <= held_by("leadevent_handoff_team"), read - held_by("leadevent_handoff_team")
     assert 'crm_lead"' not in query.replace('"crm_leadevent"', ""), query
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's covering index")
+def test_postgres_index_holds_every_column_the_weeks_moves_read(company: Company) -> None:
+    """The leads that moved since a week ago are read from lead_team_moves alone: every column
+    of crm_lead the query reads outside the history lookup is in the index."""
+    with CaptureQueriesContext(connection) as queries:
+        pipeline._moved_since(Lead.objects.filter(team=company.team_a), "team", START)
+    (query,) = [q["sql"] for q in queries.captured_queries]
+    outer = re.sub(r"\(SELECT .*? LIMIT 1\)", "", query)
+    read = set(re.findall(r'"crm_lead"\."(\w+)"', outer))
+    assert {"team_id", "stage_changed_at", "moved_from", "moved_before_at"} <= read, read
+    assert read <= held_by("lead_team_moves"), read - held_by("lead_team_moves")
 
 
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's planner, with bound params")

@@ -106,7 +106,16 @@ def team_leads(rng: random.Random, team: Team, reps: list[User], count: int) -> 
     Activity.objects.bulk_create(activities, batch_size=500)
     history.write(entries)
     Lead.objects.bulk_update(
-        leads, ["last_activity_at", "updated_at", "stage_changed_at", "closed_at"], batch_size=500
+        leads,
+        [
+            "last_activity_at",
+            "updated_at",
+            "stage_changed_at",
+            "closed_at",
+            "moved_from",
+            "moved_before_at",
+        ],
+        batch_size=500,
     )
     return len(leads)
 
@@ -251,6 +260,8 @@ def _stage_changes(lead: Lead, plan: _Plan, last: dt.datetime | None) -> list[Le
             )
         )
     lead.stage_changed_at = events[-1].created_at
+    lead.moved_from = events[-1].from_stage
+    lead.moved_before_at = events[-2].created_at if len(events) > 1 else None
     if closed:
         lead.closed_at = lead.updated_at = events[-1].created_at
     return events
