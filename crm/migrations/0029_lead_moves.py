@@ -8,12 +8,22 @@ from django.db import migrations, models
 # As crm.services.leads.MOVES_REFRESH.
 REFRESH = (
     "UPDATE crm_lead SET"
-    " moved_from = (SELECT e.from_stage FROM crm_leadevent e WHERE e.lead_id = crm_lead.id"
-    " AND e.kind = 'stage_changed' ORDER BY e.created_at DESC, e.id DESC LIMIT 1),"
-    " moved_before_at = (SELECT e.created_at FROM crm_leadevent e WHERE e.lead_id = crm_lead.id"
-    " AND e.kind = 'stage_changed' ORDER BY e.created_at DESC, e.id DESC LIMIT 1 OFFSET 1)"
+    " moved_from = (SELECT e.from_stage FROM crm_leadevent e{indexed}"
+    " WHERE e.lead_id = crm_lead.id AND e.kind = 'stage_changed'"
+    " ORDER BY e.created_at DESC, e.id DESC LIMIT 1),"
+    " moved_before_at = (SELECT e.created_at FROM crm_leadevent e{indexed}"
+    " WHERE e.lead_id = crm_lead.id AND e.kind = 'stage_changed'"
+    " ORDER BY e.created_at DESC, e.id DESC LIMIT 1 OFFSET 1)"
     " WHERE id IN (SELECT lead_id FROM crm_leadevent WHERE kind = 'stage_changed')"
 )
+
+
+
+def refresh(apps, schema_editor):
+    # SQLite, without statistics, would walk every move of the company (leadevent_kind_time)
+    # for each lead: told to read the lead's own history.
+    sqlite = schema_editor.connection.vendor == "sqlite"
+    schema_editor.execute(REFRESH.format(indexed=" INDEXED BY leadevent_lead_time" if sqlite else ""))
 
 
 class Migration(migrations.Migration):
@@ -37,7 +47,7 @@ class Migration(migrations.Migration):
             name='moved_from',
             field=models.CharField(blank=True, editable=False, max_length=16, null=True, verbose_name='moved from'),
         ),
-        migrations.RunSQL(REFRESH, migrations.RunSQL.noop, elidable=True),
+        migrations.RunPython(refresh, migrations.RunPython.noop, elidable=True),
         migrations.AddIndex(
             model_name='lead',
             index=models.Index(fields=['team', 'stage_changed_at', 'created_at', 'stage', 'moved_before_at', 'moved_from'], include=('id',), name='lead_team_moves'),

@@ -405,15 +405,20 @@ def lead_return_to_pool(*, actor: User, lead: Lead, note: str = "") -> Lead:
 # stage moves in the history in bulk (the demo company, the bench dataset, crm migration 0029).
 MOVES_REFRESH = (
     "UPDATE crm_lead SET"
-    " moved_from = (SELECT e.from_stage FROM crm_leadevent e WHERE e.lead_id = crm_lead.id"
-    " AND e.kind = 'stage_changed' ORDER BY e.created_at DESC, e.id DESC LIMIT 1),"
-    " moved_before_at = (SELECT e.created_at FROM crm_leadevent e WHERE e.lead_id = crm_lead.id"
-    " AND e.kind = 'stage_changed' ORDER BY e.created_at DESC, e.id DESC LIMIT 1 OFFSET 1)"
+    " moved_from = (SELECT e.from_stage FROM crm_leadevent e{indexed}"
+    " WHERE e.lead_id = crm_lead.id AND e.kind = 'stage_changed'"
+    " ORDER BY e.created_at DESC, e.id DESC LIMIT 1),"
+    " moved_before_at = (SELECT e.created_at FROM crm_leadevent e{indexed}"
+    " WHERE e.lead_id = crm_lead.id AND e.kind = 'stage_changed'"
+    " ORDER BY e.created_at DESC, e.id DESC LIMIT 1 OFFSET 1)"
     " WHERE id IN (SELECT lead_id FROM crm_leadevent WHERE kind = 'stage_changed')"
 )
 
 
 def leads_moves_refresh() -> None:
     """Set every lead's latest move (`moved_from`, `moved_before_at`) from its history."""
+    # SQLite, without statistics, would walk every move of the company (leadevent_kind_time)
+    # for each lead: told to read the lead's own history.
+    indexed = " INDEXED BY leadevent_lead_time" if connection.vendor == "sqlite" else ""
     with connection.cursor() as cursor:
-        cursor.execute(MOVES_REFRESH)
+        cursor.execute(MOVES_REFRESH.format(indexed=indexed))
