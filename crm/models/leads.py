@@ -537,22 +537,22 @@ def stalls_restamp(ids: list[int], *, using: str = "default") -> None:
         if not moments:
             continue
         # Past LeadQuerySet.update: the marks' difference is applied here.
+        moment_case = models.Case(
+            *(models.When(pk=pk, then=models.Value(m)) for pk, m in moments.items()),
+            output_field=models.DateTimeField(),
+        )
+        mark_case = models.Case(
+            *(models.When(pk=pk, then=models.Value(m)) for pk, m in marks.items()),
+            output_field=models.BooleanField(),
+        )
+        if connections[using].features.requires_casted_case_in_updates:
+            # As bulk_update does: PostgreSQL reads a CASE of parameters as text. (Not SQLite,
+            # whose cast to a datetime drops the microseconds.)
+            moment_case = Cast(moment_case, models.DateTimeField())
+            mark_case = Cast(mark_case, models.BooleanField())
         models.QuerySet.update(
             Lead._base_manager.using(using).filter(pk__in=list(moments)),
-            # Cast, as bulk_update does: PostgreSQL reads a CASE of NULLs as text.
-            stalls_at=Cast(
-                models.Case(
-                    *(models.When(pk=pk, then=models.Value(m)) for pk, m in moments.items()),
-                    output_field=models.DateTimeField(),
-                ),
-                models.DateTimeField(),
-            ),
-            stalled_swept=Cast(
-                models.Case(
-                    *(models.When(pk=pk, then=models.Value(m)) for pk, m in marks.items()),
-                    output_field=models.BooleanField(),
-                ),
-                models.BooleanField(),
-            ),
+            stalls_at=moment_case,
+            stalled_swept=mark_case,
         )
         tally.apply(deltas, using=using)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 import time_machine
+from django.test import override_settings
 from django.utils import timezone
 
 from coaching.cockpit.cube import cube_rows, lead_cube
@@ -18,7 +19,7 @@ from crm.models import Currency, Lead, LeadTally, Source
 from crm.models.stalls import STALL_INPUTS, ZONE_SPREAD, stall_moment
 from crm.pipeline import OPEN_STAGES, Stage
 from crm.selectors import stalled_q
-from crm.services.stalls import stalls_sweep
+from crm.services.stalls import stalls_current, stalls_sweep
 from crm.tally import lead_tally_drift
 from tests.factories import bulk_leads
 
@@ -165,6 +166,8 @@ def test_writes_that_move_idleness_keep_the_counts(company: Company) -> None:
         fresh.last_activity_at = WALL - dt.timedelta(days=40)
         fresh.save()
         assert_counts_agree(company, around=WALL)
+        for lead in Lead.objects.all():  # to the microsecond, as written by each path
+            assert lead.stalls_at == stall_moment(**{f: getattr(lead, f) for f in STALL_INPUTS})
         gone = Lead.objects.get(pk=marked[11])
         gone.delete()
         Lead.objects.filter(pk=marked[10]).delete()
@@ -173,3 +176,21 @@ def test_writes_that_move_idleness_keep_the_counts(company: Company) -> None:
         assert_counts_agree(company, around=WALL)
         stalls_sweep()
         assert_counts_agree(company, around=WALL)
+
+
+def test_a_new_stalled_threshold_sets_every_moment_again_at_the_next_sweep(
+    company: Company,
+) -> None:
+    with time_machine.travel(WALL, tick=False):
+        varied(company, 4)
+        assert_counts_agree(company, around=WALL)
+        with override_settings(KAOPU_STALLED_DAYS=16):
+            assert not stalls_current()
+            stalls_sweep()
+            assert stalls_current()
+            assert_counts_agree(company, around=WALL)
+            moments = dict(Lead.objects.values_list("pk", "stalls_at"))
+            assert all(
+                moments[lead.pk] == stall_moment(**{f: getattr(lead, f) for f in STALL_INPUTS})
+                for lead in Lead.objects.all()
+            )
