@@ -7,10 +7,10 @@ stages × currencies).
 Given the teams (`lead_cube(..., teams=ids)`, as the pages do), the counts that do not depend on
 the clock — how many, their value, chicken-rib — come from the lead tally (crm.tally, kept by
 every write), and those that do from index ranges that grow with the period's activity, not
-with the team: the leads created since a week ago (lead_team_created), the stalled ones beyond
-those the stall sweep marked and the tally counts (lead_team_stalls: the last day's or so,
-crm.models.stalls) and those closed in the period (lead_team_closed). Without the teams (any
-other set of leads), one grouped query over the leads.
+with the team: the leads created since a week ago (lead_team_created_group), the stalled ones
+beyond those the stall sweep marked and the tally counts (lead_team_stalls: the last day's or
+so, crm.models.stalls) and those closed in the period (lead_team_closed_group). Without the
+teams (any other set of leads), one grouped query over the leads.
 """
 
 from __future__ import annotations
@@ -212,15 +212,16 @@ def clock_query(teams: list[int], *, days: int, now: dt.datetime) -> QuerySet[An
     # that SQLite reads it as the key's second column. PostgreSQL reads both ranges from the
     # index alone (its INCLUDE columns, crm.models.leads.STALLED_COLUMNS).
     stalled_now = stalled_q(now)
+    # Counted by team (never NULL), not id, which the index does not hold.
     unmarked = counted(
         leads.filter(stalled_swept__in=[False], stalls_at__lte=now),
         ranged=False,
-        stalled=Count("pk", filter=stalled_now),
+        stalled=Count("team", filter=stalled_now),
     )
     marked = counted(
         leads.filter(stalled_swept__in=[True], stalls_at__gt=now - ZONE_SPREAD),
         ranged=False,
-        stalled=Count("pk", filter=stalled_now) - Count("pk"),
+        stalled=Count("team", filter=stalled_now) - Count("team"),
     )
     thanked = Exists(
         Thanks.objects.filter(lead=OuterRef("pk"), kind=ThanksKind.WIN, author=OuterRef("owner"))

@@ -149,11 +149,11 @@ class LeadQuerySet(models.QuerySet["Lead"]):
         return fresh.filter(pk__in=list(ids))
 
 
-# What the cockpit's stalled count reads of each stalled lead beside lead_team_idle's key: the
-# stalled rule's columns (crm.selectors.stalled_q) and the count's group.
-# What the cockpit's count of the period's closed leads reads of each beside lead_team_closed's
-# key (coaching.cockpit.cube.clock_query): its group, whether it was handed down, and its id for
-# the owner's thank-you.
+# What the cockpit's stalled count reads of each stalled lead beside the key of lead_team_idle
+# and lead_team_stalls: the stalled rule's columns (crm.selectors.stalled_q) and the count's
+# group. What the cockpit's count of the period's closed leads reads of each beside its range of
+# lead_team_closed_group (coaching.cockpit.cube.clock_query): its group, whether it was handed
+# down, and its id for the owner's thank-you.
 CLOSED_COLUMNS = ["owner", "stage", "currency", "handed_by", "id"]
 
 STALLED_COLUMNS = [
@@ -292,15 +292,21 @@ class Lead(models.Model):
             # The cockpit's clock-dependent counts beside the lead tally (crm.models.tally): the
             # team's leads created since a week ago, and those closed in the period, read as
             # index ranges rather than the team's leads (issue 22).
-            models.Index(fields=["team", "created_at"], name="lead_team_created"),
+            # Its group's columns in the key: both databases count from the index alone.
+            models.Index(
+                fields=["team", "created_at", "owner", "stage", "currency"],
+                name="lead_team_created_group",
+            ),
             # Its INCLUDE columns: what the count of the period's closed leads reads of each
             # (handed down, won or lost, thanked by its owner, its group), so that PostgreSQL
             # counts them from the index alone (a +2's 2,400: 9.4 → 2.3 ms). SQLite keeps none.
+            # In the key rather than INCLUDE (which SQLite does not keep), so that SQLite counts
+            # from the index alone too (a team of 50,000: 2,776 closed in 30 days).
             models.Index(
-                fields=["team", "closed_at"],
-                name="lead_team_closed",
+                fields=["team", "closed_at", *CLOSED_COLUMNS[:-1]],
+                name="lead_team_closed_group",
                 condition=Q(closed_at__isnull=False),
-                include=CLOSED_COLUMNS,
+                include=CLOSED_COLUMNS[-1:],
             ),
             # The +2's leads handed down in the period, per team (a lead's handed_at is its
             # latest hand-off's, crm.services.handoffs): a range of the period's hand-offs, not a

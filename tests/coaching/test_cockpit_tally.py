@@ -128,8 +128,8 @@ def test_the_cube_is_two_queries_whatever_the_number_of_leads(company: Company) 
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's planner, with bound params")
 def test_sqlite_reads_the_clock_counts_from_a_team_s_index_entries(company: Company) -> None:
     """Each part of the clock's query searches an index by team, never the table: the week's
-    new leads and the period's closed ones their own range (lead_team_created,
-    lead_team_closed), not every entry of the team in lead_team_cube; the stalled ones two
+    new leads and the period's closed ones their own range (covering: lead_team_created_group,
+    lead_team_closed_group), not every entry of the team in lead_team_cube; the stalled ones two
     ranges of lead_team_stalls (the unmarked leads due by now, the marked ones due lately)."""
     varied_leads(company, 4)
     sql, params = clock_query([company.team_a.pk], days=30, now=NOW).query.sql_with_params()
@@ -139,8 +139,9 @@ def test_sqlite_reads_the_clock_counts_from_a_team_s_index_entries(company: Comp
         plan = " | ".join(str(row[-1]) for row in cursor.fetchall())
     assert plan.count("SEARCH crm_lead USING") == 4, plan
     assert "SCAN crm_lead" not in plan, plan
-    assert "USING INDEX lead_team_created (team_id=? AND created_at>?)" in plan, plan
-    assert "USING INDEX lead_team_closed (team_id=? AND closed_at>?)" in plan, plan
+    # From the index alone: every column the two parts read is in its key.
+    assert "USING COVERING INDEX lead_team_created_group (team_id=? AND created_at>?)" in plan, plan
+    assert "USING COVERING INDEX lead_team_closed_group (team_id=? AND closed_at>?)" in plan, plan
     assert "USING INDEX lead_team_stalls (team_id=? AND stalled_swept=? AND stalls_at<?)" in plan
     assert "USING INDEX lead_team_stalls (team_id=? AND stalled_swept=? AND stalls_at>?)" in plan
 
@@ -161,14 +162,14 @@ def test_postgres_index_holds_every_column_the_stalled_count_reads(company: Comp
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's covering index")
 def test_postgres_index_holds_every_column_the_closed_count_reads(company: Company) -> None:
-    """The period's closed leads are counted from lead_team_closed alone (a +2's 2,400 closed
+    """The period's closed leads are counted from lead_team_closed_group alone (a +2's 2,400 closed
     leads: their rows are not visited): every column of crm_lead the part reads, its thank-you
     subquery's join on the lead's id and owner included, is in the index's key or INCLUDE."""
     sql, _params = clock_query([company.team_a.pk], days=30, now=NOW).query.sql_with_params()
-    closed_part = sql.split(" UNION ALL ")[2]
+    closed_part = sql.split(" UNION ALL ")[3]
     read = set(re.findall(r'"crm_lead"\."(\w+)"', closed_part))
     assert {"team_id", "closed_at", "handed_by_id", "owner_id", "stage", "id"} <= read, read
-    assert read <= held_by("lead_team_closed"), read - held_by("lead_team_closed")
+    assert read <= held_by("lead_team_closed_group"), read - held_by("lead_team_closed_group")
 
 
 @pytest.mark.parametrize("days", [7, 30, 90])
