@@ -543,11 +543,11 @@ def stalls_restamp(ids: list[int], *, using: str = "default") -> None:
         if not moments:
             continue
         # Past LeadQuerySet.update: the marks' difference is applied here.
-        moment_case = models.Case(
+        moment_case: models.Expression = models.Case(
             *(models.When(pk=pk, then=models.Value(m)) for pk, m in moments.items()),
             output_field=models.DateTimeField(),
         )
-        mark_case = models.Case(
+        mark_case: models.Expression = models.Case(
             *(models.When(pk=pk, then=models.Value(m)) for pk, m in marks.items()),
             output_field=models.BooleanField(),
         )
