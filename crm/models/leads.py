@@ -250,8 +250,8 @@ class Lead(models.Model):
     # Its latest stage move (crm.services.lead_change_stage): the stage it left, and its
     # stage_changed_at before it. The cockpit's pipeline a week ago reads where a lead moved
     # once since then from these, and looks into the history only for a lead that moved
-    # twice or more (coaching.cockpit.pipeline). NULL: never moved. Never shown.
-    # NULL, not "": a move may have left no stage ("" in the history), never moving is apart.
+    # twice or more (coaching.cockpit.pipeline). NULL: never moved (a move may have left ""
+    # in the history, so NULL rather than ""). Never shown.
     moved_from = models.CharField(  # noqa: DJ001
         "moved from", max_length=16, null=True, blank=True, editable=False
     )
@@ -297,11 +297,10 @@ class Lead(models.Model):
                 fields=["team", "created_at", "owner", "stage", "currency"],
                 name="lead_team_created_group",
             ),
-            # Its INCLUDE columns: what the count of the period's closed leads reads of each
-            # (handed down, won or lost, thanked by its owner, its group), so that PostgreSQL
-            # counts them from the index alone (a +2's 2,400: 9.4 → 2.3 ms). SQLite keeps none.
-            # In the key rather than INCLUDE (which SQLite does not keep), so that SQLite counts
-            # from the index alone too (a team of 50,000: 2,776 closed in 30 days).
+            # With what the count of the period's closed leads reads of each (handed down, won
+            # or lost, thanked by its owner, its group), so that PostgreSQL counts them from the
+            # index alone (a +2's 2,400: 9.4 → 2.3 ms); in the key rather than INCLUDE, which
+            # SQLite does not keep, so SQLite does too (a team of 50,000: 2,776 closed leads).
             models.Index(
                 fields=["team", "closed_at", *CLOSED_COLUMNS[:-1]],
                 name="lead_team_closed_group",
