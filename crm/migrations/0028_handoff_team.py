@@ -27,6 +27,7 @@ class Migration(migrations.Migration):
             field=models.ForeignKey(
                 blank=True,
                 db_index=False,
+                editable=False,
                 null=True,
                 on_delete=django.db.models.deletion.SET_NULL,
                 related_name="+",
@@ -37,7 +38,9 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="leadevent",
             name="was_chicken_rib",
-            field=models.BooleanField(default=False, verbose_name="chicken-rib at hand-off"),
+            field=models.BooleanField(
+                default=False, editable=False, verbose_name="chicken-rib at hand-off"
+            ),
         ),
         migrations.RunSQL(FILL, migrations.RunSQL.noop, elidable=True),
         migrations.AddIndex(

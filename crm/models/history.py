@@ -69,9 +69,10 @@ class LeadEvent(models.Model):
         null=True,
         blank=True,
         db_index=False,
+        editable=False,
         related_name="+",
     )
-    was_chicken_rib = models.BooleanField("chicken-rib at hand-off", default=False)
+    was_chicken_rib = models.BooleanField("chicken-rib at hand-off", default=False, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]
