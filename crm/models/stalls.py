@@ -14,8 +14,8 @@ past — stalled then in every zone, until a write — as `stalled_swept`, and t
 marked leads per group (`LeadTally.stalled`). A stalled count is then the tally's marked leads
 plus the unmarked leads of the range `stalls_at <= now`, checked one by one against the viewer's
 `stalled_q` (the last day's or so: lead_team_stalls). Every write to an input of `stalls_at`
-sets it again and clears the mark (Lead.save, LeadQuerySet.update, bulk inserts), so a marked
-lead is always a stalled one.
+sets it again, and the mark as the sweep would set it at that moment (Lead.save,
+LeadQuerySet.update, bulk inserts), so a marked lead is always a stalled one.
 """
 
 from __future__ import annotations
